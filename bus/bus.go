@@ -1,0 +1,183 @@
+// Package bus is shopbus's event bus: an outbox of EventBridge-shaped events,
+// rules from config.yaml that route them to targets, and typed subscribers
+// that receive each delivery through asaskevich/EventBus.
+//
+// Every delivery is a row. A subscriber does its work inside the transaction
+// that marks its delivery done, so a delivery that is handed over twice (after
+// a crash, say) has its effect once.
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asaskevich/EventBus"
+	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/bus/pattern"
+)
+
+// ErrPermanent marks a handler error that no retry can fix (a payload the
+// target cannot read): the delivery goes straight to the dead letters.
+var ErrPermanent = errors.New("permanent failure")
+
+// Permanent wraps err so the delivery is not retried.
+func Permanent(err error) error { return fmt.Errorf("%w: %w", ErrPermanent, err) }
+
+// Options tune the dispatcher.
+type Options struct {
+	// Workers bounds the deliveries handled at once.
+	Workers int `yaml:"workers"`
+	// PollInterval is how often the dispatcher looks for work nobody woke it for.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// Retry is the default for rules that set none.
+	Retry Retry `yaml:"retry"`
+}
+
+func (o *Options) setDefaults() {
+	if o.Workers == 0 {
+		o.Workers = 8
+	}
+	if o.PollInterval == 0 {
+		o.PollInterval = 500 * time.Millisecond
+	}
+	o.Retry.setDefaults(DefaultRetry)
+}
+
+// Delivery is what a subscriber receives: one event's payload for one
+// target, shaped by the rule's transform and decoded into T.
+type Delivery[T any] struct {
+	ID      int64
+	EventID string
+	OrderID string
+	Rule    string
+	Target  string
+	// Attempt counts from 1.
+	Attempt int
+	Payload T
+	// Tx is the transaction that will mark this delivery done. Do the work in
+	// it: if the handler fails, the work rolls back with it.
+	Tx *gorm.DB
+}
+
+// Handler handles one delivery. Handlers must be idempotent in effect: the
+// bus guarantees a delivery is marked done once, but a handler whose
+// transaction rolled back is called again.
+type Handler[T any] func(ctx context.Context, d Delivery[T]) error
+
+// Bus routes events from the outbox to subscribers.
+type Bus struct {
+	db      *gorm.DB
+	log     *slog.Logger
+	opts    Options
+	configs []RuleConfig
+	rules   []*rule
+	matcher *pattern.Matcher
+	events  EventBus.Bus
+	runners map[string]runner
+
+	ctx         context.Context // the context handlers run in, set by Run
+	wake        chan struct{}
+	mu          sync.Mutex
+	inflight    map[int64]bool
+	afterCommit []func()
+}
+
+// runner handles one delivery row inside tx.
+type runner func(ctx context.Context, tx *gorm.DB, d *deliveryRow) error
+
+// New returns a bus for these rules. Rules are compiled by Start, once every
+// subscriber is known.
+func New(db *gorm.DB, rules []RuleConfig, opts Options, log *slog.Logger) *Bus {
+	opts.setDefaults()
+	return &Bus{
+		db:       db,
+		log:      log,
+		opts:     opts,
+		configs:  rules,
+		events:   EventBus.New(),
+		runners:  map[string]runner{},
+		wake:     make(chan struct{}, 1),
+		inflight: map[int64]bool{},
+	}
+}
+
+func topic(target string) string { return "deliver:" + target }
+
+// Subscribe registers h as target's handler. The payload of each delivery is
+// decoded into T; a payload that does not decode is dead at once.
+func Subscribe[T any](b *Bus, target string, h Handler[T]) {
+	b.runners[target] = func(ctx context.Context, tx *gorm.DB, row *deliveryRow) error {
+		d := Delivery[T]{ID: row.ID, EventID: row.EventID, OrderID: row.OrderID, Rule: row.Rule,
+			Target: row.Target, Attempt: row.Attempts + 1, Tx: tx}
+		if err := json.Unmarshal([]byte(row.Payload), &d.Payload); err != nil {
+			return Permanent(fmt.Errorf("decode payload for %s: %w", target, err))
+		}
+		return h(ctx, d)
+	}
+	// SubscribeAsync only: EventBus holds its lock while a synchronous
+	// handler runs, so a handler that published would deadlock.
+	if err := b.events.SubscribeAsync(topic(target), b.handle, false); err != nil {
+		panic(fmt.Sprintf("bus: subscribe %s: %v", target, err)) // only a non-func can fail
+	}
+}
+
+// AfterCommit registers fn to run after each delivery transaction commits,
+// so work a handler queued (an email job, say) is picked up at once.
+func (b *Bus) AfterCommit(fn func()) { b.afterCommit = append(b.afterCommit, fn) }
+
+// Targets lists the subscribed targets.
+func (b *Bus) Targets() []string { return slices.Sorted(maps.Keys(b.runners)) }
+
+// Start compiles the rules against the subscribed targets. It refuses the
+// whole configuration if any rule is invalid, naming every problem.
+func (b *Bus) Start() error {
+	modules := map[string]bool{}
+	for name := range b.runners {
+		modules[name] = true
+	}
+	var errs []error
+	names := map[string]bool{}
+	b.rules = b.rules[:0]
+	var patterns []*pattern.Pattern
+	for _, c := range b.configs {
+		if names[c.Name] {
+			errs = append(errs, fmt.Errorf("%s: %w: the name is used twice", c.where(), ErrInvalidRule))
+			continue
+		}
+		names[c.Name] = true
+		r, err := c.compile(b.opts.Retry, modules)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b.rules = append(b.rules, r)
+		patterns = append(patterns, r.pattern)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	b.matcher = pattern.NewMatcher(patterns)
+	return nil
+}
+
+// Wake makes the dispatcher look for work now, e.g. after a commit that
+// published events.
+func (b *Bus) Wake() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+func known(set map[string]bool) string {
+	return strings.Join(slices.Sorted(maps.Keys(set)), ", ")
+}

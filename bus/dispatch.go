@@ -1,0 +1,239 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+const routeBatch = 200
+
+// Run routes and dispatches until ctx is done, then waits for the
+// deliveries in flight to finish. Work left pending (by a crash, say) is
+// picked up on the next Run: nothing depends on memory.
+func (b *Bus) Run(ctx context.Context) error {
+	if b.matcher == nil {
+		return errors.New("bus: Run before Start")
+	}
+	// Handlers finish the delivery they hold even while the bus stops, so a
+	// shutdown never leaves half of a transaction to retry.
+	b.ctx = context.WithoutCancel(ctx)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		if err := b.route(ctx); err != nil && ctx.Err() == nil {
+			b.log.Error("bus: route events", "err", err)
+		}
+		if err := b.dispatch(ctx); err != nil && ctx.Err() == nil {
+			b.log.Error("bus: dispatch deliveries", "err", err)
+		}
+		timer.Reset(b.opts.PollInterval)
+		select {
+		case <-ctx.Done():
+			b.events.WaitAsync()
+			return nil
+		case <-b.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// route turns committed events into delivery rows, one per matching
+// (rule, target), in the same transaction that marks the events routed.
+func (b *Bus) route(ctx context.Context) error {
+	for {
+		n, err := b.routeBatch(ctx)
+		if err != nil || n < routeBatch {
+			return err
+		}
+	}
+}
+
+func (b *Bus) routeBatch(ctx context.Context) (int, error) {
+	var events []eventRow
+	err := b.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("routed_at IS NULL").Order("seq").Limit(routeBatch).Find(&events).Error; err != nil {
+			return err
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		now := time.Now().UTC()
+		var rows []deliveryRow
+		seqs := make([]int64, 0, len(events))
+		var matched []int
+		for _, ev := range events {
+			seqs = append(seqs, ev.Seq)
+			var err error
+			matched, err = b.matcher.Match([]byte(ev.Body), matched[:0])
+			if err != nil {
+				b.log.Error("bus: event cannot be matched", "event_id", ev.ID, "err", err)
+				continue
+			}
+			for _, i := range matched {
+				r := b.rules[i]
+				for _, t := range r.targets {
+					row := deliveryRow{EventSeq: ev.Seq, EventID: ev.ID, OrderID: ev.OrderID, Rule: r.name,
+						Target: t.module, Status: StatusPending, NextAttemptAt: now}
+					payload, err := t.transform.Apply([]byte(ev.Body), r.name)
+					if err != nil {
+						row.Status, row.LastError = StatusDead, fmt.Sprintf("transform: %v", err)
+					}
+					row.Payload = string(payload)
+					rows = append(rows, row)
+				}
+			}
+		}
+		if len(rows) > 0 {
+			// The unique (event, rule, target) key makes routing an event twice harmless.
+			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, 100).Error; err != nil {
+				return err
+			}
+		}
+		return tx.Model(&eventRow{}).Where("seq IN ?", seqs).Update("routed_at", now).Error
+	})
+	return len(events), err
+}
+
+// dueQuery selects deliveries whose time has come, skipping any that has an
+// earlier unfinished delivery for the same order and target: an order's
+// cancellation never overtakes its creation, while other orders go on.
+const dueQuery = `SELECT d.id, d.target FROM bus_deliveries d
+WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?
+AND (d.order_id = '' OR NOT EXISTS (
+	SELECT 1 FROM bus_deliveries p
+	WHERE p.order_id = d.order_id AND p.target = d.target AND p.id < d.id AND p.status IN ('pending', 'failed')))
+ORDER BY d.next_attempt_at, d.id LIMIT ?`
+
+// dispatch hands due deliveries to their subscribers, up to the free workers.
+func (b *Bus) dispatch(ctx context.Context) error {
+	b.mu.Lock()
+	busy := len(b.inflight)
+	b.mu.Unlock()
+	free := b.opts.Workers - busy
+	if free <= 0 {
+		return nil
+	}
+	var due []struct {
+		ID     int64
+		Target string
+	}
+	if err := b.db.WithContext(ctx).Raw(dueQuery, time.Now().UTC(), free+busy).Scan(&due).Error; err != nil {
+		return err
+	}
+	for _, d := range due {
+		b.mu.Lock()
+		skip := b.inflight[d.ID] || len(b.inflight) >= b.opts.Workers
+		if !skip {
+			b.inflight[d.ID] = true
+		}
+		b.mu.Unlock()
+		if !skip {
+			b.events.Publish(topic(d.Target), d.ID)
+		}
+	}
+	return nil
+}
+
+// handle runs one delivery: the subscriber's work and the row's "done" commit
+// together or not at all.
+func (b *Bus) handle(id int64) {
+	defer func() {
+		b.mu.Lock()
+		delete(b.inflight, id)
+		b.mu.Unlock()
+		b.Wake()
+	}()
+	ctx := b.ctx
+	var row deliveryRow
+	err := b.runTx(ctx, id, &row)
+	switch {
+	case err == nil:
+		b.log.Debug("bus: delivered", "delivery_id", id, "event_id", row.EventID, "target", row.Target)
+		for _, fn := range b.afterCommit {
+			fn()
+		}
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		// Already done or dead: a duplicate hand-over, nothing to do.
+	case row.ID == 0:
+		b.log.Error("bus: load delivery", "delivery_id", id, "err", err)
+	default:
+		b.fail(ctx, &row, err)
+	}
+}
+
+func (b *Bus) runTx(ctx context.Context, id int64, row *deliveryRow) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler panic: %v", p)
+		}
+	}()
+	return b.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("id = ? AND status IN ?", id, []string{StatusPending, StatusFailed}).Take(row).Error; err != nil {
+			return err
+		}
+		run, ok := b.runners[row.Target]
+		if !ok {
+			return Permanent(fmt.Errorf("no subscriber for target %q", row.Target))
+		}
+		if err := run(ctx, tx, row); err != nil {
+			return err
+		}
+		return tx.Model(&deliveryRow{}).Where("id = ?", id).Updates(map[string]any{
+			"status": StatusDone, "attempts": row.Attempts + 1, "last_error": "", "updated_at": time.Now().UTC(),
+		}).Error
+	})
+}
+
+// fail records a failed attempt: a retry after a backoff with full jitter,
+// or the dead letters once the rule's limits are spent.
+func (b *Bus) fail(ctx context.Context, row *deliveryRow, cause error) {
+	retry := b.opts.Retry
+	if r, ok := b.ruleNamed(row.Rule); ok {
+		retry = r.retry
+	}
+	now := time.Now().UTC()
+	attempts := row.Attempts + 1
+	status, next := StatusFailed, now.Add(backoff(retry, attempts))
+	if errors.Is(cause, ErrPermanent) || attempts >= retry.MaxAttempts || next.Sub(row.CreatedAt) > retry.MaxAge {
+		status = StatusDead
+	}
+	err := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND status IN ?", row.ID, []string{StatusPending, StatusFailed}).
+		Updates(map[string]any{"status": status, "attempts": attempts, "last_error": cause.Error(), "next_attempt_at": next, "updated_at": now}).Error
+	level := slog.LevelWarn
+	if status == StatusDead {
+		level = slog.LevelError
+	}
+	b.log.Log(ctx, level, "bus: delivery failed", "delivery_id", row.ID, "event_id", row.EventID, "order_id", row.OrderID,
+		"rule", row.Rule, "target", row.Target, "attempt", attempts, "status", status, "err", cause)
+	if err != nil {
+		b.log.Error("bus: record failure", "delivery_id", row.ID, "err", err)
+	}
+}
+
+// backoff is "full jitter": a random wait up to an exponentially growing cap,
+// so retries of many deliveries spread out instead of arriving together.
+func backoff(r Retry, attempt int) time.Duration {
+	ceiling := r.MaxBackoff
+	if attempt < 40 {
+		if d := r.InitialBackoff << (attempt - 1); d > 0 && d < ceiling {
+			ceiling = d
+		}
+	}
+	return rand.N(ceiling) + 1
+}
+
+func (b *Bus) ruleNamed(name string) (*rule, bool) {
+	for _, r := range b.rules {
+		if r.name == name {
+			return r, true
+		}
+	}
+	return nil, false
+}

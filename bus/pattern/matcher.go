@@ -1,0 +1,224 @@
+package pattern
+
+import (
+	"math/bits"
+	"sync"
+)
+
+// Matcher matches one event against many patterns, reading the event once.
+// Safe for concurrent use after construction.
+type Matcher struct {
+	pats   []*Pattern
+	fields [][]int32 // per pattern: its local field ids mapped to global ids
+	root   *trieNode // every field path any pattern uses
+	nf     int       // number of global fields
+
+	// index maps, per field, an exact string to the patterns that require
+	// that field to hold one of their strings; only those patterns, plus
+	// always, need evaluating when the event holds the string.
+	index   map[int32]map[string][]int32
+	always  []uint64 // bitset of patterns without an indexed condition
+	scratch sync.Pool
+}
+
+// trieNode is one step of a field path. field is the global field id of
+// the path ending here, or -1.
+type trieNode struct {
+	field int32
+	keys  []string
+	kids  []*trieNode
+	kmap  map[string]*trieNode // replaces the linear keys scan when wide
+}
+
+const linearKids = 8
+
+func (n *trieNode) child(key []byte) *trieNode {
+	if n.kmap != nil {
+		return n.kmap[string(key)]
+	}
+	for i, k := range n.keys {
+		if k == string(key) {
+			return n.kids[i]
+		}
+	}
+	return nil
+}
+
+func (n *trieNode) add(key string) *trieNode {
+	for i, k := range n.keys {
+		if k == key {
+			return n.kids[i]
+		}
+	}
+	kid := &trieNode{field: -1}
+	n.keys = append(n.keys, key)
+	n.kids = append(n.kids, kid)
+	return kid
+}
+
+func (n *trieNode) finish() {
+	if len(n.keys) > linearKids {
+		n.kmap = make(map[string]*trieNode, len(n.keys))
+		for i, k := range n.keys {
+			n.kmap[k] = n.kids[i]
+		}
+	}
+	for _, k := range n.kids {
+		k.finish()
+	}
+}
+
+// NewMatcher builds a Matcher over patterns; Match reports indices into
+// this slice.
+func NewMatcher(patterns []*Pattern) *Matcher {
+	m := &Matcher{
+		pats:   append([]*Pattern(nil), patterns...),
+		fields: make([][]int32, len(patterns)),
+		root:   &trieNode{field: -1},
+		index:  map[int32]map[string][]int32{},
+		always: make([]uint64, (len(patterns)+63)/64),
+	}
+	for i, p := range m.pats {
+		m.fields[i] = make([]int32, len(p.paths))
+		for j, path := range p.paths {
+			n := m.root
+			for _, k := range path {
+				n = n.add(k)
+			}
+			if n.field < 0 {
+				n.field = int32(m.nf)
+				m.nf++
+			}
+			m.fields[i][j] = n.field
+		}
+	}
+	m.root.finish()
+	m.buildIndex()
+	m.scratch.New = func() any { return newScratch(m) }
+	return m
+}
+
+// buildIndex picks, for each pattern, the top-level exact-string condition
+// whose strings the fewest other patterns share, and indexes it.
+func (m *Matcher) buildIndex() {
+	type fv struct {
+		f int32
+		s string
+	}
+	freq := map[fv]int{}
+	for i, p := range m.pats {
+		for _, l := range p.root.leaves {
+			if l.exactOnly() {
+				for _, o := range l.ops {
+					freq[fv{m.fields[i][l.field], o.s}]++
+				}
+			}
+		}
+	}
+	for i, p := range m.pats {
+		var best *leaf
+		bestCost := 0
+		for _, l := range p.root.leaves {
+			if !l.exactOnly() {
+				continue
+			}
+			cost := 0
+			for _, o := range l.ops {
+				cost += freq[fv{m.fields[i][l.field], o.s}]
+			}
+			if best == nil || cost < bestCost {
+				best, bestCost = l, cost
+			}
+		}
+		if best == nil {
+			m.always[i/64] |= 1 << (i % 64)
+			continue
+		}
+		f := m.fields[i][best.field]
+		idx := m.index[f]
+		if idx == nil {
+			idx = map[string][]int32{}
+			m.index[f] = idx
+		}
+		for _, o := range best.ops {
+			if ids := idx[o.s]; len(ids) == 0 || ids[len(ids)-1] != int32(i) {
+				idx[o.s] = append(ids, int32(i))
+			}
+		}
+	}
+}
+
+// Match appends the indices (into the slice given to NewMatcher) of all
+// matching patterns to dst, in increasing order, and returns it. A
+// malformed event is an error wrapping ErrInvalidEvent.
+func (m *Matcher) Match(event []byte, dst []int) ([]int, error) {
+	s := m.scratch.Get().(*scratch)
+	defer m.scratch.Put(s)
+	if err := s.scan(event); err != nil {
+		return dst, err
+	}
+	cand := s.cand
+	copy(cand, m.always)
+	for f, idx := range m.index {
+		for vi := s.heads[f]; vi >= 0; vi = s.vals[vi].next {
+			v := &s.vals[vi]
+			if v.kind != vString {
+				continue
+			}
+			for _, id := range idx[string(v.raw)] {
+				cand[id/64] |= 1 << (id % 64)
+			}
+		}
+	}
+	for w, word := range cand {
+		for word != 0 {
+			i := w*64 + bits.TrailingZeros64(word)
+			word &= word - 1
+			if s.evalNode(m.pats[i].root, m.fields[i]) {
+				dst = append(dst, i)
+			}
+		}
+	}
+	return dst, nil
+}
+
+// evalNode reports whether every leaf and every $or group of n holds.
+func (s *scratch) evalNode(n *node, fields []int32) bool {
+	for _, l := range n.leaves {
+		if !s.evalLeaf(l, fields[l.field]) {
+			return false
+		}
+	}
+	for _, alts := range n.ors {
+		ok := false
+		for _, alt := range alts {
+			if s.evalNode(alt, fields) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *scratch) evalLeaf(l *leaf, f int32) bool {
+	head := s.heads[f]
+	for i := range l.ops {
+		o := &l.ops[i]
+		if o.kind == opExists {
+			if o.exists == (head >= 0) {
+				return true
+			}
+			continue
+		}
+		for vi := head; vi >= 0; vi = s.vals[vi].next {
+			if o.match(&s.vals[vi]) {
+				return true
+			}
+		}
+	}
+	return false
+}

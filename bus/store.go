@@ -1,0 +1,108 @@
+package bus
+
+import (
+	"context"
+
+	"time"
+
+	"github.com/shopbus/shopbus/database"
+)
+
+// Delivery statuses. A delivery is pending until first tried, failed while
+// it waits for a retry, done once its target committed, and dead once its
+// rule's retry limit is spent.
+const (
+	StatusPending = "pending"
+	StatusDone    = "done"
+	StatusFailed  = "failed"
+	StatusDead    = "dead"
+)
+
+// eventRow is the outbox: written in the same transaction as the change it
+// announces, routed to deliveries after commit.
+type eventRow struct {
+	Seq        int64 `gorm:"primaryKey;autoIncrement"`
+	ID         string
+	Source     string
+	DetailType string
+	OrderID    string
+	Body       string
+	CreatedAt  time.Time
+	RoutedAt   *time.Time
+}
+
+func (eventRow) TableName() string { return "bus_events" }
+
+// deliveryRow is one (event, rule, target) with the payload the target gets.
+type deliveryRow struct {
+	ID            int64 `gorm:"primaryKey;autoIncrement"`
+	EventSeq      int64
+	EventID       string
+	OrderID       string
+	Rule          string
+	Target        string
+	Payload       string
+	Status        string
+	Attempts      int
+	LastError     string
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+func (deliveryRow) TableName() string { return "bus_deliveries" }
+
+// Migrations create the bus's tables.
+var Migrations = []database.Migration{{
+	ID: "bus-0001",
+	SQL: []string{
+		`CREATE TABLE bus_events (
+			seq $AUTOID,
+			id TEXT NOT NULL UNIQUE,
+			source TEXT NOT NULL,
+			detail_type TEXT NOT NULL,
+			order_id TEXT NOT NULL DEFAULT '',
+			body TEXT NOT NULL,
+			created_at TIMESTAMP NOT NULL,
+			routed_at TIMESTAMP
+		)`,
+		`CREATE INDEX bus_events_unrouted ON bus_events (seq) WHERE routed_at IS NULL`,
+		`CREATE TABLE bus_deliveries (
+			id $AUTOID,
+			event_seq BIGINT NOT NULL,
+			event_id TEXT NOT NULL,
+			order_id TEXT NOT NULL DEFAULT '',
+			rule TEXT NOT NULL,
+			target TEXT NOT NULL,
+			payload TEXT NOT NULL,
+			status TEXT NOT NULL,
+			attempts INTEGER NOT NULL DEFAULT 0,
+			last_error TEXT NOT NULL DEFAULT '',
+			next_attempt_at TIMESTAMP NOT NULL,
+			created_at TIMESTAMP NOT NULL,
+			updated_at TIMESTAMP NOT NULL,
+			UNIQUE (event_id, rule, target)
+		)`,
+		`CREATE INDEX bus_deliveries_due ON bus_deliveries (next_attempt_at) WHERE status IN ('pending', 'failed')`,
+		`CREATE INDEX bus_deliveries_order ON bus_deliveries (order_id, target, id)`,
+	},
+}}
+
+// DeliveryStatus is one delivery as an order's journey shows it.
+type DeliveryStatus struct {
+	ID        int64     `json:"id"`
+	EventID   string    `json:"event_id"`
+	Rule      string    `json:"rule"`
+	Target    string    `json:"target"`
+	Status    string    `json:"status"`
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"last_error"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Deliveries lists every delivery of an order's events, oldest first.
+func (b *Bus) Deliveries(ctx context.Context, orderID string) ([]DeliveryStatus, error) {
+	out := []DeliveryStatus{}
+	err := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("order_id = ?", orderID).Order("id").Find(&out).Error
+	return out, err
+}

@@ -1,0 +1,170 @@
+// Package checkout owns orders: it validates them, keeps their state
+// machine, and announces every accepted change as an "Order State Change"
+// event written in the same transaction as the order (the outbox).
+package checkout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Errors the web layer maps to HTTP statuses.
+var (
+	ErrNotFound          = errors.New("checkout: order not found")
+	ErrDuplicate         = errors.New("checkout: order id already exists")
+	ErrInvalidTransition = errors.New("checkout: state change not allowed")
+)
+
+// Order states, as they appear in events' detail.order_state.
+const (
+	StateCreated   = "new_order_created"
+	StatePaid      = "order_paid"
+	StateShipped   = "order_shipped"
+	StateDelivered = "order_delivered"
+	StateCancelled = "order_cancelled"
+	StateRefunded  = "order_refunded"
+)
+
+// transitions is the state machine: from a state, the states it may move to.
+var transitions = map[string][]string{
+	StateCreated:   {StatePaid, StateShipped, StateCancelled},
+	StatePaid:      {StateShipped, StateCancelled, StateRefunded},
+	StateShipped:   {StateDelivered, StateRefunded},
+	StateDelivered: {StateRefunded},
+}
+
+// Customer is who ordered.
+type Customer struct {
+	Email string `json:"email"`
+	Name  string `json:"name"`
+}
+
+// Item is one order line. Prices are minor units (cents).
+type Item struct {
+	SKU            string `json:"sku"`
+	Name           string `json:"name"`
+	Quantity       int64  `json:"quantity"`
+	UnitPriceMinor int64  `json:"unit_price_minor"`
+}
+
+// Address is where the order ships.
+type Address struct {
+	Line1      string `json:"line1"`
+	City       string `json:"city"`
+	PostalCode string `json:"postal_code"`
+	Country    string `json:"country"`
+}
+
+// Payment is how the customer pays, as the storefront reports it.
+type Payment struct {
+	Method      string `json:"method"`
+	Reference   string `json:"reference"`
+	AmountMinor int64  `json:"amount_minor"`
+}
+
+// NewOrder is the body of POST /v1/orders.
+type NewOrder struct {
+	OrderID         string   `json:"order_id"`
+	Customer        Customer `json:"customer"`
+	Items           []Item   `json:"items"`
+	Currency        string   `json:"currency"`
+	ShippingAddress Address  `json:"shipping_address"`
+	Payment         Payment  `json:"payment"`
+}
+
+// Order is a stored order; it is also the detail of its events, so rules can
+// filter on any of its fields.
+type Order struct {
+	NewOrder
+	State      string    `json:"order_state"`
+	ItemCount  int64     `json:"item_count"`
+	TotalMinor int64     `json:"total_minor"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// StateChange is the detail of an "Order State Change" event.
+type StateChange struct {
+	Order
+	PreviousState string `json:"previous_state,omitempty"`
+}
+
+// EventSource names checkout as the event's source.
+func (StateChange) EventSource() string { return "shopbus.checkout" }
+
+// EventDetailType is the event's detail-type.
+func (StateChange) EventDetailType() string { return "Order State Change" }
+
+// Accepted is the answer to a new order or a state change.
+type Accepted struct {
+	OrderID string `json:"order_id"`
+	EventID string `json:"event_id"`
+	State   string `json:"order_state"`
+}
+
+// Waker is told after a commit that published events.
+type Waker interface{ Wake() }
+
+// Service places orders and moves them through their states.
+type Service struct {
+	db    *gorm.DB
+	waker Waker
+}
+
+// New returns the checkout service.
+func New(db *gorm.DB, waker Waker) *Service { return &Service{db: db, waker: waker} }
+
+// Page is one page of the order list, newest first.
+type Page struct {
+	Orders []Order `json:"orders"`
+	Total  int64   `json:"total"`
+	// Next is the "after" value for the following page, empty on the last.
+	Next string `json:"next,omitempty"`
+}
+
+// ChangeState moves an order to a new state and publishes the change, in one
+// transaction.
+func (s *Service) ChangeState(ctx context.Context, orderID, state string) (Accepted, error) {
+	if !slices.Contains(States(), state) {
+		return Accepted{}, &ValidationError{Fields: []FieldError{{Field: "order_state", Message: "must be one of " + fmt.Sprint(States())}}}
+	}
+	acc, err := s.store().changeState(ctx, orderID, state)
+	if err == nil {
+		s.waker.Wake()
+	}
+	return acc, err
+}
+
+// Place validates and stores a new order with its first event, in one
+// transaction: when Place returns, the order will reach every target.
+func (s *Service) Place(ctx context.Context, in NewOrder) (Accepted, error) {
+	if err := in.Validate(); err != nil {
+		return Accepted{}, err
+	}
+	acc, err := s.store().place(ctx, in)
+	if err == nil {
+		s.waker.Wake()
+	}
+	return acc, err
+}
+
+// Get returns one order.
+func (s *Service) Get(ctx context.Context, orderID string) (Order, error) {
+	return s.store().get(ctx, orderID)
+}
+
+// List returns up to limit orders, newest first, starting after the order
+// named by after (empty: from the newest).
+func (s *Service) List(ctx context.Context, limit int, after string) (Page, error) {
+	return s.store().list(ctx, limit, after)
+}
+
+// States lists every order state.
+func States() []string {
+	return []string{StateCreated, StatePaid, StateShipped, StateDelivered, StateCancelled, StateRefunded}
+}

@@ -1,0 +1,170 @@
+package checkout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/database"
+)
+
+// Migrations create checkout's tables.
+var Migrations = []database.Migration{{
+	ID: "checkout-0001",
+	SQL: []string{
+		`CREATE TABLE checkout_orders (
+			seq $AUTOID,
+			order_id TEXT NOT NULL UNIQUE,
+			state TEXT NOT NULL,
+			customer_email TEXT NOT NULL,
+			total_minor BIGINT NOT NULL,
+			body TEXT NOT NULL,
+			created_at TIMESTAMP NOT NULL,
+			updated_at TIMESTAMP NOT NULL
+		)`,
+		`CREATE INDEX checkout_orders_email ON checkout_orders (customer_email)`,
+	},
+}}
+
+// orderRow stores the order as JSON beside the columns it is queried by.
+type orderRow struct {
+	Seq           int64 `gorm:"primaryKey;autoIncrement"`
+	OrderID       string
+	State         string
+	CustomerEmail string
+	TotalMinor    int64
+	Body          string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+func (orderRow) TableName() string { return "checkout_orders" }
+
+func (r orderRow) order() (Order, error) {
+	var o Order
+	if err := json.Unmarshal([]byte(r.Body), &o); err != nil {
+		return Order{}, fmt.Errorf("order %s: decode: %w", r.OrderID, err)
+	}
+	o.State, o.CreatedAt, o.UpdatedAt = r.State, r.CreatedAt, r.UpdatedAt
+	return o, nil
+}
+
+type store struct{ db *gorm.DB }
+
+func (s *Service) store() store { return store{db: s.db} }
+
+func (st store) place(ctx context.Context, in NewOrder) (Accepted, error) {
+	if in.OrderID == "" {
+		in.OrderID = "ord-" + uuid.NewString()
+	}
+	now := time.Now().UTC()
+	o := Order{NewOrder: in, State: StateCreated, CreatedAt: now, UpdatedAt: now}
+	o.ItemCount, o.TotalMinor = in.totals()
+	body, err := json.Marshal(o)
+	if err != nil {
+		return Accepted{}, err
+	}
+	row := orderRow{OrderID: o.OrderID, State: o.State, CustomerEmail: o.Customer.Email,
+		TotalMinor: o.TotalMinor, Body: string(body), CreatedAt: now, UpdatedAt: now}
+	var acc Accepted
+	err = st.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&row).Error; err != nil {
+			if errors.Is(err, gorm.ErrDuplicatedKey) {
+				return fmt.Errorf("%w: %s", ErrDuplicate, o.OrderID)
+			}
+			return err
+		}
+		ev, err := bus.Publish(ctx, tx, StateChange{Order: o})
+		acc = Accepted{OrderID: o.OrderID, EventID: ev.ID, State: o.State}
+		return err
+	})
+	return acc, err
+}
+
+func (st store) changeState(ctx context.Context, orderID, state string) (Accepted, error) {
+	var acc Accepted
+	err := st.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var row orderRow
+		if err := tx.Where("order_id = ?", orderID).Take(&row).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return fmt.Errorf("%w: %s", ErrNotFound, orderID)
+			}
+			return err
+		}
+		if !slices.Contains(transitions[row.State], state) {
+			return fmt.Errorf("%w: %s cannot go from %s to %s", ErrInvalidTransition, orderID, row.State, state)
+		}
+		o, err := row.order()
+		if err != nil {
+			return err
+		}
+		prev := o.State
+		o.State, o.UpdatedAt = state, time.Now().UTC()
+		res := tx.Model(&orderRow{}).Where("seq = ? AND state = ?", row.Seq, prev).
+			Updates(map[string]any{"state": state, "updated_at": o.UpdatedAt})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return fmt.Errorf("%w: %s changed meanwhile", ErrInvalidTransition, orderID)
+		}
+		ev, err := bus.Publish(ctx, tx, StateChange{Order: o, PreviousState: prev})
+		acc = Accepted{OrderID: o.OrderID, EventID: ev.ID, State: state}
+		return err
+	})
+	return acc, err
+}
+
+func (st store) get(ctx context.Context, orderID string) (Order, error) {
+	var row orderRow
+	if err := st.db.WithContext(ctx).Where("order_id = ?", orderID).Take(&row).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return Order{}, fmt.Errorf("%w: %s", ErrNotFound, orderID)
+		}
+		return Order{}, err
+	}
+	return row.order()
+}
+
+func (st store) list(ctx context.Context, limit int, after string) (Page, error) {
+	db := st.db.WithContext(ctx)
+	var p Page
+	if err := db.Model(&orderRow{}).Count(&p.Total).Error; err != nil {
+		return Page{}, err
+	}
+	q := db.Order("seq DESC").Limit(limit + 1)
+	if after != "" {
+		var cursor orderRow
+		if err := db.Select("seq").Where("order_id = ?", after).Take(&cursor).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return Page{}, fmt.Errorf("%w: %s", ErrNotFound, after)
+			}
+			return Page{}, err
+		}
+		q = q.Where("seq < ?", cursor.Seq)
+	}
+	var rows []orderRow
+	if err := q.Find(&rows).Error; err != nil {
+		return Page{}, err
+	}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		p.Next = rows[limit-1].OrderID
+	}
+	p.Orders = make([]Order, 0, len(rows))
+	for _, r := range rows {
+		o, err := r.order()
+		if err != nil {
+			return Page{}, err
+		}
+		p.Orders = append(p.Orders, o)
+	}
+	return p, nil
+}

@@ -1,0 +1,95 @@
+package crm
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/modules/email"
+)
+
+// Migrations create CRM's tables.
+var Migrations = []database.Migration{{
+	ID: "crm-0001",
+	SQL: []string{
+		`CREATE TABLE crm_customers (
+			id $AUTOID,
+			email TEXT NOT NULL UNIQUE,
+			name TEXT NOT NULL,
+			orders BIGINT NOT NULL DEFAULT 0,
+			created_at TIMESTAMP NOT NULL,
+			updated_at TIMESTAMP NOT NULL
+		)`,
+		`CREATE TABLE crm_orders (
+			order_id TEXT PRIMARY KEY,
+			customer_id BIGINT NOT NULL REFERENCES crm_customers (id),
+			currency TEXT NOT NULL,
+			total_minor BIGINT NOT NULL,
+			items TEXT NOT NULL,
+			shipping_address TEXT NOT NULL,
+			created_at TIMESTAMP NOT NULL
+		)`,
+	},
+}}
+
+// Order is CRM's record of an order.
+type Order struct {
+	OrderID         string
+	CustomerID      int64
+	Currency        string
+	TotalMinor      int64
+	Items           string // JSON []email.Line
+	ShippingAddress string // JSON email.Address
+	CreatedAt       time.Time
+
+	// mail is the order-success email the hook queues; not a column.
+	mail   *email.Message
+	mailer Mailer
+}
+
+// TableName names CRM's order table.
+func (Order) TableName() string { return "crm_orders" }
+
+// AfterCreate queues the order-success email in the transaction that
+// created the record. It never sends: sending happens after commit, by the
+// email worker.
+func (o *Order) AfterCreate(tx *gorm.DB) error {
+	if o.mailer == nil || o.mail == nil {
+		return errors.New("crm: order created without its email")
+	}
+	return o.mailer.Enqueue(tx, *o.mail)
+}
+
+// upsertCustomer finds the customer by email or creates them, keeping the
+// latest name, and counts the order.
+func upsertCustomer(tx *gorm.DB, addr, name string) (int64, error) {
+	now := time.Now().UTC()
+	c := Customer{Email: addr, Name: name, Orders: 1, CreatedAt: now, UpdatedAt: now}
+	err := tx.Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "email"}},
+		DoUpdates: clause.Assignments(map[string]any{
+			"name": name, "orders": gorm.Expr("crm_customers.orders + 1"), "updated_at": now,
+		}),
+	}).Create(&c).Error
+	if err != nil {
+		return 0, fmt.Errorf("upsert customer: %w", err)
+	}
+	// On conflict some engines return no id; read it back.
+	if err := tx.Model(&Customer{}).Where("email = ?", addr).Pluck("id", &c.ID).Error; err != nil {
+		return 0, err
+	}
+	return c.ID, nil
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only plain structs are marshalled here
+	}
+	return string(b)
+}

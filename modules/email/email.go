@@ -1,0 +1,166 @@
+// Package email is shopbus's durable outbox of emails and the worker that
+// sends them.
+//
+// A job is written by Enqueue inside the caller's transaction, so an email
+// exists exactly when the change that asked for it committed. The worker
+// (Run) sends due jobs over SMTP, or writes them as .eml files when no SMTP
+// server is configured, and retries failures with backoff. Each email
+// carries a Message-ID derived from its (order, template) pair, so the rare
+// re-send after a crash between "server accepted" and "recorded as sent" is
+// recognisable as the same message.
+package email
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+	"gorm.io/gorm"
+)
+
+// Errors returned by this package.
+var (
+	ErrInvalidConfig   = errors.New("email: invalid config")
+	ErrUnknownTemplate = errors.New("email: unknown template")
+	ErrInvalidMessage  = errors.New("email: invalid message")
+)
+
+// Job statuses. A job is queued until sent, or failed once its attempts are
+// spent or it can never be rendered.
+const (
+	StatusQueued = "queued"
+	StatusSent   = "sent"
+	StatusFailed = "failed"
+)
+
+// Config is the `mail:` section of config.yaml.
+type Config struct {
+	From         string `yaml:"from"`          // e.g. "My Shop <shop@example.com>"
+	SMTPAddr     string `yaml:"smtp_addr"`     // host:port; empty: write .eml files to Dir
+	SMTPUsername string `yaml:"smtp_username"` // empty: no SMTP AUTH
+	SMTPPassword string `yaml:"smtp_password"`
+	SMTPTLS      string `yaml:"smtp_tls"`      // "none" (default, for local relays), "starttls", "tls"
+	Dir          string `yaml:"mail_dir"`      // where .eml files go when no SMTP is configured
+	TemplatesDir string `yaml:"templates_dir"` // optional folder overriding the embedded templates by file name
+	OwnerEmail   string `yaml:"owner_email"`   // the shop owner, who receives alerts
+	ShopName     string `yaml:"shop_name"`     // default: From's display name
+
+	PollInterval   time.Duration `yaml:"poll_interval"`   // default 1s; the worker is also woken by Wake
+	MaxAttempts    int           `yaml:"max_attempts"`    // default 50
+	InitialBackoff time.Duration `yaml:"initial_backoff"` // default 2s
+	MaxBackoff     time.Duration `yaml:"max_backoff"`     // default 10m
+}
+
+func (c *Config) setDefaults() {
+	if c.SMTPTLS == "" {
+		c.SMTPTLS = "none"
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 50
+	}
+	if c.InitialBackoff <= 0 {
+		c.InitialBackoff = 2 * time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 10 * time.Minute
+	}
+	if c.MaxBackoff < c.InitialBackoff {
+		c.MaxBackoff = c.InitialBackoff
+	}
+	if c.ShopName == "" {
+		if a, err := mail.ParseAddress(c.From); err == nil && a.Name != "" {
+			c.ShopName = a.Name
+		}
+	}
+}
+
+// Validate reports every problem with the config at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, err := mail.ParseAddress(c.From); err != nil {
+		errs = append(errs, fmt.Errorf("from %q: %w", c.From, err))
+	}
+	if c.OwnerEmail != "" {
+		if _, err := mail.ParseAddress(c.OwnerEmail); err != nil {
+			errs = append(errs, fmt.Errorf("owner_email %q: %w", c.OwnerEmail, err))
+		}
+	}
+	switch c.SMTPTLS {
+	case "none", "starttls", "tls":
+	default:
+		errs = append(errs, fmt.Errorf("smtp_tls %q: want none, starttls or tls", c.SMTPTLS))
+	}
+	if c.SMTPAddr == "" && c.Dir == "" {
+		errs = append(errs, errors.New("set smtp_addr, or mail_dir for .eml files"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return nil
+}
+
+// Message is one email to queue. Data is stored as JSON and decoded, when
+// the email is sent, into the template's data type (OrderSuccess for
+// "order_success", Shortage for "inventory_shortage").
+type Message struct {
+	OrderID  string
+	Template string
+	To       string
+	Data     any
+}
+
+// Job is a queued or finished email, as GET /v1/orders/{id} shows it.
+type Job struct {
+	Template  string     `json:"template"`
+	To        string     `json:"to"`
+	Status    string     `json:"status"` // queued | sent | failed
+	Attempts  int        `json:"attempts"`
+	LastError string     `json:"last_error,omitempty"`
+	MessageID string     `json:"message_id"`
+	SentAt    *time.Time `json:"sent_at,omitempty"`
+}
+
+// Service queues emails and sends them.
+type Service struct {
+	db        *gorm.DB
+	cfg       Config
+	log       *slog.Logger
+	templates map[string]*template
+	client    *gomail.Client // nil: write .eml files to cfg.Dir
+	wake      chan struct{}
+}
+
+// New validates cfg, parses the templates and prepares the SMTP client. It
+// does not connect: the worker dials for each send.
+func New(db *gorm.DB, cfg Config, log *slog.Logger) (*Service, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Service{db: db, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+	var err error
+	if s.templates, err = loadTemplates(cfg.TemplatesDir, s.funcs()); err != nil {
+		return nil, err
+	}
+	if cfg.SMTPAddr != "" {
+		if s.client, err = newClient(cfg); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Wake makes the worker look for due jobs now, e.g. after a commit that
+// enqueued one. It never blocks.
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,141 @@
+package email
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// sendTimeout bounds the dial and each SMTP command of one send.
+const sendTimeout = 10 * time.Second
+
+// MessageID is the Message-ID of the email for (orderID, template),
+// angle brackets included. It is the same on every attempt, so a message
+// sent twice (a crash after the server accepted it but before it was
+// recorded) is recognisable as one.
+func MessageID(orderID, template string) string {
+	sum := sha256.Sum256([]byte(orderID + "\x00" + template))
+	return "<" + hex.EncodeToString(sum[:])[:32] + "." + template + "@shopbus>"
+}
+
+// errPermanent marks a failure no retry can fix.
+var errPermanent = errors.New("permanent")
+
+// buildMsg renders the job into a message, dated now.
+func (s *Service) buildMsg(j jobRow, now time.Time) (*gomail.Msg, error) {
+	t, ok := s.templates[j.Template]
+	if !ok {
+		return nil, fmt.Errorf("%w: %w: %q", errPermanent, ErrUnknownTemplate, j.Template)
+	}
+	r, err := t.render([]byte(j.Data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: render %s: %w", errPermanent, j.Template, err)
+	}
+	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	if err := m.From(s.cfg.From); err != nil {
+		return nil, fmt.Errorf("%w: from: %w", errPermanent, err)
+	}
+	if err := m.To(j.Recipient); err != nil {
+		return nil, fmt.Errorf("%w: to: %w", errPermanent, err)
+	}
+	m.Subject(r.subject)
+	m.SetMessageIDWithValue(strings.Trim(j.MessageID, "<>"))
+	m.SetDateWithValue(now)
+	m.SetBodyString(gomail.TypeTextPlain, r.text)
+	m.AddAlternativeString(gomail.TypeTextHTML, r.html)
+	return m, nil
+}
+
+func newClient(cfg Config) (*gomail.Client, error) {
+	host, p, err := net.SplitHostPort(cfg.SMTPAddr)
+	port, perr := strconv.Atoi(p)
+	if err != nil || perr != nil {
+		return nil, fmt.Errorf("%w: smtp_addr %q: want host:port", ErrInvalidConfig, cfg.SMTPAddr)
+	}
+	opts := []gomail.Option{gomail.WithPort(port), gomail.WithTimeout(sendTimeout), gomail.WithTLSPolicy(gomail.NoTLS)}
+	switch cfg.SMTPTLS {
+	case "starttls":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	case "tls":
+		opts = append(opts, gomail.WithSSL())
+	}
+	if cfg.SMTPUsername != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+			gomail.WithUsername(cfg.SMTPUsername), gomail.WithPassword(cfg.SMTPPassword))
+	}
+	c, err := gomail.NewClient(host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: smtp: %w", ErrInvalidConfig, err)
+	}
+	return c, nil
+}
+
+// send hands m over to the SMTP server, or writes it to an .eml file. It
+// returns once the message is accepted, with a function that ends the
+// session: the caller records the send first, so the window in which a
+// crash would cause a re-send is as short as it can be.
+func (s *Service) send(ctx context.Context, m *gomail.Msg, messageID string) (closeConn func(), err error) {
+	if s.client == nil {
+		return func() {}, writeEML(s.cfg.Dir, messageID, m)
+	}
+	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	defer cancel()
+	conn, err := s.client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", s.cfg.SMTPAddr, err)
+	}
+	closeConn = func() {
+		if err := s.client.CloseWithSMTPClient(conn); err != nil {
+			s.log.Debug("email: close smtp connection", "err", err)
+		}
+	}
+	err = s.client.SendWithSMTPClient(conn, m)
+	// go-mail sends RSET after the server accepted the data; a failed
+	// RSET does not un-send the message.
+	if err != nil && !m.IsDelivered() {
+		closeConn()
+		return nil, fmt.Errorf("send: %w", err)
+	}
+	return closeConn, nil
+}
+
+// writeEML writes m to dir atomically, under a name derived from its
+// Message-ID, so a re-send replaces the file rather than adding one.
+func writeEML(dir, messageID string, m *gomail.Msg) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // a no-op once renamed
+	if _, err := m.WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), filepath.Join(dir, emlName(messageID)))
+}
+
+// emlName is the Message-ID's local part, which holds only [0-9a-z_.].
+func emlName(messageID string) string {
+	local, _, _ := strings.Cut(strings.Trim(messageID, "<>"), "@")
+	return local + ".eml"
+}

@@ -1,0 +1,154 @@
+package email
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/database"
+)
+
+// Migrations create the email module's tables.
+var Migrations = []database.Migration{{
+	ID: "email-0001",
+	SQL: []string{
+		`CREATE TABLE email_jobs (
+			id $AUTOID,
+			order_id TEXT NOT NULL,
+			template TEXT NOT NULL,
+			recipient TEXT NOT NULL,
+			data TEXT NOT NULL,
+			message_id TEXT NOT NULL,
+			status TEXT NOT NULL,
+			attempts INTEGER NOT NULL DEFAULT 0,
+			last_error TEXT NOT NULL DEFAULT '',
+			next_attempt_at TIMESTAMP NOT NULL,
+			sent_at TIMESTAMP,
+			created_at TIMESTAMP NOT NULL,
+			updated_at TIMESTAMP NOT NULL,
+			UNIQUE (order_id, template)
+		)`,
+		`CREATE INDEX email_jobs_due ON email_jobs (next_attempt_at) WHERE status = 'queued'`,
+	},
+}}
+
+// jobRow is one email: queued by Enqueue, sent by the worker.
+type jobRow struct {
+	ID            int64
+	OrderID       string
+	Template      string
+	Recipient     string
+	Data          string
+	MessageID     string
+	Status        string
+	Attempts      int
+	LastError     string
+	NextAttemptAt time.Time
+	SentAt        *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+func (jobRow) TableName() string { return "email_jobs" }
+
+// lease is how long a claimed job is hidden from other workers; a worker
+// that dies mid-send leaves its job to be retried after it.
+const lease = time.Minute
+
+// Enqueue adds a job inside the caller's transaction tx, so the email exists
+// exactly when tx commits. At most one job exists per (OrderID, Template): a
+// second Enqueue for the same pair does nothing, so a retried caller never
+// causes a second email. Enqueue never sends; call Wake after the commit to
+// send at once rather than at the next poll.
+func (s *Service) Enqueue(tx *gorm.DB, m Message) error {
+	if m.OrderID == "" || m.To == "" {
+		return fmt.Errorf("%w: order id and recipient are required", ErrInvalidMessage)
+	}
+	if _, ok := s.templates[m.Template]; !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownTemplate, m.Template)
+	}
+	data, err := json.Marshal(m.Data)
+	if err != nil {
+		return fmt.Errorf("%w: encode data for %s: %w", ErrInvalidMessage, m.Template, err)
+	}
+	now := time.Now().UTC()
+	err = tx.Exec(`INSERT INTO email_jobs
+		(order_id, template, recipient, data, message_id, status, attempts, last_error, next_attempt_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?)
+		ON CONFLICT (order_id, template) DO NOTHING`,
+		m.OrderID, m.Template, m.To, string(data), MessageID(m.OrderID, m.Template), StatusQueued, now, now, now).Error
+	if err != nil {
+		return fmt.Errorf("email: enqueue %s for order %s: %w", m.Template, m.OrderID, err)
+	}
+	return nil
+}
+
+// ForOrder lists the order's emails, oldest first; none is an empty list.
+func (s *Service) ForOrder(ctx context.Context, orderID string) ([]Job, error) {
+	var rows []jobRow
+	if err := s.db.WithContext(ctx).Where("order_id = ?", orderID).Order("id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("email: jobs for order %s: %w", orderID, err)
+	}
+	jobs := make([]Job, 0, len(rows))
+	for _, r := range rows {
+		jobs = append(jobs, Job{Template: r.Template, To: r.Recipient, Status: r.Status, Attempts: r.Attempts,
+			LastError: r.LastError, MessageID: r.MessageID, SentAt: r.SentAt})
+	}
+	return jobs, nil
+}
+
+// claimDue returns up to limit due jobs, oldest first, each claimed for the
+// lease: a job another worker claimed between the read and the claim is
+// skipped, so two workers never send the same job at once.
+func (s *Service) claimDue(ctx context.Context, now time.Time, limit int) ([]jobRow, error) {
+	db := s.db.WithContext(ctx)
+	var due []jobRow
+	err := db.Where("status = ? AND next_attempt_at <= ?", StatusQueued, now).
+		Order("id").Limit(limit).Find(&due).Error
+	if err != nil {
+		return nil, fmt.Errorf("email: due jobs: %w", err)
+	}
+	claimed := due[:0]
+	for _, j := range due {
+		res := db.Model(&jobRow{}).Where("id = ? AND status = ? AND next_attempt_at <= ?", j.ID, StatusQueued, now).
+			Updates(map[string]any{"next_attempt_at": now.Add(lease), "updated_at": now})
+		if res.Error != nil {
+			return claimed, fmt.Errorf("email: claim job %d: %w", j.ID, res.Error)
+		}
+		if res.RowsAffected == 1 {
+			claimed = append(claimed, j)
+		}
+	}
+	return claimed, nil
+}
+
+// markSent records that the server accepted the job's email.
+func (s *Service) markSent(ctx context.Context, j jobRow, now time.Time) error {
+	err := s.db.WithContext(ctx).Model(&jobRow{}).Where("id = ?", j.ID).Updates(map[string]any{
+		"status": StatusSent, "attempts": j.Attempts + 1, "last_error": "", "sent_at": now, "updated_at": now,
+	}).Error
+	if err != nil {
+		return fmt.Errorf("email: mark job %d sent: %w", j.ID, err)
+	}
+	return nil
+}
+
+// markFailed records a failed attempt: the job is retried at next, or, when
+// permanent or out of attempts, fails for good.
+func (s *Service) markFailed(ctx context.Context, j jobRow, cause error, permanent bool, now, next time.Time) (string, error) {
+	attempts := j.Attempts + 1
+	status := StatusQueued
+	if permanent || attempts >= s.cfg.MaxAttempts {
+		status = StatusFailed
+	}
+	err := s.db.WithContext(ctx).Model(&jobRow{}).Where("id = ?", j.ID).Updates(map[string]any{
+		"status": status, "attempts": attempts, "last_error": cause.Error(), "next_attempt_at": next, "updated_at": now,
+	}).Error
+	if err != nil {
+		return status, fmt.Errorf("email: mark job %d failed: %w", j.ID, err)
+	}
+	return status, nil
+}

@@ -1,0 +1,99 @@
+package email
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func renderJSON(t *testing.T, s *Service, template string, data any) rendered {
+	t.Helper()
+	b, err := json.Marshal(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.templates[template].render(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestTemplatesGolden(t *testing.T) {
+	cfg := testConfig()
+	cfg.Dir = t.TempDir()
+	s := newTestService(t, nil, cfg)
+	for template, data := range map[string]any{
+		"order_success": sampleOrder(),
+		"inventory_shortage": Shortage{OrderID: "ord_123", Items: []ShortItem{
+			{SKU: "MUG-1", Requested: 2, Available: 1}, {SKU: "TEA-7", Requested: 1, Available: 0}}},
+	} {
+		t.Run(template, func(t *testing.T) {
+			r := renderJSON(t, s, template, data)
+			if !strings.Contains(r.subject, "ord_123") {
+				t.Errorf("subject %q lacks the order id", r.subject)
+			}
+			golden := filepath.Join("testdata", template+".txt.golden")
+			got := "Subject: " + r.subject + "\n\n" + r.text
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to write it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("rendered text differs from %s:\n--- got\n%s\n--- want\n%s", golden, got, want)
+			}
+		})
+	}
+}
+
+func TestTemplatesDirOverrides(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"order_success.subject": "Custom: {{.OrderID}} for {{.CustomerName}}\n",
+		"order_success.txt":     "Custom text {{money .TotalMinor .Currency}}\n",
+		"README.md":             "not a template",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := testConfig()
+	cfg.Dir = t.TempDir()
+	cfg.TemplatesDir = dir
+	s := newTestService(t, nil, cfg)
+
+	r := renderJSON(t, s, "order_success", sampleOrder())
+	if want := "Custom: ord_123 for Ada <script>alert(1)</script>"; r.subject != want {
+		t.Errorf("subject %q, want %q", r.subject, want)
+	}
+	if want := "Custom text 33.99 EUR\n"; r.text != want {
+		t.Errorf("text %q, want %q", r.text, want)
+	}
+	if !strings.Contains(r.html, "Blue mug") { // the embedded HTML part is kept
+		t.Errorf("HTML part is not the embedded one:\n%s", r.html)
+	}
+	if r := renderJSON(t, s, "inventory_shortage", Shortage{OrderID: "ord_1"}); !strings.Contains(r.subject, "Inventory shortage") {
+		t.Errorf("other templates must stay embedded, got subject %q", r.subject)
+	}
+}
+
+func TestSubjectIsOneLine(t *testing.T) {
+	cfg := testConfig()
+	cfg.Dir = t.TempDir()
+	s := newTestService(t, nil, cfg)
+	r := renderJSON(t, s, "inventory_shortage", Shortage{OrderID: "ord_1\r\nBcc: victim@example.com"})
+	if strings.ContainsAny(r.subject, "\r\n") {
+		t.Errorf("subject %q spans lines", r.subject)
+	}
+}

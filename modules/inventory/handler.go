@@ -1,0 +1,71 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/bus"
+)
+
+// orderEvent is the part of an "Order State Change" that inventory reads.
+type orderEvent struct {
+	Detail struct {
+		OrderID    string `json:"order_id"`
+		OrderState string `json:"order_state"`
+		Items      []struct {
+			SKU      string `json:"sku"`
+			Quantity int64  `json:"quantity"`
+		} `json:"items"`
+	} `json:"detail"`
+}
+
+func (s *Service) handle(ctx context.Context, d bus.Delivery[orderEvent]) error {
+	ev := d.Payload.Detail
+	switch ev.OrderState {
+	case "new_order_created":
+		// One order may list a SKU on several lines: reserve the sum once.
+		want := map[string]int64{}
+		var skus []string
+		for _, it := range ev.Items {
+			if _, ok := want[it.SKU]; !ok {
+				skus = append(skus, it.SKU)
+			}
+			want[it.SKU] += it.Quantity
+		}
+		err := d.Tx.Transaction(func(tx *gorm.DB) error { // a savepoint: all items or none
+			for _, sku := range skus {
+				if err := reserve(tx, ev.OrderID, sku, want[sku]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if !errors.Is(err, ErrOutOfStock) {
+			return err
+		}
+		return s.reportShortage(ctx, d.Tx, ev.OrderID, skus, want)
+	case "order_cancelled":
+		return settle(d.Tx, ev.OrderID, released)
+	case "order_shipped":
+		return settle(d.Tx, ev.OrderID, committed)
+	}
+	return nil // other states don't move stock
+}
+
+func (s *Service) reportShortage(ctx context.Context, tx *gorm.DB, orderID string, skus []string, want map[string]int64) error {
+	have, err := available(tx, skus)
+	if err != nil {
+		return fmt.Errorf("shortage for %s: %w", orderID, err)
+	}
+	sh := Shortage{OrderID: orderID}
+	for _, sku := range skus {
+		if have[sku] < want[sku] {
+			sh.Items = append(sh.Items, ShortItem{SKU: sku, Requested: want[sku], Available: max(have[sku], 0)})
+		}
+	}
+	_, err = bus.Publish(ctx, tx, sh)
+	return err
+}

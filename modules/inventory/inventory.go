@@ -1,0 +1,81 @@
+// Package inventory keeps stock per SKU. A new order reserves its items
+// all-or-nothing, never below zero; a cancellation releases them and a
+// shipment takes them off the shelf. Not enough stock is announced as an
+// "Inventory Shortage" event.
+package inventory
+
+import (
+	"context"
+	"errors"
+
+	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/bus"
+)
+
+// Errors.
+var (
+	ErrNotFound      = errors.New("inventory: sku not found")
+	ErrOutOfStock    = errors.New("inventory: out of stock")
+	ErrBelowReserved = errors.New("inventory: on hand below reserved")
+	ErrInvalid       = errors.New("inventory: invalid stock")
+)
+
+// Stock is one SKU's numbers. Available is what new orders can still take.
+type Stock struct {
+	SKU       string `json:"sku"`
+	OnHand    int64  `json:"on_hand"`
+	Reserved  int64  `json:"reserved"`
+	Available int64  `json:"available"`
+}
+
+// Shortage is the detail of an "Inventory Shortage" event: an order that
+// could not be reserved, and what was missing.
+type Shortage struct {
+	OrderID string      `json:"order_id"`
+	Items   []ShortItem `json:"items"`
+}
+
+// ShortItem is one SKU an order wanted more of than was available.
+type ShortItem struct {
+	SKU       string `json:"sku"`
+	Requested int64  `json:"requested"`
+	Available int64  `json:"available"`
+}
+
+// EventSource names inventory as the event's source.
+func (Shortage) EventSource() string { return "shopbus.inventory" }
+
+// EventDetailType is the event's detail-type.
+func (Shortage) EventDetailType() string { return "Inventory Shortage" }
+
+// Service is the inventory module.
+type Service struct {
+	db *gorm.DB
+}
+
+// New returns the inventory module.
+func New(db *gorm.DB) *Service { return &Service{db: db} }
+
+// Subscribe makes inventory the "inventory" target of the bus.
+func (s *Service) Subscribe(b *bus.Bus) { bus.Subscribe(b, "inventory", s.handle) }
+
+// Set sets a SKU's on-hand count, creating the SKU if needed. It refuses a
+// count below what open orders hold reserved.
+func (s *Service) Set(ctx context.Context, sku string, onHand int64) (Stock, error) {
+	if sku == "" || len(sku) > 200 || onHand < 0 {
+		return Stock{}, ErrInvalid
+	}
+	var out Stock
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		out, err = setStock(tx, sku, onHand)
+		return err
+	})
+	return out, err
+}
+
+// Get returns a SKU's numbers.
+func (s *Service) Get(ctx context.Context, sku string) (Stock, error) {
+	return getStock(s.db.WithContext(ctx), sku)
+}

@@ -1,0 +1,121 @@
+// Package payment records each order's payment and follows it through the
+// order's life: authorised when placed, captured when shipped, voided when
+// cancelled, refunded when refunded. There is no external provider yet: the
+// record is the truth.
+package payment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/database"
+)
+
+// ErrNotFound means the order has no payment record.
+var ErrNotFound = errors.New("payment: not found")
+
+// Payment statuses.
+const (
+	StatusAuthorized = "authorized"
+	StatusCaptured   = "captured"
+	StatusVoided     = "voided"
+	StatusRefunded   = "refunded"
+)
+
+// Migrations create payment's tables.
+var Migrations = []database.Migration{{
+	ID: "payment-0001",
+	SQL: []string{`CREATE TABLE payment_payments (
+		order_id TEXT PRIMARY KEY,
+		method TEXT NOT NULL,
+		reference TEXT NOT NULL,
+		amount_minor BIGINT NOT NULL,
+		currency TEXT NOT NULL,
+		status TEXT NOT NULL,
+		created_at TIMESTAMP NOT NULL,
+		updated_at TIMESTAMP NOT NULL
+	)`},
+}}
+
+// Payment is one order's payment record.
+type Payment struct {
+	OrderID     string    `json:"order_id" gorm:"primaryKey"`
+	Method      string    `json:"method"`
+	Reference   string    `json:"reference"`
+	AmountMinor int64     `json:"amount_minor"`
+	Currency    string    `json:"currency"`
+	Status      string    `json:"status"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// TableName names payment's table.
+func (Payment) TableName() string { return "payment_payments" }
+
+// moves says, for each order state, which payment status moves to which: a
+// refund of money never captured is a void.
+var moves = map[string]map[string]string{
+	"order_shipped":   {StatusAuthorized: StatusCaptured},
+	"order_cancelled": {StatusAuthorized: StatusVoided},
+	"order_refunded":  {StatusCaptured: StatusRefunded, StatusAuthorized: StatusVoided},
+}
+
+// Service is the payment module.
+type Service struct{ db *gorm.DB }
+
+// New returns the payment module.
+func New(db *gorm.DB) *Service { return &Service{db: db} }
+
+// Subscribe makes payment the "payment" target of the bus.
+func (s *Service) Subscribe(b *bus.Bus) { bus.Subscribe(b, "payment", s.handle) }
+
+// Get returns an order's payment record.
+func (s *Service) Get(ctx context.Context, orderID string) (Payment, error) {
+	var p Payment
+	if err := s.db.WithContext(ctx).Where("order_id = ?", orderID).Take(&p).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return Payment{}, fmt.Errorf("%w: %s", ErrNotFound, orderID)
+		}
+		return Payment{}, err
+	}
+	return p, nil
+}
+
+// event is what payment receives: the default rule keeps only the order id,
+// state, currency and payment fields.
+type event struct {
+	Detail struct {
+		OrderID    string `json:"order_id"`
+		OrderState string `json:"order_state"`
+		Currency   string `json:"currency"`
+		Payment    struct {
+			Method      string `json:"method"`
+			Reference   string `json:"reference"`
+			AmountMinor int64  `json:"amount_minor"`
+		} `json:"payment"`
+	} `json:"detail"`
+}
+
+func (s *Service) handle(ctx context.Context, d bus.Delivery[event]) error {
+	ev := d.Payload.Detail
+	now := time.Now().UTC()
+	if ev.OrderState == "new_order_created" {
+		p := Payment{OrderID: ev.OrderID, Method: ev.Payment.Method, Reference: ev.Payment.Reference,
+			AmountMinor: ev.Payment.AmountMinor, Currency: ev.Currency, Status: StatusAuthorized, CreatedAt: now, UpdatedAt: now}
+		return d.Tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&p).Error
+	}
+	for from, to := range moves[ev.OrderState] {
+		err := d.Tx.Model(&Payment{}).Where("order_id = ? AND status = ?", ev.OrderID, from).
+			Updates(map[string]any{"status": to, "updated_at": now}).Error
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

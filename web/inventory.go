@@ -1,0 +1,34 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/shopbus/shopbus/modules/checkout"
+)
+
+func (s *Server) setStock(c echo.Context) error {
+	var in struct {
+		OnHand *int64 `json:"on_hand"`
+	}
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	if in.OnHand == nil || *in.OnHand < 0 {
+		return &checkout.ValidationError{Fields: []checkout.FieldError{{Field: "on_hand", Message: "is required and must not be negative"}}}
+	}
+	st, err := s.Inventory.Set(c.Request().Context(), c.Param("sku"), *in.OnHand)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, st)
+}
+
+func (s *Server) getStock(c echo.Context) error {
+	st, err := s.Inventory.Get(c.Request().Context(), c.Param("sku"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, st)
+}
