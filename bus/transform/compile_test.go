@@ -74,6 +74,7 @@ func TestCompileAccepts(t *testing.T) {
 		{"JSON array template", Spec{InputPathsMap: map[string]string{"a": "$.id"}, InputTemplate: ` [<a>, "<a>"]`}, true},
 		{"reserved variables only", Spec{InputTemplate: `{"r": <aws.events.rule-name>, "e": <aws.events.event>}`}, true},
 		{"angle brackets that are not placeholders", Spec{InputTemplate: `"a < b and c > d"`}, false},
+		{"bracketed text is a string template", Spec{InputPathsMap: map[string]string{"a": "$.id"}, InputTemplate: `[<a>] failed`}, false},
 		{"unused variable", Spec{InputPathsMap: map[string]string{"a": "$.id"}, InputTemplate: `"x"`}, false},
 	}
 	for _, tc := range tests {

@@ -54,7 +54,21 @@ func compileTemplate(src string, defined map[string]jsonPath) (*template, error)
 		return nil, fmt.Errorf("input_template must be 1 to %d characters", maxTemplateLen)
 	}
 	trimmed := strings.TrimSpace(src)
-	t := &template{json: strings.HasPrefix(trimmed, "{") || strings.HasPrefix(trimmed, "[")}
+	switch {
+	case strings.HasPrefix(trimmed, "{"):
+		return scanTemplate(src, defined, true)
+	case strings.HasPrefix(trimmed, "["):
+		// An array template is JSON only if it is valid JSON; text such as
+		// "[<level>] order <id> failed" stays a string template.
+		if t, err := scanTemplate(src, defined, true); err == nil {
+			return t, nil
+		}
+	}
+	return scanTemplate(src, defined, false)
+}
+
+func scanTemplate(src string, defined map[string]jsonPath, asJSON bool) (*template, error) {
+	t := &template{json: asJSON}
 	inString, keyCheck := false, false
 	lit := 0
 	for i := 0; i < len(src); i++ {
