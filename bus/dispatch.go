@@ -10,6 +10,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/shopbus/shopbus/bus/transform"
 )
 
 const routeBatch = 200
@@ -82,6 +84,9 @@ func (b *Bus) routeBatch(ctx context.Context) (int, error) {
 					row := deliveryRow{EventSeq: ev.Seq, EventID: ev.ID, OrderID: ev.OrderID, Rule: r.name,
 						Target: t.module, Status: StatusPending, NextAttemptAt: now}
 					payload, err := t.transform.Apply([]byte(ev.Body), r.name)
+					if errors.Is(err, transform.ErrNothingSelected) {
+						continue // as EventBridge: an input_path that selects nothing sends nothing
+					}
 					if err != nil {
 						row.Status, row.LastError = StatusDead, fmt.Sprintf("transform: %v", err)
 					}

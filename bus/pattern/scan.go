@@ -1,9 +1,8 @@
 package pattern
 
 import (
+	"encoding/binary"
 	"fmt"
-	"unicode/utf16"
-	"unicode/utf8"
 )
 
 // maxDepth matches encoding/json's nesting limit, so both accept the same
@@ -18,10 +17,13 @@ type scratch struct {
 	vals  []value
 	buf   []byte // unescaped strings; earlier slices stay valid on growth
 	cand  []uint64
+	stack []frame
+}
 
-	b     []byte // the event being scanned
-	i     int
-	depth int
+// frame is an open object or array and the trie node of its path.
+type frame struct {
+	n   *trieNode
+	obj bool
 }
 
 func newScratch(m *Matcher) *scratch {
@@ -32,219 +34,295 @@ func newScratch(m *Matcher) *scratch {
 	}
 }
 
-// scan validates the event and records, per wanted field, its leaf values.
-func (s *scratch) scan(event []byte) error {
-	for i := range s.heads {
-		s.heads[i] = -1
-	}
-	s.vals, s.buf = s.vals[:0], s.buf[:0]
-	s.b, s.i, s.depth = event, 0, 0
-	defer func() { s.b = nil }() // don't pin the caller's event in the pool
-	s.ws()
-	if s.i >= len(s.b) || s.b[s.i] != '{' {
-		return fmt.Errorf("%w: not a JSON object", ErrInvalidEvent)
-	}
-	if err := s.value(s.m.root); err != nil {
-		return err
-	}
-	s.ws()
-	if s.i != len(s.b) {
-		return s.fail("data after the top-level object")
-	}
-	return nil
-}
-
-func (s *scratch) fail(msg string) error {
-	return fmt.Errorf("%w: %s at offset %d", ErrInvalidEvent, msg, s.i)
-}
-
-func (s *scratch) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// value scans one JSON value. n is the trie node for its path, nil when no
-// pattern looks at or below it.
-func (s *scratch) value(n *trieNode) error {
-	s.ws()
-	if s.i >= len(s.b) {
-		return s.fail("unexpected end")
-	}
-	switch c := s.b[s.i]; {
-	case c == '{':
-		return s.object(n)
-	case c == '[':
-		return s.array(n)
-	case c == '"':
-		want := n != nil && n.field >= 0
-		str, err := s.str(want)
-		if err == nil && want {
-			s.record(n.field, value{kind: vString, raw: str})
-		}
-		return err
-	case c == 't':
-		return s.literal("true", n, vTrue)
-	case c == 'f':
-		return s.literal("false", n, vFalse)
-	case c == 'n':
-		return s.literal("null", n, vNull)
-	case c == '-' || (c >= '0' && c <= '9'):
-		return s.number(n)
-	}
-	return s.fail("unexpected character")
-}
-
 func (s *scratch) record(f int32, v value) {
 	v.next = s.heads[f]
 	s.heads[f] = int32(len(s.vals))
 	s.vals = append(s.vals, v)
 }
 
-func (s *scratch) literal(lit string, n *trieNode, k valKind) error {
-	if len(s.b)-s.i < len(lit) || string(s.b[s.i:s.i+len(lit)]) != lit {
-		return s.fail("invalid literal")
+func badEvent(b []byte, i int, msg string) error {
+	if i >= len(b) {
+		return fmt.Errorf("%w: %s at end of input", ErrInvalidEvent, msg)
 	}
-	s.i += len(lit)
+	return fmt.Errorf("%w: %s at offset %d", ErrInvalidEvent, msg, i)
+}
+
+// scan validates the event in one pass and records, for every field some
+// pattern uses, its leaf values. Subtrees no pattern mentions are only
+// validated. It is a loop over an explicit stack rather than recursion:
+// this is the hot path, and locals beat struct fields and calls.
+func (s *scratch) scan(b []byte) error {
+	for i := range s.heads {
+		s.heads[i] = -1
+	}
+	s.vals, s.buf = s.vals[:0], s.buf[:0]
+	stack := s.stack[:0]
+	defer func() { s.stack = stack[:0] }()
+
+	var (
+		n   *trieNode // node of the value about to be scanned
+		top *frame
+		str []byte
+		err error
+		ok  bool
+	)
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return fmt.Errorf("%w: not a JSON object", ErrInvalidEvent)
+	}
+	n = s.m.root
+
+value:
+	i = skipWS(b, i)
+	if i >= len(b) {
+		return badEvent(b, i, "unexpected end")
+	}
+	switch c := b[i]; c {
+	case '{', '[':
+		if len(stack) >= maxDepth {
+			return badEvent(b, i, "nested too deeply")
+		}
+		stack = append(stack, frame{n: n, obj: c == '{'})
+		i = skipWS(b, i+1)
+		if i < len(b) && b[i] == c+2 { // '}' or ']'
+			i++
+			stack = stack[:len(stack)-1]
+			goto next
+		}
+		if c == '{' {
+			goto key
+		}
+		goto value // elements of an array share its node: arrays flatten
+	case '"':
+		if n == nil || n.field < 0 {
+			if i = skipString(b, i); i < 0 {
+				return badEvent(b, -i, "invalid string")
+			}
+			goto next
+		}
+		if str, i, err = s.str(b, i); err != nil {
+			return err
+		}
+		s.record(n.field, value{kind: vString, raw: str})
+	case 't':
+		if i, ok = literal(b, i, "true"); !ok {
+			return badEvent(b, i, "invalid literal")
+		}
+		s.recordKind(n, vTrue)
+	case 'f':
+		if i, ok = literal(b, i, "false"); !ok {
+			return badEvent(b, i, "invalid literal")
+		}
+		s.recordKind(n, vFalse)
+	case 'n':
+		if i, ok = literal(b, i, "null"); !ok {
+			return badEvent(b, i, "invalid literal")
+		}
+		s.recordKind(n, vNull)
+	default:
+		start := i
+		if i = skipNumber(b, i); i < 0 {
+			return badEvent(b, -i, "invalid number")
+		}
+		if n != nil && n.field >= 0 {
+			v := value{kind: vNumber, raw: b[start:i]}
+			v.num, v.numOK = parseNum(v.raw)
+			s.record(n.field, v)
+		}
+	}
+
+next: // a value ended; what follows depends on the enclosing container
+	if len(stack) == 0 {
+		if i = skipWS(b, i); i != len(b) {
+			return badEvent(b, i, "data after the top-level object")
+		}
+		return nil
+	}
+	i = skipWS(b, i)
+	if i >= len(b) {
+		return badEvent(b, i, "unexpected end")
+	}
+	top = &stack[len(stack)-1]
+	switch b[i] {
+	case ',':
+		i++
+		if top.obj {
+			goto key
+		}
+		n = top.n
+		goto value
+	case '}':
+		if top.obj {
+			i++
+			stack = stack[:len(stack)-1]
+			goto next
+		}
+	case ']':
+		if !top.obj {
+			i++
+			stack = stack[:len(stack)-1]
+			goto next
+		}
+	}
+	return badEvent(b, i, "expected ',' or the end of the container")
+
+key:
+	i = skipWS(b, i)
+	if i >= len(b) || b[i] != '"' {
+		return badEvent(b, i, "expected object key")
+	}
+	top = &stack[len(stack)-1]
+	if top.n != nil && len(top.n.keys) > 0 {
+		if str, i, err = s.str(b, i); err != nil {
+			return err
+		}
+		n = top.n.child(str)
+	} else {
+		if i = skipString(b, i); i < 0 {
+			return badEvent(b, -i, "invalid string")
+		}
+		n = nil
+	}
+	i = skipWS(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return badEvent(b, i, "expected ':'")
+	}
+	i++
+	goto value
+}
+
+func (s *scratch) recordKind(n *trieNode, k valKind) {
 	if n != nil && n.field >= 0 {
 		s.record(n.field, value{kind: k})
 	}
-	return nil
 }
 
-func (s *scratch) number(n *trieNode) error {
-	b, start := s.b, s.i
-	i := s.i
-	if b[i] == '-' {
+func skipWS(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+func literal(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return i, false
+	}
+	return i + len(lit), true
+}
+
+// skipNumber returns the index after the number at i, or -(error index).
+func skipNumber(b []byte, i int) int {
+	if i < len(b) && b[i] == '-' {
 		i++
 	}
 	switch {
 	case i < len(b) && b[i] == '0':
 		i++
 	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
+		i = digits(b, i+1)
 	default:
-		s.i = i
-		return s.fail("invalid number")
+		return -i
 	}
 	if i < len(b) && b[i] == '.' {
-		i++
-		d := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
+		d := digits(b, i+1)
+		if d == i+1 {
+			return -d
 		}
-		if i == d {
-			s.i = i
-			return s.fail("invalid number")
-		}
+		i = d
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		d := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
+		d := digits(b, i)
+		if d == i {
+			return -d
 		}
-		if i == d {
-			s.i = i
-			return s.fail("invalid number")
-		}
+		i = d
 	}
-	s.i = i
-	if n != nil && n.field >= 0 {
-		v := value{kind: vNumber, raw: b[start:i]}
-		v.num, v.numOK = parseNum(v.raw)
-		s.record(n.field, v)
-	}
-	return nil
+	return i
 }
 
-func (s *scratch) object(n *trieNode) error {
-	s.i++ // '{'
-	if s.depth++; s.depth > maxDepth {
-		return s.fail("nested too deeply")
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
 	}
-	wantKeys := n != nil && len(n.keys) > 0
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == '}' {
-		s.i++
-		s.depth--
-		return nil
+	return i
+}
+
+// SWAR constants: eight bytes are tested at once for the characters that
+// end the fast path of a string.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special reports whether any byte of x is '"', '\' or a control
+// character; with ascii, a non-ASCII byte counts too.
+func special(x uint64, ascii bool) bool {
+	q := x ^ (ones * '"')
+	bs := x ^ (ones * '\\')
+	t := (q-ones)&^q | (bs-ones)&^bs | (x-ones*0x20)&^x
+	if ascii {
+		t |= x
 	}
+	return t&highs != 0
+}
+
+// skipString validates the string whose quote is at i and returns the
+// index after its closing quote, or -(error index).
+func skipString(b []byte, i int) int {
+	i++
 	for {
-		s.ws()
-		if s.i >= len(s.b) || s.b[s.i] != '"' {
-			return s.fail("expected object key")
+		for i+8 <= len(b) && !special(binary.LittleEndian.Uint64(b[i:]), false) {
+			i += 8
 		}
-		key, err := s.str(wantKeys)
-		if err != nil {
-			return err
+		for ; i < len(b); i++ {
+			c := b[i]
+			if c == '"' {
+				return i + 1
+			}
+			if c == '\\' {
+				n, ok := escapeLen(b[i:])
+				if !ok {
+					return -i
+				}
+				i += n
+				break // back to the fast loop
+			}
+			if c < 0x20 {
+				return -i
+			}
 		}
-		s.ws()
-		if s.i >= len(s.b) || s.b[s.i] != ':' {
-			return s.fail("expected ':'")
+		if i >= len(b) {
+			return -i
 		}
-		s.i++
-		var kid *trieNode
-		if wantKeys {
-			kid = n.child(key)
-		}
-		if err := s.value(kid); err != nil {
-			return err
-		}
-		s.ws()
-		if s.i < len(s.b) && s.b[s.i] == ',' {
-			s.i++
-			continue
-		}
-		if s.i < len(s.b) && s.b[s.i] == '}' {
-			s.i++
-			s.depth--
-			return nil
-		}
-		return s.fail("expected ',' or '}'")
 	}
 }
 
-// array scans an array whose elements all belong to n's path: arrays are
-// flattened, so scalars are values of n and objects are searched with n's
-// children.
-func (s *scratch) array(n *trieNode) error {
-	s.i++ // '['
-	if s.depth++; s.depth > maxDepth {
-		return s.fail("nested too deeply")
+// str scans the string whose quote is at i and returns its unescaped
+// content and the index after it. Content that needs no unescaping is a
+// slice of b; otherwise it is decoded into s.buf like encoding/json does.
+func (s *scratch) str(b []byte, i int) ([]byte, int, error) {
+	start := i + 1
+	j := start
+	for j+8 <= len(b) && !special(binary.LittleEndian.Uint64(b[j:]), true) {
+		j += 8
 	}
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == ']' {
-		s.i++
-		s.depth--
-		return nil
+	for j < len(b) && plain[b[j]] {
+		j++
 	}
-	for {
-		if err := s.value(n); err != nil {
-			return err
-		}
-		s.ws()
-		if s.i < len(s.b) && s.b[s.i] == ',' {
-			s.i++
-			continue
-		}
-		if s.i < len(s.b) && s.b[s.i] == ']' {
-			s.i++
-			s.depth--
-			return nil
-		}
-		return s.fail("expected ',' or ']'")
+	if j < len(b) && b[j] == '"' {
+		return b[start:j], j + 1, nil
 	}
+	return s.decodeStr(b, start, j)
 }
 
 // plain marks the bytes a string can hold with no special handling:
@@ -255,158 +333,3 @@ var plain = func() (t [256]bool) {
 	}
 	return t
 }()
-
-// str scans a string starting at its opening quote. With decode it returns
-// the unescaped content (a slice of the event when nothing needed
-// unescaping), decoding like encoding/json: invalid UTF-8 and lone
-// surrogates become U+FFFD.
-func (s *scratch) str(decode bool) ([]byte, error) {
-	b := s.b
-	start := s.i + 1
-	i := start
-	for i < len(b) && plain[b[i]] {
-		i++
-	}
-	if i < len(b) && b[i] == '"' {
-		s.i = i + 1
-		return b[start:i], nil
-	}
-	if !decode {
-		return nil, s.skipStr(i)
-	}
-	return s.decodeStr(start, i)
-}
-
-// skipStr validates the rest of a string from i without decoding it.
-func (s *scratch) skipStr(i int) error {
-	b := s.b
-	for i < len(b) {
-		c := b[i]
-		switch {
-		case c == '"':
-			s.i = i + 1
-			return nil
-		case c == '\\':
-			n, ok := escapeLen(b[i:])
-			if !ok {
-				s.i = i
-				return s.fail("invalid escape")
-			}
-			i += n
-		case c < 0x20:
-			s.i = i
-			return s.fail("control character in string")
-		default:
-			i++
-		}
-	}
-	s.i = i
-	return s.fail("unterminated string")
-}
-
-// escapeLen returns the length of the escape sequence at the start of b.
-func escapeLen(b []byte) (int, bool) {
-	if len(b) < 2 {
-		return 0, false
-	}
-	switch b[1] {
-	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		return 2, true
-	case 'u':
-		if len(b) < 6 {
-			return 0, false
-		}
-		if _, ok := hex4(b[2:6]); !ok {
-			return 0, false
-		}
-		return 6, true
-	}
-	return 0, false
-}
-
-func hex4(b []byte) (rune, bool) {
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r*16 + rune(c)
-	}
-	return r, true
-}
-
-// decodeStr unescapes a string whose plain run ended at i, into s.buf.
-func (s *scratch) decodeStr(start, i int) ([]byte, error) {
-	b := s.b
-	out := len(s.buf)
-	s.buf = append(s.buf, b[start:i]...)
-	for i < len(b) {
-		c := b[i]
-		switch {
-		case c == '"':
-			s.i = i + 1
-			return s.buf[out:len(s.buf):len(s.buf)], nil
-		case c == '\\':
-			n, ok := escapeLen(b[i:])
-			if !ok {
-				s.i = i
-				return nil, s.fail("invalid escape")
-			}
-			if n == 2 {
-				s.buf = append(s.buf, unescape(b[i+1]))
-				i += 2
-				continue
-			}
-			r, _ := hex4(b[i+2:])
-			i += 6
-			if utf16.IsSurrogate(r) {
-				r2 := rune(-1)
-				if len(b)-i >= 6 && b[i] == '\\' && b[i+1] == 'u' {
-					r2, _ = hex4(b[i+2:])
-				}
-				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-					r = d
-					i += 6
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			s.buf = utf8.AppendRune(s.buf, r)
-		case c < 0x20:
-			s.i = i
-			return nil, s.fail("control character in string")
-		case c < utf8.RuneSelf:
-			s.buf = append(s.buf, c)
-			i++
-		default:
-			r, n := utf8.DecodeRune(b[i:])
-			s.buf = utf8.AppendRune(s.buf, r)
-			i += n
-		}
-	}
-	s.i = i
-	return nil, s.fail("unterminated string")
-}
-
-func unescape(c byte) byte {
-	switch c {
-	case 'b':
-		return '\b'
-	case 'f':
-		return '\f'
-	case 'n':
-		return '\n'
-	case 'r':
-		return '\r'
-	case 't':
-		return '\t'
-	}
-	return c // '"', '\\', '/'
-}

@@ -1,0 +1,167 @@
+// Package smtptest runs a real SMTP server (emersion/go-smtp) inside a test
+// and keeps every message it accepts, so tests assert on mail as a
+// recipient would see it.
+package smtptest
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/mail"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Message is one accepted email.
+type Message struct {
+	From string
+	To   []string
+	Data string
+}
+
+// Server is an SMTP server listening on loopback.
+type Server struct {
+	addr  string
+	srv   *smtp.Server
+	delay time.Duration
+
+	mu   sync.Mutex
+	msgs []Message
+}
+
+// Start serves SMTP on addr ("127.0.0.1:0" for any free port) until Close
+// or the end of the test.
+func Start(t testing.TB, addr string) *Server {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{addr: l.Addr().String()}
+	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{srv: s}, nil }))
+	s.srv.Domain = "localhost"
+	go s.srv.Serve(l)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// SetDelay makes the server take d to accept each message, like a slow relay.
+func (s *Server) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	s.delay = d
+	s.mu.Unlock()
+}
+
+// Addr is the host:port the server listens on.
+func (s *Server) Addr() string { return s.addr }
+
+// Close stops the server.
+func (s *Server) Close() { _ = s.srv.Close() }
+
+// Messages returns a copy of every message accepted so far.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.msgs...)
+}
+
+type session struct {
+	srv *Server
+	msg Message
+}
+
+func (s *session) Reset()        { s.msg = Message{} }
+func (s *session) Logout() error { return nil }
+
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	s.msg.From = from
+	return nil
+}
+
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.msg.To = append(s.msg.To, to)
+	return nil
+}
+
+func (s *session) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.srv.mu.Lock()
+	delay := s.srv.delay
+	s.srv.mu.Unlock()
+	time.Sleep(delay) // a slow relay, on purpose
+	s.msg.Data = string(b)
+	s.srv.mu.Lock()
+	s.srv.msgs = append(s.srv.msgs, s.msg)
+	s.srv.mu.Unlock()
+	return nil
+}
+
+// FreeAddr returns a loopback address nothing listens on (for now), for a
+// server that is "down" and comes up later.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// Parsed is a received email with its headers and decoded parts.
+type Parsed struct {
+	Header  mail.Header
+	Subject string
+	Text    string
+	HTML    string
+}
+
+// Parse decodes a multipart/alternative message into its text and HTML parts.
+func Parse(raw string) (Parsed, error) {
+	m, err := mail.ReadMessage(strings.NewReader(raw))
+	if err != nil {
+		return Parsed{}, err
+	}
+	p := Parsed{Header: m.Header}
+	if p.Subject, err = new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")); err != nil {
+		return Parsed{}, err
+	}
+	mediaType, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil {
+		return Parsed{}, err
+	}
+	if mediaType != "multipart/alternative" {
+		return Parsed{}, errors.New("smtptest: Content-Type " + mediaType + ", want multipart/alternative")
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return Parsed{}, err
+		}
+		b, err := io.ReadAll(part) // quoted-printable is decoded by the reader
+		if err != nil {
+			return Parsed{}, err
+		}
+		switch ct := part.Header.Get("Content-Type"); {
+		case strings.HasPrefix(ct, "text/plain"):
+			p.Text = string(b)
+		case strings.HasPrefix(ct, "text/html"):
+			p.HTML = string(b)
+		}
+	}
+	return p, nil
+}
