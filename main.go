@@ -130,7 +130,6 @@ func (a *app) wire() error {
 	payment.New(a.db).Subscribe(b)
 	crm.New(a.db, mail).Subscribe(b)
 	mail.Subscribe(b)
-	b.AfterCommit(mail.Wake)
 	if err := b.Start(); err != nil {
 		return err
 	}

@@ -13,10 +13,9 @@ type Matcher struct {
 	root   *trieNode // every field path any pattern uses
 	nf     int       // number of global fields
 
-	// index maps, per field, an exact string to the patterns that require
-	// that field to hold one of their strings; only those patterns, plus
-	// always, need evaluating when the event holds the string.
-	index   map[int32]map[string][]int32
+	// fidx finds candidate patterns from the event's values; only those,
+	// plus always, need evaluating.
+	fidx    []*fieldIndex
 	always  []uint64 // bitset of patterns without an indexed condition
 	scratch sync.Pool
 }
@@ -75,7 +74,6 @@ func NewMatcher(patterns []*Pattern) *Matcher {
 		pats:   append([]*Pattern(nil), patterns...),
 		fields: make([][]int32, len(patterns)),
 		root:   &trieNode{field: -1},
-		index:  map[int32]map[string][]int32{},
 		always: make([]uint64, (len(patterns)+63)/64),
 	}
 	for i, p := range m.pats {
@@ -98,56 +96,6 @@ func NewMatcher(patterns []*Pattern) *Matcher {
 	return m
 }
 
-// buildIndex picks, for each pattern, the top-level exact-string condition
-// whose strings the fewest other patterns share, and indexes it.
-func (m *Matcher) buildIndex() {
-	type fv struct {
-		f int32
-		s string
-	}
-	freq := map[fv]int{}
-	for i, p := range m.pats {
-		for _, l := range p.root.leaves {
-			if l.exactOnly() {
-				for _, o := range l.ops {
-					freq[fv{m.fields[i][l.field], o.s}]++
-				}
-			}
-		}
-	}
-	for i, p := range m.pats {
-		var best *leaf
-		bestCost := 0
-		for _, l := range p.root.leaves {
-			if !l.exactOnly() {
-				continue
-			}
-			cost := 0
-			for _, o := range l.ops {
-				cost += freq[fv{m.fields[i][l.field], o.s}]
-			}
-			if best == nil || cost < bestCost {
-				best, bestCost = l, cost
-			}
-		}
-		if best == nil {
-			m.always[i/64] |= 1 << (i % 64)
-			continue
-		}
-		f := m.fields[i][best.field]
-		idx := m.index[f]
-		if idx == nil {
-			idx = map[string][]int32{}
-			m.index[f] = idx
-		}
-		for _, o := range best.ops {
-			if ids := idx[o.s]; len(ids) == 0 || ids[len(ids)-1] != int32(i) {
-				idx[o.s] = append(ids, int32(i))
-			}
-		}
-	}
-}
-
 // Match appends the indices (into the slice given to NewMatcher) of all
 // matching patterns to dst, in increasing order, and returns it. A
 // malformed event is an error wrapping ErrInvalidEvent.
@@ -159,16 +107,8 @@ func (m *Matcher) Match(event []byte, dst []int) ([]int, error) {
 	}
 	cand := s.cand
 	copy(cand, m.always)
-	for f, idx := range m.index {
-		for vi := s.heads[f]; vi >= 0; vi = s.vals[vi].next {
-			v := &s.vals[vi]
-			if v.kind != vString {
-				continue
-			}
-			for _, id := range idx[string(v.raw)] {
-				cand[id/64] |= 1 << (id % 64)
-			}
-		}
+	for _, fi := range m.fidx {
+		fi.candidates(s, cand)
 	}
 	for w, word := range cand {
 		for word != 0 {

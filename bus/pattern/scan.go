@@ -3,6 +3,7 @@ package pattern
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 )
 
 // maxDepth matches encoding/json's nesting limit, so both accept the same
@@ -56,9 +57,13 @@ func (s *scratch) scan(b []byte) error {
 		s.heads[i] = -1
 	}
 	s.vals, s.buf = s.vals[:0], s.buf[:0]
-	stack := s.stack[:0]
-	defer func() { s.stack = stack[:0] }()
+	stack, err := s.walk(b, s.stack[:0])
+	s.stack = stack[:0]
+	return err
+}
 
+// walk is scan's loop; it returns the stack so its storage is reused.
+func (s *scratch) walk(b []byte, stack []frame) ([]frame, error) {
 	var (
 		n   *trieNode // node of the value about to be scanned
 		top *frame
@@ -66,21 +71,22 @@ func (s *scratch) scan(b []byte) error {
 		err error
 		ok  bool
 	)
+	fail := func(i int, msg string) ([]frame, error) { return stack, badEvent(b, i, msg) }
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return fmt.Errorf("%w: not a JSON object", ErrInvalidEvent)
+		return stack, fmt.Errorf("%w: not a JSON object", ErrInvalidEvent)
 	}
 	n = s.m.root
 
 value:
 	i = skipWS(b, i)
 	if i >= len(b) {
-		return badEvent(b, i, "unexpected end")
+		return fail(i, "unexpected end")
 	}
 	switch c := b[i]; c {
 	case '{', '[':
 		if len(stack) >= maxDepth {
-			return badEvent(b, i, "nested too deeply")
+			return fail(i, "nested too deeply")
 		}
 		stack = append(stack, frame{n: n, obj: c == '{'})
 		i = skipWS(b, i+1)
@@ -96,33 +102,33 @@ value:
 	case '"':
 		if n == nil || n.field < 0 {
 			if i = skipString(b, i); i < 0 {
-				return badEvent(b, -i, "invalid string")
+				return fail(-i, "invalid string")
 			}
 			goto next
 		}
 		if str, i, err = s.str(b, i); err != nil {
-			return err
+			return stack, err
 		}
 		s.record(n.field, value{kind: vString, raw: str})
 	case 't':
 		if i, ok = literal(b, i, "true"); !ok {
-			return badEvent(b, i, "invalid literal")
+			return fail(i, "invalid literal")
 		}
 		s.recordKind(n, vTrue)
 	case 'f':
 		if i, ok = literal(b, i, "false"); !ok {
-			return badEvent(b, i, "invalid literal")
+			return fail(i, "invalid literal")
 		}
 		s.recordKind(n, vFalse)
 	case 'n':
 		if i, ok = literal(b, i, "null"); !ok {
-			return badEvent(b, i, "invalid literal")
+			return fail(i, "invalid literal")
 		}
 		s.recordKind(n, vNull)
 	default:
 		start := i
 		if i = skipNumber(b, i); i < 0 {
-			return badEvent(b, -i, "invalid number")
+			return fail(-i, "invalid number")
 		}
 		if n != nil && n.field >= 0 {
 			v := value{kind: vNumber, raw: b[start:i]}
@@ -134,13 +140,13 @@ value:
 next: // a value ended; what follows depends on the enclosing container
 	if len(stack) == 0 {
 		if i = skipWS(b, i); i != len(b) {
-			return badEvent(b, i, "data after the top-level object")
+			return fail(i, "data after the top-level object")
 		}
-		return nil
+		return stack, nil
 	}
 	i = skipWS(b, i)
 	if i >= len(b) {
-		return badEvent(b, i, "unexpected end")
+		return fail(i, "unexpected end")
 	}
 	top = &stack[len(stack)-1]
 	switch b[i] {
@@ -164,28 +170,28 @@ next: // a value ended; what follows depends on the enclosing container
 			goto next
 		}
 	}
-	return badEvent(b, i, "expected ',' or the end of the container")
+	return fail(i, "expected ',' or the end of the container")
 
 key:
 	i = skipWS(b, i)
 	if i >= len(b) || b[i] != '"' {
-		return badEvent(b, i, "expected object key")
+		return fail(i, "expected object key")
 	}
 	top = &stack[len(stack)-1]
 	if top.n != nil && len(top.n.keys) > 0 {
 		if str, i, err = s.str(b, i); err != nil {
-			return err
+			return stack, err
 		}
 		n = top.n.child(str)
 	} else {
 		if i = skipString(b, i); i < 0 {
-			return badEvent(b, -i, "invalid string")
+			return fail(-i, "invalid string")
 		}
 		n = nil
 	}
 	i = skipWS(b, i)
 	if i >= len(b) || b[i] != ':' {
-		return badEvent(b, i, "expected ':'")
+		return fail(i, "expected ':'")
 	}
 	i++
 	goto value
@@ -264,16 +270,33 @@ const (
 	highs = 0x8080808080808080
 )
 
-// special reports whether any byte of x is '"', '\' or a control
-// character; with ascii, a non-ASCII byte counts too.
-func special(x uint64, ascii bool) bool {
-	q := x ^ (ones * '"')
-	bs := x ^ (ones * '\\')
-	t := (q-ones)&^q | (bs-ones)&^bs | (x-ones*0x20)&^x
+// specialAt returns the index of the first byte at or after i that is '"',
+// '\\' or a control character, or with ascii also any non-ASCII byte; or
+// len(b). The lowest flagged byte of each SWAR test is exact, because
+// borrows only travel upwards from a byte that is itself flagged.
+func specialAt(b []byte, i int, ascii bool) int {
+	var hi uint64
 	if ascii {
-		t |= x
+		hi = highs
 	}
-	return t&highs != 0
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ (ones * '"')
+		bs := x ^ (ones * '\\')
+		t := ((q-ones)&^q | (bs-ones)&^bs | (x-ones*0x20)&^x | x&hi) & highs
+		if t != 0 {
+			return i + bits.TrailingZeros64(t)>>3
+		}
+		i += 8
+	}
+	for i < len(b) {
+		c := b[i]
+		if c == '"' || c == '\\' || c < 0x20 || (ascii && c >= 0x80) {
+			return i
+		}
+		i++
+	}
+	return i
 }
 
 // skipString validates the string whose quote is at i and returns the
@@ -281,27 +304,20 @@ func special(x uint64, ascii bool) bool {
 func skipString(b []byte, i int) int {
 	i++
 	for {
-		for i+8 <= len(b) && !special(binary.LittleEndian.Uint64(b[i:]), false) {
-			i += 8
+		i = specialAt(b, i, false)
+		if i >= len(b) {
+			return -i
 		}
-		for ; i < len(b); i++ {
-			c := b[i]
-			if c == '"' {
-				return i + 1
-			}
-			if c == '\\' {
-				n, ok := escapeLen(b[i:])
-				if !ok {
-					return -i
-				}
-				i += n
-				break // back to the fast loop
-			}
-			if c < 0x20 {
+		switch b[i] {
+		case '"':
+			return i + 1
+		case '\\':
+			n, ok := escapeLen(b[i:])
+			if !ok {
 				return -i
 			}
-		}
-		if i >= len(b) {
+			i += n
+		default:
 			return -i
 		}
 	}
@@ -312,24 +328,9 @@ func skipString(b []byte, i int) int {
 // slice of b; otherwise it is decoded into s.buf like encoding/json does.
 func (s *scratch) str(b []byte, i int) ([]byte, int, error) {
 	start := i + 1
-	j := start
-	for j+8 <= len(b) && !special(binary.LittleEndian.Uint64(b[j:]), true) {
-		j += 8
-	}
-	for j < len(b) && plain[b[j]] {
-		j++
-	}
+	j := specialAt(b, start, true)
 	if j < len(b) && b[j] == '"' {
 		return b[start:j], j + 1, nil
 	}
 	return s.decodeStr(b, start, j)
 }
-
-// plain marks the bytes a string can hold with no special handling:
-// printable ASCII other than '"' and '\'.
-var plain = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()

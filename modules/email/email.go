@@ -140,6 +140,9 @@ type Service struct {
 // does not connect: the worker dials for each send.
 func New(db *gorm.DB, cfg Config, log *slog.Logger) (*Service, error) {
 	cfg.setDefaults()
+	if log == nil {
+		log = slog.Default()
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

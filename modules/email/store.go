@@ -55,8 +55,10 @@ type jobRow struct {
 func (jobRow) TableName() string { return "email_jobs" }
 
 // lease is how long a claimed job is hidden from other workers; a worker
-// that dies mid-send leaves its job to be retried after it.
-const lease = time.Minute
+// that dies mid-send leaves its job to be retried after it. It outlasts one
+// send (sendTimeout) and little more, so mail held by a crashed process goes
+// out soon after the restart.
+const lease = sendTimeout + 5*time.Second
 
 // Enqueue adds a job inside the caller's transaction tx, so the email exists
 // exactly when tx commits. At most one job exists per (OrderID, Template): a
@@ -100,29 +102,28 @@ func (s *Service) ForOrder(ctx context.Context, orderID string) ([]Job, error) {
 	return jobs, nil
 }
 
-// claimDue returns up to limit due jobs, oldest first, each claimed for the
-// lease: a job another worker claimed between the read and the claim is
-// skipped, so two workers never send the same job at once.
-func (s *Service) claimDue(ctx context.Context, now time.Time, limit int) ([]jobRow, error) {
-	db := s.db.WithContext(ctx)
+// dueJobs returns up to limit jobs due at now, oldest first.
+func (s *Service) dueJobs(ctx context.Context, now time.Time, limit int) ([]jobRow, error) {
 	var due []jobRow
-	err := db.Where("status = ? AND next_attempt_at <= ?", StatusQueued, now).
+	err := s.db.WithContext(ctx).Where("status = ? AND next_attempt_at <= ?", StatusQueued, now).
 		Order("id").Limit(limit).Find(&due).Error
 	if err != nil {
 		return nil, fmt.Errorf("email: due jobs: %w", err)
 	}
-	claimed := due[:0]
-	for _, j := range due {
-		res := db.Model(&jobRow{}).Where("id = ? AND status = ? AND next_attempt_at <= ?", j.ID, StatusQueued, now).
-			Updates(map[string]any{"next_attempt_at": now.Add(lease), "updated_at": now})
-		if res.Error != nil {
-			return claimed, fmt.Errorf("email: claim job %d: %w", j.ID, res.Error)
-		}
-		if res.RowsAffected == 1 {
-			claimed = append(claimed, j)
-		}
+	return due, nil
+}
+
+// claim hides a due job from other workers for the lease, and reports
+// false if another worker claimed or finished it first: two workers never
+// send the same job at once.
+func (s *Service) claim(ctx context.Context, j jobRow, now time.Time) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&jobRow{}).
+		Where("id = ? AND status = ? AND next_attempt_at <= ?", j.ID, StatusQueued, now).
+		Updates(map[string]any{"next_attempt_at": now.Add(lease), "updated_at": now})
+	if res.Error != nil {
+		return false, fmt.Errorf("email: claim job %d: %w", j.ID, res.Error)
 	}
-	return claimed, nil
+	return res.RowsAffected == 1, nil
 }
 
 // markSent records that the server accepted the job's email.

@@ -13,8 +13,9 @@ import (
 	texttemplate "text/template"
 )
 
-// OrderSuccess is the data of the "order_success" email. Its JSON shape is
-// the order event's detail, so a caller may pass the detail as it is.
+// OrderSuccess is the data of the "order_success" email. Its JSON names
+// follow the order event's detail (snake_case), except that the customer's
+// name and email are flat fields here rather than a nested "customer".
 type OrderSuccess struct {
 	OrderID         string  `json:"order_id"`
 	CustomerName    string  `json:"customer_name"`

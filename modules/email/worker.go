@@ -7,8 +7,7 @@ import (
 	"time"
 )
 
-// batchSize bounds the jobs claimed at once: the lease of the last one runs
-// while the ones before it are sent.
+// batchSize bounds the due jobs read at once.
 const batchSize = 10
 
 // Run is the worker: it sends due jobs until ctx is done, looking for them
@@ -37,19 +36,28 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// sendDue claims a batch of due jobs and sends them, returning how many it
-// claimed.
+// sendDue sends a batch of due jobs, claiming each just before its send,
+// and returns how many were due.
 func (s *Service) sendDue(ctx context.Context) (int, error) {
-	jobs, err := s.claimDue(ctx, time.Now().UTC(), batchSize)
+	jobs, err := s.dueJobs(ctx, time.Now().UTC(), batchSize)
+	if err != nil {
+		return 0, err
+	}
 	for _, j := range jobs {
 		if ctx.Err() != nil {
-			break // the claimed rest is retried when its lease ends
+			return len(jobs), nil
 		}
-		// The send and its record outlive ctx: cancelling mid-send would
-		// leave an accepted message unrecorded, and sent again later.
-		s.process(context.WithoutCancel(ctx), j)
+		ok, err := s.claim(ctx, j, time.Now().UTC())
+		if err != nil {
+			return len(jobs), err
+		}
+		if ok {
+			// The send and its record outlive ctx: cancelling mid-send
+			// would leave an accepted message unrecorded, and sent again.
+			s.process(context.WithoutCancel(ctx), j)
+		}
 	}
-	return len(jobs), err
+	return len(jobs), nil
 }
 
 // process sends one job and records the outcome.
