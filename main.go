@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,9 +39,26 @@ var defaultConfig []byte
 var version = "dev"
 
 func main() {
-	if err := rootCmd().Execute(); err != nil {
-		os.Exit(1)
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes a command line and returns the exit status: 0 for success,
+// 2 for invalid input (a malformed pattern, event, flag or config), 1 for
+// anything else.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := rootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
 	}
+	fmt.Fprintln(stderr, "shopbus:", err)
+	if errors.As(err, new(invalidInput)) {
+		return 2
+	}
+	return 1
 }
 
 func rootCmd() *cobra.Command {
@@ -49,11 +67,13 @@ func rootCmd() *cobra.Command {
 		Use:           "shopbus",
 		Short:         "A self-hosted checkout backend with an EventBridge-style event bus",
 		SilenceUsage:  true,
-		SilenceErrors: false,
+		SilenceErrors: true,
 	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return invalidInput{err} })
 	root.PersistentFlags().StringVar(&configPath, "config", "", "config file (default: the built-in config.yaml)")
 	load := func() (*config.Config, error) { return config.Load(configPath, defaultConfig) }
-	root.AddCommand(serveCmd(load), migrateCmd(load), apikeyCmd(load), stockCmd(load), versionCmd())
+	root.AddCommand(serveCmd(load), migrateCmd(load), apikeyCmd(load), stockCmd(load), rulesCmd(load),
+		eventsCmd(), versionCmd())
 	return root
 }
 
@@ -130,6 +150,8 @@ func (a *app) wire() error {
 	payment.New(a.db).Subscribe(b)
 	crm.New(a.db, mail).Subscribe(b)
 	mail.Subscribe(b)
+	b.Example(checkout.Examples()...)
+	b.Example(inventory.Example())
 	if err := b.Start(); err != nil {
 		return err
 	}

@@ -83,6 +83,9 @@ type Bus struct {
 	matcher *pattern.Matcher
 	events  EventBus.Bus
 	runners map[string]runner
+	// checks tell whether a payload suits each target's Go type.
+	checks   map[string]func([]byte) error
+	examples []Detail
 
 	ctx         context.Context // the context handlers run in, set by Run
 	wake        chan struct{}
@@ -105,6 +108,7 @@ func New(db *gorm.DB, rules []RuleConfig, opts Options, log *slog.Logger) *Bus {
 		configs:  rules,
 		events:   EventBus.New(),
 		runners:  map[string]runner{},
+		checks:   map[string]func([]byte) error{},
 		wake:     make(chan struct{}, 1),
 		inflight: map[int64]bool{},
 	}
@@ -115,6 +119,7 @@ func topic(target string) string { return "deliver:" + target }
 // Subscribe registers h as target's handler. The payload of each delivery is
 // decoded into T; a payload that does not decode is dead at once.
 func Subscribe[T any](b *Bus, target string, h Handler[T]) {
+	b.checks[target] = decodeCheck[T]()
 	b.runners[target] = func(ctx context.Context, tx *gorm.DB, row *deliveryRow) error {
 		d := Delivery[T]{ID: row.ID, EventID: row.EventID, OrderID: row.OrderID, Rule: row.Rule,
 			Target: row.Target, Attempt: row.Attempts + 1, Tx: tx}
@@ -137,8 +142,10 @@ func (b *Bus) AfterCommit(fn func()) { b.afterCommit = append(b.afterCommit, fn)
 // Targets lists the subscribed targets.
 func (b *Bus) Targets() []string { return slices.Sorted(maps.Keys(b.runners)) }
 
-// Start compiles the rules against the subscribed targets. It refuses the
-// whole configuration if any rule is invalid, naming every problem.
+// Start compiles the rules against the subscribed targets and routes every
+// Example through them. It refuses the whole configuration if any rule is
+// invalid or would send a target something it cannot read, naming every
+// problem; a bus whose Start failed must not Run.
 func (b *Bus) Start() error {
 	modules := map[string]bool{}
 	for name := range b.runners {
@@ -162,11 +169,9 @@ func (b *Bus) Start() error {
 		b.rules = append(b.rules, r)
 		patterns = append(patterns, r.pattern)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
 	b.matcher = pattern.NewMatcher(patterns)
-	return nil
+	errs = append(errs, b.checkExamples())
+	return errors.Join(errs...)
 }
 
 // Wake makes the dispatcher look for work now, e.g. after a commit that

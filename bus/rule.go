@@ -75,6 +75,7 @@ func (r Retry) Validate() error {
 
 // rule is a compiled RuleConfig.
 type rule struct {
+	config  RuleConfig
 	name    string
 	pattern *pattern.Pattern
 	targets []target
@@ -116,7 +117,7 @@ func (c RuleConfig) compile(def Retry, modules map[string]bool) (*rule, error) {
 	if len(c.Targets) == 0 {
 		return nil, fail("at least one target is required")
 	}
-	r := &rule{name: c.Name, pattern: p}
+	r := &rule{config: c, name: c.Name, pattern: p}
 	seen := map[string]bool{}
 	for i, t := range c.Targets {
 		switch {

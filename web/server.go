@@ -65,6 +65,7 @@ func New(d Deps) *Server {
 	v1.POST("/orders/:id/state", s.changeState)
 	v1.PUT("/inventory/:sku", s.setStock)
 	v1.GET("/inventory/:sku", s.getStock)
+	v1.POST("/rules/test", s.testRules)
 
 	s.http = &http.Server{
 		Handler:           e,
@@ -132,20 +133,33 @@ func (s *Server) health(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// bind decodes a JSON body strictly: JSON only, no unknown fields, one value.
-func bind(c echo.Context, v any) error {
+// requireJSON refuses a body that is not declared as JSON.
+func requireJSON(c echo.Context) error {
 	ct := c.Request().Header.Get(echo.HeaderContentType)
 	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), echo.MIMEApplicationJSON) {
 		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "the body must be application/json")
 	}
+	return nil
+}
+
+// bodyError explains why a body could not be read or decoded.
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the body is larger than "+maxBody+"B")
+	}
+	return echo.NewHTTPError(http.StatusBadRequest, "invalid JSON body: "+err.Error())
+}
+
+// bind decodes a JSON body strictly: JSON only, no unknown fields, one value.
+func bind(c echo.Context, v any) error {
+	if err := requireJSON(c); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(c.Request().Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the body is larger than "+maxBody+"B")
-		}
-		return echo.NewHTTPError(http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		return bodyError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return echo.NewHTTPError(http.StatusBadRequest, "invalid JSON body: more than one value")

@@ -79,3 +79,8 @@ func (s *Service) Set(ctx context.Context, sku string, onHand int64) (Stock, err
 func (s *Service) Get(ctx context.Context, sku string) (Stock, error) {
 	return getStock(s.db.WithContext(ctx), sku)
 }
+
+// Example is a shortage event for the bus's start-up check of the rules.
+func Example() bus.Detail {
+	return Shortage{OrderID: "ord-example", Items: []ShortItem{{SKU: "SKU-1", Requested: 2, Available: 1}}}
+}

@@ -1,0 +1,127 @@
+package bus
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/shopbus/shopbus/bus/transform"
+)
+
+// Example registers events a module publishes. Start routes each through
+// the rules and checks that every target's payload decodes into the type its
+// subscriber reads, so a transform that would starve a module is refused at
+// start-up instead of failing on the first order.
+func (b *Bus) Example(details ...Detail) {
+	b.examples = append(b.examples, details...)
+}
+
+// envelope wraps a detail in the EventBridge envelope, as Publish does.
+func envelope(id string, d Detail) ([]byte, error) {
+	detail, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(Event{Version: "0", ID: id, DetailType: d.EventDetailType(), Source: d.EventSource(),
+		Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Resources: []string{}, Detail: detail})
+}
+
+// decodeCheck returns a check that payload decodes into T and fills at
+// least one of its fields.
+func decodeCheck[T any]() func(payload []byte) error {
+	return func(payload []byte) error {
+		var v T
+		if err := json.Unmarshal(payload, &v); err != nil {
+			return err
+		}
+		if reflect.ValueOf(&v).Elem().IsZero() {
+			return fmt.Errorf("it has none of the fields the module reads (%T)", v)
+		}
+		return nil
+	}
+}
+
+// checkExamples runs every example event through the compiled rules.
+func (b *Bus) checkExamples() error {
+	var errs []error
+	reported := map[[2]string]bool{} // one error per (rule, target), however many examples show it
+	for i, d := range b.examples {
+		ev, err := envelope(fmt.Sprintf("example-%d", i), d)
+		if err != nil {
+			return fmt.Errorf("bus: example %T: %w", d, err)
+		}
+		matches, err := b.Test(ev)
+		if err != nil {
+			return fmt.Errorf("bus: example %T: %w", d, err)
+		}
+		for _, m := range matches {
+			for _, t := range m.Targets {
+				if t.err != nil || reported[[2]string{m.Rule, t.Module}] {
+					continue
+				}
+				if !t.json {
+					reported[[2]string{m.Rule, t.Module}] = true
+					errs = append(errs, fmt.Errorf("%s: %w: target %s: the template makes text, but the module reads JSON", m.config.where(), ErrInvalidRule, t.Module))
+					continue
+				}
+				if err := b.checks[t.Module](t.Payload); err != nil {
+					reported[[2]string{m.Rule, t.Module}] = true
+					errs = append(errs, fmt.Errorf("%s: %w: target %s: for %q events the payload does not suit the module: %v",
+						m.config.where(), ErrInvalidRule, t.Module, d.EventDetailType(), err))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RuleMatch is one rule that matches an event, with what each of its
+// targets would receive.
+type RuleMatch struct {
+	Rule    string          `json:"rule"`
+	Targets []TargetPayload `json:"targets"`
+	config  RuleConfig
+}
+
+// TargetPayload is what one target would receive: JSON, or a string for a
+// text template. Error says why nothing would be sent.
+type TargetPayload struct {
+	Module  string          `json:"module"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+	Error   string          `json:"error,omitempty"`
+	json    bool
+	err     error
+}
+
+// Test routes an event through the rules without storing or sending
+// anything: the dry run behind `shopbus rules test` and POST /v1/rules/test.
+func (b *Bus) Test(event []byte) ([]RuleMatch, error) {
+	matched, err := b.matcher.Match(event, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := []RuleMatch{}
+	for _, i := range matched {
+		r := b.rules[i]
+		m := RuleMatch{Rule: r.name, Targets: []TargetPayload{}, config: r.config}
+		for _, t := range r.targets {
+			tp := TargetPayload{Module: t.module, json: t.transform.JSON()}
+			payload, err := t.transform.Apply(event, r.name)
+			switch {
+			case errors.Is(err, transform.ErrNothingSelected):
+				tp.Error, tp.err = "input_path selects nothing: no delivery", err
+			case err != nil:
+				tp.Error, tp.err = err.Error(), err
+			case tp.json:
+				tp.Payload = payload
+			default:
+				tp.Payload, _ = json.Marshal(string(payload))
+			}
+			m.Targets = append(m.Targets, tp)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}

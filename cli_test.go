@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shopbus/shopbus/modules/email/smtptest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// runCLI runs a shopbus command line in-process.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (run with -update to accept):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestEventsTestPattern(t *testing.T) {
+	patternFile := writeFile(t, "pattern.json", `{"detail":{"total_minor":[{"numeric":[">=",1000]}]}}`)
+	tests := []struct {
+		name           string
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{"match", []string{"--pattern", `{"source":["shopbus.checkout"]}`, "--event", "@testdata/order_event.json"}, 0, `{"result":true}` + "\n", ""},
+		{"no match", []string{"--pattern", `{"source":["shopbus.inventory"]}`, "--event", "@testdata/order_event.json"}, 0, `{"result":false}` + "\n", ""},
+		{"pattern from a file", []string{"--pattern", "@" + patternFile, "--event", "@testdata/order_event.json"}, 0, `{"result":true}` + "\n", ""},
+		{"numeric is format independent", []string{"--pattern", `{"x":[{"numeric":["=",300]}]}`, "--event", `{"x":3.0e2}`}, 0, `{"result":true}` + "\n", ""},
+		{"bare value", []string{"--pattern", `{"source":"shopbus.checkout"}`, "--event", "{}"}, 2, "", "value must be an array"},
+		{"unknown operator", []string{"--pattern", `{"a":[{"numerc":[">",1]}]}`, "--event", "{}"}, 2, "", `unknown operator "numerc"`},
+		{"event not JSON", []string{"--pattern", `{"a":["b"]}`, "--event", "{oops"}, 2, "", "--event: not a JSON object"},
+		{"missing file", []string{"--pattern", "@/nonexistent.json", "--event", "{}"}, 2, "", "no such file"},
+		{"missing pattern", []string{"--event", "{}"}, 2, "", "--pattern is required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, append([]string{"events", "test-pattern"}, tc.args...)...)
+			if code != tc.code || stdout != tc.stdout || !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, stdout %q, stderr containing %q",
+					code, stdout, stderr, tc.code, tc.stdout, tc.stderr)
+			}
+		})
+	}
+}
+
+func TestEventsTestTransform(t *testing.T) {
+	ev := "@testdata/order_event.json"
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+	}{
+		{"input path", []string{"--event", ev, "--input-path", "$.detail.payment"}, 0,
+			`{"method":"card","reference":"ch_3Nx","amount_minor":1900}` + "\n"},
+		{"fields", []string{"--event", ev, "--fields", "detail.order_id,detail.payment.method"}, 0,
+			`{"detail":{"order_id":"ord-1001","payment":{"method":"card"}}}` + "\n"},
+		{"string template", []string{"--event", ev, "--input-paths-map", `{"id":"$.detail.order_id"}`,
+			"--input-template", `"Order <id> matched <aws.events.rule-name>"`, "--rule-name", "big-orders"}, 0,
+			`"Order ord-1001 matched big-orders"` + "\n"},
+		{"JSON template", []string{"--event", ev, "--input-paths-map", `{"id":"$.detail.order_id","n":"$.detail.item_count"}`,
+			"--input-template", `{"order": <id>, "count": <n>}`}, 0, `{"order":"ord-1001","count":2}` + "\n"},
+		{"undeclared variable", []string{"--event", ev, "--input-paths-map", `{"id":"$.detail.order_id"}`, "--input-template", `"<nope>"`}, 2, ""},
+		{"no transform", []string{"--event", ev}, 2, ""},
+		{"bad paths map", []string{"--event", ev, "--input-paths-map", `[1]`, "--input-template", `"x"`}, 2, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, append([]string{"events", "test-transform"}, tc.args...)...)
+			if code != tc.code || stdout != tc.stdout {
+				t.Errorf("exit %d, stdout %q (stderr %q); want exit %d, stdout %q", code, stdout, stderr, tc.code, tc.stdout)
+			}
+			if tc.code != 0 && stderr == "" {
+				t.Error("an error exit says nothing on stderr")
+			}
+		})
+	}
+}
+
+func TestRulesCheck(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "rules", "check", "--config", "config.yaml")
+	if code != 0 || stdout != "config.yaml: 6 rules, all valid\n" {
+		t.Errorf("config.yaml: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "rules", "check", "--config", "testdata/bad_config.yaml")
+	if code != 2 || stdout != "" {
+		t.Errorf("bad config: exit %d, stdout %q", code, stdout)
+	}
+	golden(t, "rules_check_bad.golden", stderr)
+}
+
+func TestRulesTest(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "rules", "test", "--event", "@testdata/order_event.json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden(t, "rules_test.golden", stdout)
+
+	// POST /v1/rules/test answers the same.
+	s := startShop(t, testConfig(t, smtptest.FreeAddr(t)), nil)
+	ev, err := os.ReadFile("testdata/order_event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := must[json.RawMessage](t, http.StatusOK)(s.request("POST", "/v1/rules/test", string(ev)))
+	var a, b any
+	if err := json.Unmarshal(got, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(stdout), &b); err != nil {
+		t.Fatal(err)
+	}
+	if ja, jb := mustMarshal(t, a), mustMarshal(t, b); ja != jb {
+		t.Errorf("HTTP and CLI differ:\n%s\n%s", ja, jb)
+	}
+	if status, body := s.request("POST", "/v1/rules/test", "[1,2]"); status != http.StatusBadRequest {
+		t.Errorf("a non-object event: %d %s", status, body)
+	}
+}
+
+func mustMarshal(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestAdminCommands: migrate, apikey create and stock set work on the
+// database a server then uses.
+func TestAdminCommands(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("SHOPBUS_DATABASE_DSN", filepath.Join(dir, "shop.db"))
+	t.Setenv("SHOPBUS_MAIL_DIR", filepath.Join(dir, "mail"))
+	if code, out, errOut := runCLI(t, "migrate"); code != 0 || out != "database is up to date\n" {
+		t.Fatalf("migrate: %d %q %q", code, out, errOut)
+	}
+	code, key, errOut := runCLI(t, "apikey", "create", "--name", "storefront")
+	key = strings.TrimSpace(key)
+	if code != 0 || !strings.HasPrefix(key, "sb_live_") || strings.Contains(key, "\n") {
+		t.Fatalf("apikey create: %d %q %q", code, key, errOut)
+	}
+	if code, _, errOut := runCLI(t, "apikey", "create", "--name", "storefront"); code == 0 || !strings.Contains(errOut, "exists") {
+		t.Errorf("a second key with the same name: %d %q", code, errOut)
+	}
+	if code, out, errOut := runCLI(t, "stock", "set", "MUG", "12"); code != 0 || out != "MUG: on hand 12, reserved 0, available 12\n" {
+		t.Errorf("stock set: %d %q %q", code, out, errOut)
+	}
+	if code, _, _ := runCLI(t, "stock", "set", "MUG", "-3"); code == 0 {
+		t.Error("stock set accepted -3")
+	}
+	if code, out, _ := runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "shopbus ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+
+	cfg := testConfig(t, smtptest.FreeAddr(t))
+	cfg.Database.DSN = filepath.Join(dir, "shop.db")
+	cfg.BootstrapAPIKey = ""
+	s := startShop(t, cfg, nil)
+	st := must[stock](t, http.StatusOK)(s.requestKey("GET", "/v1/inventory/MUG", nil, key))
+	if st.OnHand != 12 {
+		t.Errorf("stock seen by the server: %+v", st)
+	}
+}

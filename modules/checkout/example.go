@@ -1,0 +1,31 @@
+package checkout
+
+import (
+	"time"
+
+	"github.com/shopbus/shopbus/bus"
+)
+
+// Examples returns one event of every state, each with every field set, for
+// the bus to check at start-up that each rule's targets can read what it
+// sends them.
+func Examples() []bus.Detail {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	o := Order{
+		NewOrder: NewOrder{
+			OrderID:         "ord-example",
+			Customer:        Customer{Email: "jane@example.com", Name: "Jane Doe"},
+			Items:           []Item{{SKU: "SKU-1", Name: "Mug", Quantity: 2, UnitPriceMinor: 950}},
+			Currency:        "EUR",
+			ShippingAddress: Address{Line1: "12 Rue de Rivoli", City: "Paris", PostalCode: "75001", Country: "FR"},
+			Payment:         Payment{Method: "card", Reference: "ch_1", AmountMinor: 1900},
+		},
+		ItemCount: 2, TotalMinor: 1900, CreatedAt: at, UpdatedAt: at,
+	}
+	var out []bus.Detail
+	for _, s := range States() {
+		o.State = s
+		out = append(out, StateChange{Order: o, PreviousState: StateCreated})
+	}
+	return out
+}

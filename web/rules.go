@@ -1,0 +1,30 @@
+package web
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// testRules answers which rules an event (the body) matches and what each
+// target would receive, storing and sending nothing.
+func (s *Server) testRules(c echo.Context) error {
+	if err := requireJSON(c); err != nil {
+		return err
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return bodyError(err)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "the body must be an event: a JSON object ("+err.Error()+")")
+	}
+	matches, err := s.Bus.Test(body)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
+	return c.JSON(http.StatusOK, map[string]any{"matches": matches})
+}
