@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -170,5 +174,155 @@ func TestKillBetweenAcceptAndDelivery(t *testing.T) {
 	}
 	if resent > rounds {
 		t.Errorf("%d messages re-sent; at most one per kill can be in the window", resent)
+	}
+}
+
+// TestCrashUnderLoad kills the binary with SIGKILL at random moments while
+// orders pour in, restarts it each time, lets the backlog drain, and then
+// checks every order against every module's tables and the SMTP server:
+// each accepted order delivered to every target once and mailed once, and
+// no side effect without its order.
+func TestCrashUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	t.Logf("seed %d", seed)
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	logFile, err := os.Create(filepath.Join(dir, "shopbus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	mail := smtptest.Start(t, "127.0.0.1:0")
+	mail.SetDelay(2 * time.Millisecond)
+	dsn := filepath.Join(dir, "shop.db")
+	env := []string{"SHOPBUS_DATABASE_DSN=" + dsn, "SHOPBUS_SMTP_ADDR=" + mail.Addr(), "SHOPBUS_BOOTSTRAP_API_KEY=" + testKey}
+
+	p := startProcess(t, bin, env, logFile)
+	for _, sku := range []string{"MUG", "TEE"} {
+		must[stock](t, http.StatusOK)(doJSON(t, "PUT", p.url+"/v1/inventory/"+sku, map[string]int{"on_hand": 1_000_000}, testKey))
+	}
+	var accepted sync.Map
+	const kills = 4
+	for round := range kills {
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for g := range 6 {
+			wg.Go(func() {
+				for n := 0; ; n++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					id := fmt.Sprintf("ord-k%d-%d-%d", round, g, n)
+					body, _ := json.Marshal(newOrder(id, id+"@example.com", "MUG", 1, "TEE", 2))
+					req, _ := http.NewRequest("POST", p.url+"/v1/orders", bytes.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("X-API-Key", testKey)
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						continue // the process is gone; this order may or may not exist
+					}
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusCreated {
+						accepted.Store(id, true)
+					}
+				}
+			})
+		}
+		time.Sleep(time.Duration(100+rng.IntN(700)) * time.Millisecond) // the random moment of the kill
+		p.kill()
+		close(stop)
+		wg.Wait()
+		p = startProcess(t, bin, env, logFile)
+	}
+
+	// Drain: nothing unrouted, undelivered or unsent.
+	waitFor(t, "the backlog to drain", 120*time.Second, func() (bool, string) {
+		var unrouted, undelivered, unsent int
+		queryRow(t, dsn, "SELECT COUNT(*) FROM bus_events WHERE routed_at IS NULL", &unrouted)
+		queryRow(t, dsn, "SELECT COUNT(*) FROM bus_deliveries WHERE status != 'done'", &undelivered)
+		queryRow(t, dsn, "SELECT COUNT(*) FROM email_jobs WHERE status != 'sent'", &unsent)
+		return unrouted+undelivered+unsent == 0, fmt.Sprintf("%d unrouted, %d undelivered, %d unsent", unrouted, undelivered, unsent)
+	})
+
+	var orders, acceptedCount int
+	queryRow(t, dsn, "SELECT COUNT(*) FROM checkout_orders", &orders)
+	missing := 0
+	accepted.Range(func(id, _ any) bool {
+		acceptedCount++
+		var n int
+		queryRow(t, dsn, fmt.Sprintf("SELECT COUNT(*) FROM checkout_orders WHERE order_id = '%s'", id), &n)
+		if n != 1 {
+			missing++
+		}
+		return true
+	})
+	t.Logf("%d orders answered 201, %d stored, %d kills", acceptedCount, orders, kills)
+	if missing > 0 {
+		t.Errorf("%d orders answered 201 are not stored", missing)
+	}
+	if acceptedCount == 0 {
+		t.Fatal("no order was accepted")
+	}
+
+	// Every stored order (accepted, or committed just before a kill cut its
+	// answer) reached each module exactly once.
+	checks := map[string]string{
+		"orders without exactly 4 done deliveries": "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM bus_deliveries d WHERE d.order_id = o.order_id AND d.status = 'done') != 4",
+		"orders without 2 reservations":            "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM inventory_reservations r WHERE r.order_id = o.order_id) != 2",
+		"orders without one shipment":              "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM shipping_shipments s WHERE s.order_id = o.order_id) != 1",
+		"orders without one payment":               "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM payment_payments p WHERE p.order_id = o.order_id) != 1",
+		"orders without one CRM record":            "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM crm_orders c WHERE c.order_id = o.order_id) != 1",
+		"orders without one sent email":            "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM email_jobs e WHERE e.order_id = o.order_id AND e.status = 'sent') != 1",
+		"side effects without an order": `SELECT (SELECT COUNT(*) FROM inventory_reservations WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
+			+ (SELECT COUNT(*) FROM shipping_shipments WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
+			+ (SELECT COUNT(*) FROM payment_payments WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
+			+ (SELECT COUNT(*) FROM crm_orders WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
+			+ (SELECT COUNT(*) FROM email_jobs WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))`,
+	}
+	for what, query := range checks {
+		var n int
+		queryRow(t, dsn, query, &n)
+		if n != 0 {
+			t.Errorf("%s: %d", what, n)
+		}
+	}
+	var mugs, tees int64
+	queryRow(t, dsn, "SELECT reserved FROM inventory_stock WHERE sku = 'MUG'", &mugs)
+	queryRow(t, dsn, "SELECT reserved FROM inventory_stock WHERE sku = 'TEE'", &tees)
+	if mugs != int64(orders) || tees != 2*int64(orders) {
+		t.Errorf("reserved MUG %d, TEE %d; want %d and %d", mugs, tees, orders, 2*orders)
+	}
+
+	// Mail: once per order; a re-send (the instant between the server's
+	// accept and our record, at a kill) carries the same Message-ID.
+	byOrder := map[string][]string{}
+	for _, m := range mail.Messages() {
+		parsed, err := smtptest.Parse(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := strings.TrimSuffix(m.To[0], "@example.com")
+		byOrder[id] = append(byOrder[id], parsed.Header.Get("Message-ID"))
+	}
+	if len(byOrder) != orders {
+		t.Errorf("%d orders mailed, want %d", len(byOrder), orders)
+	}
+	resent := 0
+	for id, ids := range byOrder {
+		switch {
+		case len(ids) == 2 && ids[0] == ids[1]:
+			resent++
+		case len(ids) > 1:
+			t.Errorf("%s: mailed %d times: %v", id, len(ids), ids)
+		}
+	}
+	if resent > kills {
+		t.Errorf("%d re-sent messages; at most one per kill can fall in the window", resent)
 	}
 }

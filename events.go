@@ -46,9 +46,9 @@ func event(v string) ([]byte, error) {
 	return b, nil
 }
 
-func eventsCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "events", Short: "Try event patterns and transforms"}
-	cmd.AddCommand(testPatternCmd(), testTransformCmd())
+func eventsCmd(load loader) *cobra.Command {
+	cmd := &cobra.Command{Use: "events", Short: "Try event patterns and transforms; replay archived events"}
+	cmd.AddCommand(testPatternCmd(), testTransformCmd(), replayCmd(load))
 	return cmd
 }
 

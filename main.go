@@ -73,7 +73,7 @@ func rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&configPath, "config", "", "config file (default: the built-in config.yaml)")
 	load := func() (*config.Config, error) { return config.Load(configPath, defaultConfig) }
 	root.AddCommand(serveCmd(load), migrateCmd(load), apikeyCmd(load), stockCmd(load), rulesCmd(load),
-		eventsCmd(), versionCmd())
+		eventsCmd(load), dlqCmd(load), versionCmd())
 	return root
 }
 

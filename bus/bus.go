@@ -40,6 +40,9 @@ type Options struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// Retry is the default for rules that set none.
 	Retry Retry `yaml:"retry"`
+	// Retention is how long events and their finished deliveries are kept
+	// for replay and inspection.
+	Retention time.Duration `yaml:"retention"`
 }
 
 func (o *Options) setDefaults() {
@@ -48,6 +51,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.PollInterval == 0 {
 		o.PollInterval = 500 * time.Millisecond
+	}
+	if o.Retention == 0 {
+		o.Retention = 30 * 24 * time.Hour
 	}
 	o.Retry.setDefaults(DefaultRetry)
 }
@@ -147,10 +153,7 @@ func (b *Bus) Targets() []string { return slices.Sorted(maps.Keys(b.runners)) }
 // invalid or would send a target something it cannot read, naming every
 // problem; a bus whose Start failed must not Run.
 func (b *Bus) Start() error {
-	modules := map[string]bool{}
-	for name := range b.runners {
-		modules[name] = true
-	}
+	modules := b.runnerSet()
 	var errs []error
 	names := map[string]bool{}
 	b.rules = b.rules[:0]

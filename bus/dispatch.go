@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,7 +29,14 @@ func (b *Bus) Run(ctx context.Context) error {
 	b.ctx = context.WithoutCancel(ctx)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var purged time.Time
 	for {
+		if time.Since(purged) > time.Hour {
+			purged = time.Now()
+			if err := b.purge(ctx, purged.Add(-b.opts.Retention)); err != nil && ctx.Err() == nil {
+				b.log.Error("bus: purge old events", "err", err)
+			}
+		}
 		if err := b.route(ctx); err != nil && ctx.Err() == nil {
 			b.log.Error("bus: route events", "err", err)
 		}
@@ -82,7 +90,7 @@ func (b *Bus) routeBatch(ctx context.Context) (int, error) {
 				r := b.rules[i]
 				for _, t := range r.targets {
 					row := deliveryRow{EventSeq: ev.Seq, EventID: ev.ID, OrderID: ev.OrderID, Rule: r.name,
-						Target: t.module, Status: StatusPending, NextAttemptAt: now}
+						Target: t.module, Status: StatusPending, Errors: "[]", NextAttemptAt: now, StartedAt: now}
 					payload, err := t.transform.Apply([]byte(ev.Body), r.name)
 					if errors.Is(err, transform.ErrNothingSelected) {
 						continue // as EventBridge: an input_path that selects nothing sends nothing
@@ -133,6 +141,11 @@ func (b *Bus) dispatch(ctx context.Context) error {
 		return err
 	}
 	for _, d := range due {
+		if _, ok := b.runners[d.Target]; !ok {
+			// Left by an earlier configuration: no one can take it.
+			b.bury(ctx, d.ID, fmt.Sprintf("no module or webhook named %q in this configuration", d.Target))
+			continue
+		}
 		b.mu.Lock()
 		skip := b.inflight[d.ID] || len(b.inflight) >= b.opts.Workers
 		if !skip {
@@ -164,8 +177,8 @@ func (b *Bus) handle(id int64) {
 		for _, fn := range b.afterCommit {
 			fn()
 		}
-	case errors.Is(err, gorm.ErrRecordNotFound):
-		// Already done or dead: a duplicate hand-over, nothing to do.
+	case errors.Is(err, errNotDue):
+		// Done, dead or rescheduled meanwhile: a stale hand-over, nothing to do.
 	case row.ID == 0:
 		b.log.Error("bus: load delivery", "delivery_id", id, "err", err)
 	default:
@@ -180,7 +193,14 @@ func (b *Bus) runTx(ctx context.Context, id int64, row *deliveryRow) (err error)
 		}
 	}()
 	return b.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Where("id = ? AND status IN ?", id, []string{StatusPending, StatusFailed}).Take(row).Error; err != nil {
+		// Re-read under the write lock: the due list may be stale, and a
+		// delivery that failed since must wait for its backoff.
+		err := tx.Where("id = ? AND status IN ? AND next_attempt_at <= ?", id, []string{StatusPending, StatusFailed}, time.Now().UTC()).
+			Take(row).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return errNotDue
+		}
+		if err != nil {
 			return err
 		}
 		run, ok := b.runners[row.Target]
@@ -196,6 +216,16 @@ func (b *Bus) runTx(ctx context.Context, id int64, row *deliveryRow) (err error)
 	})
 }
 
+// errNotDue means a handed-over delivery is no longer due.
+var errNotDue = errors.New("bus: delivery not due")
+
+// bury sends a delivery straight to the dead letters.
+func (b *Bus) bury(ctx context.Context, id int64, reason string) {
+	err := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND status IN ?", id, []string{StatusPending, StatusFailed}).
+		Updates(map[string]any{"status": StatusDead, "last_error": reason, "updated_at": time.Now().UTC()}).Error
+	b.log.Error("bus: delivery dead", "delivery_id", id, "reason", reason, "err", err)
+}
+
 // fail records a failed attempt: a retry after a backoff with full jitter,
 // or the dead letters once the rule's limits are spent.
 func (b *Bus) fail(ctx context.Context, row *deliveryRow, cause error) {
@@ -206,11 +236,16 @@ func (b *Bus) fail(ctx context.Context, row *deliveryRow, cause error) {
 	now := time.Now().UTC()
 	attempts := row.Attempts + 1
 	status, next := StatusFailed, now.Add(backoff(retry, attempts))
-	if errors.Is(cause, ErrPermanent) || attempts >= retry.MaxAttempts || next.Sub(row.CreatedAt) > retry.MaxAge {
+	if errors.Is(cause, ErrPermanent) || attempts >= retry.MaxAttempts || next.Sub(row.StartedAt) > retry.MaxAge {
 		status = StatusDead
 	}
+	var history []AttemptError
+	_ = json.Unmarshal([]byte(row.Errors), &history) // a damaged history starts again
+	history = append(history, AttemptError{Attempt: attempts, At: now, Error: cause.Error()})
+	errs, _ := json.Marshal(history)
 	err := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND status IN ?", row.ID, []string{StatusPending, StatusFailed}).
-		Updates(map[string]any{"status": status, "attempts": attempts, "last_error": cause.Error(), "next_attempt_at": next, "updated_at": now}).Error
+		Updates(map[string]any{"status": status, "attempts": attempts, "last_error": cause.Error(), "errors": string(errs),
+			"next_attempt_at": next, "updated_at": now}).Error
 	level := slog.LevelWarn
 	if status == StatusDead {
 		level = slog.LevelError
@@ -241,4 +276,18 @@ func (b *Bus) ruleNamed(name string) (*rule, bool) {
 		}
 	}
 	return nil, false
+}
+
+// purge deletes events written before cutoff, with their deliveries, once
+// every delivery is finished: what is still being retried is kept.
+func (b *Bus) purge(ctx context.Context, cutoff time.Time) error {
+	return b.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		old := tx.Model(&eventRow{}).Select("seq").Where("created_at < ? AND routed_at IS NOT NULL", cutoff.UTC())
+		unfinished := tx.Model(&deliveryRow{}).Select("event_seq").Where("status IN ?", []string{StatusPending, StatusFailed})
+		if err := tx.Where("event_seq IN (?) AND event_seq NOT IN (?)", old, unfinished).Delete(&deliveryRow{}).Error; err != nil {
+			return err
+		}
+		return tx.Where("seq IN (?) AND NOT EXISTS (SELECT 1 FROM bus_deliveries d WHERE d.event_seq = bus_events.seq)", old).
+			Delete(&eventRow{}).Error
+	})
 }

@@ -45,9 +45,23 @@ type deliveryRow struct {
 	Status        string
 	Attempts      int
 	LastError     string
+	// Errors holds every failed attempt, as JSON []AttemptError.
+	Errors string
+	// Replay counts replays of this (event, rule, target): 0 is the original.
+	Replay        int
 	NextAttemptAt time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// StartedAt is when the current series of attempts began (routing, or
+	// the last redrive); a rule's max_age counts from it.
+	StartedAt time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// AttemptError is one failed attempt of a delivery.
+type AttemptError struct {
+	Attempt int       `json:"attempt"`
+	At      time.Time `json:"at"`
+	Error   string    `json:"error"`
 }
 
 func (deliveryRow) TableName() string { return "bus_deliveries" }
@@ -78,13 +92,18 @@ var Migrations = []database.Migration{{
 			status TEXT NOT NULL,
 			attempts INTEGER NOT NULL DEFAULT 0,
 			last_error TEXT NOT NULL DEFAULT '',
+			errors TEXT NOT NULL DEFAULT '[]',
+			replay INTEGER NOT NULL DEFAULT 0,
 			next_attempt_at TIMESTAMP NOT NULL,
+			started_at TIMESTAMP NOT NULL,
 			created_at TIMESTAMP NOT NULL,
 			updated_at TIMESTAMP NOT NULL,
-			UNIQUE (event_id, rule, target)
+			UNIQUE (event_id, rule, target, replay)
 		)`,
 		`CREATE INDEX bus_deliveries_due ON bus_deliveries (next_attempt_at) WHERE status IN ('pending', 'failed')`,
 		`CREATE INDEX bus_deliveries_order ON bus_deliveries (order_id, target, id)`,
+		`CREATE INDEX bus_deliveries_dead ON bus_deliveries (target, id) WHERE status = 'dead'`,
+		`CREATE INDEX bus_events_time ON bus_events (created_at)`,
 	},
 }}
 
@@ -97,6 +116,7 @@ type DeliveryStatus struct {
 	Status    string    `json:"status"`
 	Attempts  int       `json:"attempts"`
 	LastError string    `json:"last_error"`
+	Replay    int       `json:"replay,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 

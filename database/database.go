@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gorm.io/driver/sqlite"
@@ -40,7 +41,10 @@ func Open(cfg Config) (*gorm.DB, error) {
 			return nil, fmt.Errorf("database: create folder: %w", err)
 		}
 	}
-	dsn := "file:" + cfg.DSN + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"
+	// The path is part of a URI: escape what SQLite would read as a query,
+	// fragment or escape.
+	path := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(cfg.DSN)
+	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"
 	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
 		Logger:         logger.Discard,
 		NowFunc:        func() time.Time { return time.Now().UTC() },

@@ -41,12 +41,14 @@ func Migrate(ctx context.Context, db *gorm.DB, steps []Migration) ([]string, err
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	seen := map[string]bool{}
-	var applied []string
 	for _, m := range steps {
 		if seen[m.ID] {
-			return applied, fmt.Errorf("migrate: duplicate step %s", m.ID)
+			return nil, fmt.Errorf("migrate: duplicate step %s", m.ID)
 		}
 		seen[m.ID] = true
+	}
+	var applied []string
+	for _, m := range steps {
 		err := db.Transaction(func(tx *gorm.DB) error {
 			var n int64
 			if err := tx.Model(&appliedMigration{}).Where("id = ?", m.ID).Count(&n).Error; err != nil || n > 0 {

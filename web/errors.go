@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/modules/checkout"
 	"github.com/shopbus/shopbus/modules/inventory"
 )
@@ -31,12 +32,12 @@ func statusOf(err error) int {
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized
-	case errors.Is(err, checkout.ErrNotFound), errors.Is(err, inventory.ErrNotFound):
+	case errors.Is(err, checkout.ErrNotFound), errors.Is(err, inventory.ErrNotFound), errors.Is(err, bus.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, checkout.ErrDuplicate), errors.Is(err, checkout.ErrInvalidTransition),
 		errors.Is(err, inventory.ErrBelowReserved):
 		return http.StatusConflict
-	case errors.Is(err, inventory.ErrInvalid):
+	case errors.Is(err, inventory.ErrInvalid), errors.Is(err, bus.ErrBadRedrive):
 		return http.StatusUnprocessableEntity
 	}
 	return http.StatusInternalServerError

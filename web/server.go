@@ -66,6 +66,9 @@ func New(d Deps) *Server {
 	v1.PUT("/inventory/:sku", s.setStock)
 	v1.GET("/inventory/:sku", s.getStock)
 	v1.POST("/rules/test", s.testRules)
+	v1.GET("/dlq", s.listDeadLetters)
+	v1.GET("/dlq/:id", s.getDeadLetter)
+	v1.POST("/dlq/redrive", s.redrive)
 
 	s.http = &http.Server{
 		Handler:           e,

@@ -158,10 +158,13 @@ func (s *Service) Get(ctx context.Context, orderID string) (Order, error) {
 	return s.store().get(ctx, orderID)
 }
 
-// List returns up to limit orders, newest first, starting after the order
-// named by after (empty: from the newest).
+// MaxPage bounds a page of the order list.
+const MaxPage = 500
+
+// List returns up to limit orders (1 to MaxPage), newest first, starting
+// after the order named by after (empty: from the newest).
 func (s *Service) List(ctx context.Context, limit int, after string) (Page, error) {
-	return s.store().list(ctx, limit, after)
+	return s.store().list(ctx, min(max(limit, 1), MaxPage), after)
 }
 
 // States lists every order state.

@@ -26,6 +26,9 @@ func (s *Service) handle(ctx context.Context, d bus.Delivery[orderEvent]) error 
 	ev := d.Payload.Detail
 	switch ev.OrderState {
 	case "new_order_created":
+		if done, err := hasReservations(d.Tx, ev.OrderID); err != nil || done {
+			return err // a replayed order reserves nothing twice
+		}
 		// One order may list a SKU on several lines: reserve the sum once.
 		want := map[string]int64{}
 		var skus []string

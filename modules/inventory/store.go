@@ -136,3 +136,10 @@ func available(tx *gorm.DB, skus []string) (map[string]int64, error) {
 	}
 	return out, nil
 }
+
+// hasReservations reports whether the order has ever reserved stock.
+func hasReservations(tx *gorm.DB, orderID string) (bool, error) {
+	var n int64
+	err := tx.Model(&reservationRow{}).Where("order_id = ?", orderID).Count(&n).Error
+	return n > 0, err
+}

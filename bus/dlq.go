@@ -1,0 +1,108 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Errors of the dead-letter operations.
+var (
+	ErrNotFound   = errors.New("bus: delivery not found")
+	ErrBadRedrive = errors.New("redrive: name delivery IDs, a target, or all (exactly one)")
+)
+
+// DeadLetter is a delivery that ran out of retries, with everything needed
+// to understand it and send it again.
+type DeadLetter struct {
+	ID        int64           `json:"id"`
+	EventID   string          `json:"event_id"`
+	OrderID   string          `json:"order_id,omitempty"`
+	Rule      string          `json:"rule"`
+	Target    string          `json:"target"`
+	Attempts  int             `json:"attempts"`
+	LastError string          `json:"last_error"`
+	Errors    []AttemptError  `json:"errors"`
+	Payload   json.RawMessage `json:"payload"`
+	Replay    int             `json:"replay,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	DiedAt    time.Time       `json:"died_at"`
+}
+
+func (r deliveryRow) deadLetter() DeadLetter {
+	d := DeadLetter{ID: r.ID, EventID: r.EventID, OrderID: r.OrderID, Rule: r.Rule, Target: r.Target,
+		Attempts: r.Attempts, LastError: r.LastError, Replay: r.Replay, CreatedAt: r.CreatedAt, DiedAt: r.UpdatedAt,
+		Errors: []AttemptError{}}
+	_ = json.Unmarshal([]byte(r.Errors), &d.Errors)
+	if json.Valid([]byte(r.Payload)) {
+		d.Payload = json.RawMessage(r.Payload)
+	} else {
+		d.Payload, _ = json.Marshal(r.Payload) // a text template's output
+	}
+	return d
+}
+
+// DeadLetters lists dead deliveries, oldest first, for one target or all
+// (target empty), at most limit of them.
+func (b *Bus) DeadLetters(ctx context.Context, target string, limit int) ([]DeadLetter, error) {
+	q := b.db.WithContext(ctx).Where("status = ?", StatusDead).Order("id").Limit(limit)
+	if target != "" {
+		q = q.Where("target = ?", target)
+	}
+	var rows []deliveryRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]DeadLetter, len(rows))
+	for i, r := range rows {
+		out[i] = r.deadLetter()
+	}
+	return out, nil
+}
+
+// DeadLetter returns one dead delivery.
+func (b *Bus) DeadLetter(ctx context.Context, id int64) (DeadLetter, error) {
+	var row deliveryRow
+	err := b.db.WithContext(ctx).Where("id = ? AND status = ?", id, StatusDead).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return DeadLetter{}, fmt.Errorf("%w: no dead delivery %d", ErrNotFound, id)
+	}
+	return row.deadLetter(), err
+}
+
+// Redrive selects dead deliveries to send again: by ID, every one of a
+// target, or all.
+type Redrive struct {
+	IDs    []int64
+	Target string
+	All    bool
+}
+
+// Redrive puts dead deliveries back in line with a fresh retry budget,
+// keeping their error history, and returns how many it moved.
+func (b *Bus) Redrive(ctx context.Context, r Redrive) (int64, error) {
+	q := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("status = ?", StatusDead)
+	switch {
+	case len(r.IDs) > 0 && r.Target == "" && !r.All:
+		q = q.Where("id IN ?", r.IDs)
+	case len(r.IDs) == 0 && r.Target != "" && !r.All:
+		q = q.Where("target = ?", r.Target)
+	case len(r.IDs) == 0 && r.Target == "" && r.All:
+	default:
+		return 0, ErrBadRedrive
+	}
+	now := time.Now().UTC()
+	res := q.Updates(map[string]any{"status": StatusPending, "attempts": 0, "next_attempt_at": now, "started_at": now, "updated_at": now})
+	if res.Error == nil && res.RowsAffected > 0 {
+		b.log.Info("bus: redrive", "deliveries", res.RowsAffected, "target", r.Target, "ids", r.IDs)
+		b.Wake()
+	}
+	if res.Error == nil && len(r.IDs) > 0 && res.RowsAffected < int64(len(r.IDs)) {
+		return res.RowsAffected, fmt.Errorf("%w: %d of the %d IDs are not dead deliveries", ErrNotFound, int64(len(r.IDs))-res.RowsAffected, len(r.IDs))
+	}
+	return res.RowsAffected, res.Error
+}

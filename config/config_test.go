@@ -1,0 +1,366 @@
+package config
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/modules/shipping"
+)
+
+// repoConfig is the config.yaml shipped with (and embedded in) the binary.
+const repoConfig = "../config.yaml"
+
+func readRepoConfig(t *testing.T) []byte {
+	t.Helper()
+	src, err := os.ReadFile(repoConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// ruleLines finds the line of each "- name:" under rules:, independently of
+// the YAML parser.
+func ruleLines(t *testing.T, src []byte) map[string]int {
+	t.Helper()
+	re := regexp.MustCompile(`^\s*- name:\s*(\S+)`)
+	lines := map[string]int{}
+	inRules := false
+	for i, line := range strings.Split(string(src), "\n") {
+		if strings.HasPrefix(line, "rules:") {
+			inRules = true
+			continue
+		}
+		if m := re.FindStringSubmatch(line); inRules && m != nil {
+			lines[m[1]] = i + 1
+		}
+	}
+	return lines
+}
+
+func TestParseRepoConfig(t *testing.T) {
+	src := readRepoConfig(t)
+	c, err := Parse("config.yaml", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("the shipped config does not validate: %v", err)
+	}
+
+	wantRules := []string{
+		"new-order-fulfilment", "order-stock-moves", "order-cancelled-shipping",
+		"order-payment", "new-order-crm", "inventory-shortage-alert",
+	}
+	var names []string
+	for _, r := range c.Rules {
+		names = append(names, r.Name)
+	}
+	if !slices.Equal(names, wantRules) {
+		t.Fatalf("rules = %v, want %v", names, wantRules)
+	}
+
+	lines := ruleLines(t, src)
+	for _, r := range c.Rules {
+		if r.File != "config.yaml" || r.Line != lines[r.Name] || r.Line == 0 {
+			t.Errorf("rule %s at %s:%d, want config.yaml:%d", r.Name, r.File, r.Line, lines[r.Name])
+		}
+	}
+
+	targets := func(name string) []string {
+		for _, r := range c.Rules {
+			if r.Name == name {
+				var ts []string
+				for _, tg := range r.Targets {
+					ts = append(ts, tg.Module)
+				}
+				return ts
+			}
+		}
+		return nil
+	}
+	if got := targets("new-order-fulfilment"); !slices.Equal(got, []string{"inventory", "shipping"}) {
+		t.Errorf("new-order-fulfilment targets = %v", got)
+	}
+	if got := targets("inventory-shortage-alert"); !slices.Equal(got, []string{"email"}) {
+		t.Errorf("inventory-shortage-alert targets = %v", got)
+	}
+	for _, r := range c.Rules {
+		if r.Name == "order-payment" && len(r.Targets[0].Fields) != 4 {
+			t.Errorf("order-payment fields = %v, want 4 paths", r.Targets[0].Fields)
+		}
+	}
+
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"http.addr", c.HTTP.Addr, ":8080"},
+		{"http.shutdown_timeout", c.HTTP.ShutdownTimeout, 10 * time.Second},
+		{"database.driver", c.Database.Driver, "sqlite"},
+		{"database.dsn", c.Database.DSN, "data/shopbus.db"},
+		{"mail.from", c.Mail.From, "My Shop <shop@example.com>"},
+		{"mail.mail_dir", c.Mail.Dir, "data/mail"},
+		{"delivery.workers", c.Delivery.Workers, 8},
+		{"delivery.poll_interval", c.Delivery.PollInterval, 500 * time.Millisecond},
+		{"delivery.retry.max_attempts", c.Delivery.Retry.MaxAttempts, 300},
+		{"delivery.retry.max_age", c.Delivery.Retry.MaxAge, 24 * time.Hour},
+		{"delivery.retry.max_backoff", c.Delivery.Retry.MaxBackoff, 5 * time.Minute},
+		{"shipping.rates", len(c.Shipping.Rates), 4},
+		{"shipping.rates[0].rate_minor", c.Shipping.Rates[0].RateMinor, int64(490)},
+		{"shipping.rates[3].countries", len(c.Shipping.Rates[3].Countries), 0},
+		{"log.level", c.Log.Level, "info"},
+	}
+	for _, ck := range checks {
+		if ck.got != ck.want {
+			t.Errorf("%s = %v, want %v", ck.name, ck.got, ck.want)
+		}
+	}
+}
+
+// TestRepoConfigRulesCompile checks the shipped rules against a bus that
+// has every module main.go subscribes.
+func TestRepoConfigRulesCompile(t *testing.T) {
+	c, err := Parse("config.yaml", readRepoConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bus.New(nil, c.Rules, c.Delivery, slog.New(slog.DiscardHandler))
+	for _, m := range []string{"inventory", "shipping", "payment", "crm", "email"} {
+		bus.Subscribe(b, m, func(context.Context, bus.Delivery[map[string]any]) error { return nil })
+	}
+	if err := b.Start(); err != nil {
+		t.Fatalf("the shipped rules do not compile: %v", err)
+	}
+}
+
+func TestParseRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string // substrings of the error
+	}{
+		{
+			name: "unknown top-level key",
+			src:  "http:\n  addr: \":1\"\nbogus: 1\n",
+			want: []string{"shop.yaml", "line 3", "bogus"},
+		},
+		{
+			name: "unknown nested key",
+			src:  "http:\n  addr: \":1\"\n  adress: x\n",
+			want: []string{"line 3", "adress"},
+		},
+		{
+			name: "unknown rule key",
+			src:  "rules:\n  - name: a\n    patern: {}\n",
+			want: []string{"line 3", "patern"},
+		},
+		{
+			name: "wrong type",
+			src:  "delivery:\n  workers: many\n",
+			want: []string{"line 2"},
+		},
+		{
+			name: "bad duration",
+			src:  "http:\n  shutdown_timeout: soon\n",
+			want: []string{"line 2"},
+		},
+		{
+			name: "not yaml",
+			src:  "http: [\n",
+			want: []string{"shop.yaml"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("shop.yaml", []byte(tt.src))
+			if err == nil {
+				t.Fatal("Parse succeeded")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestParseRuleLines(t *testing.T) {
+	src := `# a comment
+database:
+  dsn: x.db
+
+rules:
+  - name: first
+    pattern: { source: ["a"] }
+    targets: [{ module: inventory }]
+
+  # the second rule
+  - name: second
+    pattern:
+      source: ["b"]
+    targets:
+      - module: shipping
+  - { name: third, pattern: { source: ["c"] }, targets: [{ module: crm }] }
+`
+	c, err := Parse("shop.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"first": 6, "second": 11, "third": 16}
+	if len(c.Rules) != len(want) {
+		t.Fatalf("got %d rules, want %d", len(c.Rules), len(want))
+	}
+	for _, r := range c.Rules {
+		if r.File != "shop.yaml" || r.Line != want[r.Name] {
+			t.Errorf("rule %s at %s:%d, want shop.yaml:%d", r.Name, r.File, r.Line, want[r.Name])
+		}
+	}
+}
+
+func TestLoadEnvOverrides(t *testing.T) {
+	src := []byte("database:\n  dsn: file.db\nmail:\n  smtp_addr: file:25\n  mail_dir: file-mail\nhttp:\n  addr: \":1111\"\n")
+	tests := []struct {
+		env   string
+		value string
+		get   func(*Config) string
+		file  string // the value without the variable
+	}{
+		{"SHOPBUS_HTTP_ADDR", ":9999", func(c *Config) string { return c.HTTP.Addr }, ":1111"},
+		{"SHOPBUS_DATABASE_DSN", "/var/lib/shop.db", func(c *Config) string { return c.Database.DSN }, "file.db"},
+		{"SHOPBUS_SMTP_ADDR", "mail.example:587", func(c *Config) string { return c.Mail.SMTPAddr }, "file:25"},
+		{"SHOPBUS_MAIL_DIR", "/var/mail/shop", func(c *Config) string { return c.Mail.Dir }, "file-mail"},
+		{"SHOPBUS_BOOTSTRAP_API_KEY", "sk-secret", func(c *Config) string { return c.BootstrapAPIKey }, ""},
+	}
+	// Every variable Env knows is covered here.
+	var covered []string
+	for _, tt := range tests {
+		covered = append(covered, tt.env)
+	}
+	if got := slices.Sorted(maps.Keys(Env)); !slices.Equal(got, slices.Sorted(slices.Values(covered))) {
+		t.Errorf("Env has %v, the test covers %v", got, covered)
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.env, func(t *testing.T) {
+			for k := range Env { // a variable set in the developer's shell must not leak in
+				t.Setenv(k, "")
+			}
+			c, err := Load("", src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tt.get(c); got != tt.file {
+				t.Errorf("without %s: %q, want the file's %q", tt.env, got, tt.file)
+			}
+
+			t.Setenv(tt.env, tt.value)
+			c, err = Load("", src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tt.get(c); got != tt.value {
+				t.Errorf("with %s=%q: %q", tt.env, tt.value, got)
+			}
+		})
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	for k := range Env {
+		t.Setenv(k, "")
+	}
+	c, err := Load("", []byte("database:\n  dsn: x.db\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Addr != ":8080" || c.HTTP.ShutdownTimeout != 10*time.Second || c.Database.Driver != "sqlite" {
+		t.Errorf("defaults: addr %q, shutdown %v, driver %q; want :8080, 10s, sqlite",
+			c.HTTP.Addr, c.HTTP.ShutdownTimeout, c.Database.Driver)
+	}
+	if c.File != "config.yaml (built in)" {
+		t.Errorf("File = %q for the embedded config", c.File)
+	}
+
+	// Values in the file win over the defaults.
+	c, err = Load("", []byte("http:\n  addr: \":7\"\n  shutdown_timeout: 3s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Addr != ":7" || c.HTTP.ShutdownTimeout != 3*time.Second {
+		t.Errorf("file values lost: addr %q, shutdown %v", c.HTTP.Addr, c.HTTP.ShutdownTimeout)
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	for k := range Env {
+		t.Setenv(k, "")
+	}
+	path := filepath.Join(t.TempDir(), "shop.yaml")
+	if err := os.WriteFile(path, []byte("database:\n  dsn: from-file.db\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, []byte("database:\n  dsn: embedded.db\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Database.DSN != "from-file.db" || c.File != path {
+		t.Errorf("Load(path) read dsn %q from %q, want from-file.db from %s", c.Database.DSN, c.File, path)
+	}
+
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), nil); err == nil {
+		t.Error("Load of a missing file succeeded")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	valid := func() *Config {
+		return &Config{
+			File:     "shop.yaml",
+			Database: database.Config{DSN: "x.db"},
+			Shipping: shipping.Config{Rates: []shipping.Rate{{RateMinor: 100}}},
+			Rules:    []bus.RuleConfig{{Name: "r"}},
+		}
+	}
+	if err := valid().Validate(); err != nil {
+		t.Fatalf("a valid config: %v", err)
+	}
+	tests := []struct {
+		name   string
+		change func(*Config)
+		want   []string
+	}{
+		{"no dsn", func(c *Config) { c.Database.DSN = "" }, []string{"database.dsn"}},
+		{"no rates", func(c *Config) { c.Shipping.Rates = nil }, []string{"shipping.rates"}},
+		{"negative rate", func(c *Config) { c.Shipping.Rates[0].RateMinor = -1 }, []string{"shipping.rates[0]"}},
+		{"no rules", func(c *Config) { c.Rules = nil }, []string{"rules"}},
+		{"everything at once", func(c *Config) { *c = Config{File: "shop.yaml"} },
+			[]string{"database.dsn", "shipping.rates", "rules: at least one"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := valid()
+			tt.change(c)
+			err := c.Validate()
+			if err == nil {
+				t.Fatal("Validate succeeded")
+			}
+			for _, w := range append(tt.want, "shop.yaml") {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}

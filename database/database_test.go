@@ -1,0 +1,326 @@
+package database
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"gorm.io/gorm"
+)
+
+// openTestDB opens an empty SQLite database in a temporary folder.
+func openTestDB(t *testing.T) *gorm.DB {
+	t.Helper()
+	db, err := Open(Config{DSN: filepath.Join(t.TempDir(), "shop.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Close(db) })
+	return db
+}
+
+func tableExists(t *testing.T, db *gorm.DB, name string) bool {
+	t.Helper()
+	var n int64
+	if err := db.Raw(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, name).Scan(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
+}
+
+func recorded(t *testing.T, db *gorm.DB) []string {
+	t.Helper()
+	var ids []string
+	if err := db.Raw(`SELECT id FROM schema_migrations ORDER BY id`).Scan(&ids).Error; err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+var testSteps = []Migration{
+	{ID: "test-0001", SQL: []string{`CREATE TABLE widgets (id $AUTOID, name TEXT NOT NULL)`}},
+	{ID: "test-0002", SQL: []string{
+		`ALTER TABLE widgets ADD COLUMN colour TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX widgets_name ON widgets (name)`,
+	}},
+}
+
+func TestMigrateAppliesEachStepOnce(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+
+	applied, err := Migrate(ctx, db, testSteps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"test-0001", "test-0002"}; !slices.Equal(applied, want) {
+		t.Fatalf("first run applied %v, want %v", applied, want)
+	}
+	// $AUTOID became a working auto-increment key.
+	if err := db.Exec(`INSERT INTO widgets (name, colour) VALUES ('a', 'red'), ('b', 'blue')`).Error; err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	db.Raw(`SELECT id FROM widgets ORDER BY id`).Scan(&ids)
+	if !slices.Equal(ids, []int64{1, 2}) {
+		t.Errorf("widget ids = %v, want [1 2]", ids)
+	}
+
+	applied, err = Migrate(ctx, db, testSteps)
+	if err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	if len(applied) != 0 {
+		t.Errorf("second run applied %v, want nothing", applied)
+	}
+
+	// A new step is applied alone.
+	more := append(slices.Clone(testSteps), Migration{ID: "test-0003", SQL: []string{`CREATE TABLE gadgets (id $AUTOID)`}})
+	applied, err = Migrate(ctx, db, more)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(applied, []string{"test-0003"}) {
+		t.Errorf("third run applied %v, want [test-0003]", applied)
+	}
+	if got, want := recorded(t, db), []string{"test-0001", "test-0002", "test-0003"}; !slices.Equal(got, want) {
+		t.Errorf("schema_migrations = %v, want %v", got, want)
+	}
+}
+
+func TestMigrateFailingStepRollsBack(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	steps := []Migration{
+		{ID: "ok-0001", SQL: []string{`CREATE TABLE first (id $AUTOID)`}},
+		{ID: "bad-0002", SQL: []string{
+			`CREATE TABLE half (id $AUTOID)`,
+			`CREATE TABLE broken (`, // syntax error after a statement that worked
+		}},
+		{ID: "never-0003", SQL: []string{`CREATE TABLE never (id $AUTOID)`}},
+	}
+
+	applied, err := Migrate(ctx, db, steps)
+	if err == nil {
+		t.Fatal("Migrate with a broken step succeeded")
+	}
+	if !strings.Contains(err.Error(), "bad-0002") {
+		t.Errorf("error %q does not name the failing step", err)
+	}
+	if !slices.Equal(applied, []string{"ok-0001"}) {
+		t.Errorf("applied = %v, want [ok-0001]", applied)
+	}
+	if !tableExists(t, db, "first") {
+		t.Error("the step before the failure was lost")
+	}
+	if tableExists(t, db, "half") {
+		t.Error("the failing step's first statement was not rolled back")
+	}
+	if tableExists(t, db, "never") {
+		t.Error("a step after the failure ran")
+	}
+	if got := recorded(t, db); !slices.Equal(got, []string{"ok-0001"}) {
+		t.Errorf("schema_migrations = %v, want [ok-0001]", got)
+	}
+
+	// Once fixed, the step applies on the next run.
+	steps[1].SQL[1] = `CREATE TABLE broken (id $AUTOID)`
+	applied, err = Migrate(ctx, db, steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(applied, []string{"bad-0002", "never-0003"}) {
+		t.Errorf("after the fix applied %v, want [bad-0002 never-0003]", applied)
+	}
+}
+
+func TestMigrateRefusesDuplicateIDs(t *testing.T) {
+	db := openTestDB(t)
+	steps := []Migration{
+		{ID: "dup-0001", SQL: []string{`CREATE TABLE one (id $AUTOID)`}},
+		{ID: "dup-0001", SQL: []string{`CREATE TABLE two (id $AUTOID)`}},
+	}
+	_, err := Migrate(context.Background(), db, steps)
+	if err == nil {
+		t.Fatal("Migrate accepted a duplicate step ID")
+	}
+	if !strings.Contains(err.Error(), "dup-0001") {
+		t.Errorf("error %q does not name the duplicate", err)
+	}
+	if tableExists(t, db, "two") {
+		t.Error("the duplicate step ran")
+	}
+}
+
+func TestMigrateChecksDuplicatesBeforeApplying(t *testing.T) {
+	db := openTestDB(t)
+	steps := []Migration{
+		{ID: "a-0001", SQL: []string{`CREATE TABLE one (id $AUTOID)`}},
+		{ID: "b-0001", SQL: []string{`CREATE TABLE two (id $AUTOID)`}},
+		{ID: "a-0001", SQL: []string{`CREATE TABLE three (id $AUTOID)`}},
+	}
+	applied, err := Migrate(context.Background(), db, steps)
+	if err == nil {
+		t.Fatal("Migrate accepted a duplicate step ID")
+	}
+	if len(applied) != 0 || tableExists(t, db, "one") || len(recorded(t, db)) != 0 {
+		t.Errorf("a list with a duplicate ID was partly applied: %v", applied)
+	}
+}
+
+func TestOpen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nested", "data")
+	dsn := filepath.Join(dir, "shop.db")
+	db, err := Open(Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Close(db) })
+
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("Open did not create the folder: %v", err)
+	}
+	// Force a write so the file surely exists.
+	if err := db.Exec(`CREATE TABLE t (id INTEGER)`).Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dsn); err != nil {
+		t.Errorf("database file: %v", err)
+	}
+
+	pragmas := []struct {
+		name, pragma, want string
+	}{
+		{"WAL", "PRAGMA journal_mode", "wal"},
+		{"foreign keys", "PRAGMA foreign_keys", "1"},
+		{"busy timeout", "PRAGMA busy_timeout", "10000"},
+	}
+	for _, p := range pragmas {
+		t.Run(p.name, func(t *testing.T) {
+			// Ask on several connections: every pooled connection must carry the settings.
+			for range 3 {
+				var got string
+				if err := db.Raw(p.pragma).Scan(&got).Error; err != nil {
+					t.Fatal(err)
+				}
+				if !strings.EqualFold(got, p.want) {
+					t.Errorf("%s = %q, want %q", p.pragma, got, p.want)
+				}
+			}
+		})
+	}
+}
+
+func TestOpenEnforcesForeignKeys(t *testing.T) {
+	db := openTestDB(t)
+	steps := []Migration{{ID: "fk-0001", SQL: []string{
+		`CREATE TABLE parents (id $AUTOID)`,
+		`CREATE TABLE children (id $AUTOID, parent_id BIGINT NOT NULL REFERENCES parents (id))`,
+	}}}
+	if _, err := Migrate(context.Background(), db, steps); err != nil {
+		t.Fatal(err)
+	}
+	err := db.Exec(`INSERT INTO children (parent_id) VALUES (42)`).Error
+	if err == nil {
+		t.Fatal("a child without its parent was inserted: foreign keys are off")
+	}
+	if !errors.Is(err, gorm.ErrForeignKeyViolated) {
+		t.Logf("error is %v (not translated to gorm.ErrForeignKeyViolated)", err)
+	}
+}
+
+func TestOpenRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"empty dsn", Config{}, "dsn is empty"},
+		{"unknown driver", Config{Driver: "oracle", DSN: "x.db"}, `unknown driver "oracle"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, err := Open(tt.cfg)
+			if err == nil {
+				Close(db)
+				t.Fatal("Open succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPing(t *testing.T) {
+	db := openTestDB(t)
+	if err := Ping(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenPathWithURICharacters(t *testing.T) {
+	for _, name := range []string{"a#b", "q?x", "50%25"} {
+		t.Run(name, func(t *testing.T) {
+			dsn := filepath.Join(t.TempDir(), name, "shop.db")
+			db, err := Open(Config{DSN: dsn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer Close(db)
+			if err := db.Exec(`CREATE TABLE t (id INTEGER)`).Error; err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(dsn); err != nil {
+				t.Errorf("the database is not at %s: %v", dsn, err)
+			}
+			var mode string
+			db.Raw(`PRAGMA journal_mode`).Scan(&mode)
+			if mode != "wal" {
+				t.Errorf("journal_mode = %q, want wal", mode)
+			}
+		})
+	}
+}
+
+// TestMigrateConcurrently runs Migrate from several connections pools at
+// once, as two processes starting together would: each step runs once.
+func TestMigrateConcurrently(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "shop.db")
+	const runners = 4
+	dbs := make([]*gorm.DB, runners)
+	for i := range dbs {
+		db, err := Open(Config{DSN: dsn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { Close(db) })
+		dbs[i] = db
+	}
+	applied := make([][]string, runners)
+	errs := make([]error, runners)
+	var wg sync.WaitGroup
+	for i, db := range dbs {
+		wg.Go(func() { applied[i], errs[i] = Migrate(context.Background(), db, testSteps) })
+	}
+	wg.Wait()
+	var all []string
+	for i := range runners {
+		if errs[i] != nil {
+			t.Errorf("runner %d: %v", i, errs[i])
+		}
+		all = append(all, applied[i]...)
+	}
+	slices.Sort(all)
+	if want := []string{"test-0001", "test-0002"}; !slices.Equal(all, want) {
+		t.Errorf("applied across runners = %v, want each step once: %v", all, want)
+	}
+	if got := recorded(t, dbs[0]); !slices.Equal(got, []string{"test-0001", "test-0002"}) {
+		t.Errorf("schema_migrations = %v", got)
+	}
+}

@@ -1,0 +1,176 @@
+package payment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/database"
+)
+
+// openTestDB opens a SQLite database with payment's tables in a temporary folder.
+func openTestDB(t *testing.T) *gorm.DB {
+	t.Helper()
+	db, err := database.Open(database.Config{DSN: filepath.Join(t.TempDir(), "shop.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { database.Close(db) })
+	if _, err := database.Migrate(context.Background(), db, Migrations); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// payload is what the shipped order-payment rule delivers: the envelope
+// with only order_id, order_state, currency and payment left in detail.
+func payload(t *testing.T, orderID, state string, amount int64) event {
+	t.Helper()
+	raw, err := json.Marshal(map[string]any{
+		"source": "shopbus.checkout", "detail-type": "Order State Change",
+		"detail": map[string]any{
+			"order_id": orderID, "order_state": state, "currency": "EUR",
+			"payment": map[string]any{"method": "card", "reference": "pi_" + orderID, "amount_minor": amount},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev event
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// deliver runs the handler inside its own transaction, as the bus does.
+func deliver(t *testing.T, s *Service, ev event) error {
+	t.Helper()
+	ctx := context.Background()
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return s.handle(ctx, bus.Delivery[event]{ID: 1, EventID: "ev-1", OrderID: ev.Detail.OrderID,
+			Target: "payment", Attempt: 1, Payload: ev, Tx: tx})
+	})
+}
+
+func TestNewOrderAuthorizes(t *testing.T) {
+	s := New(openTestDB(t))
+	ctx := context.Background()
+	if _, err := s.Get(ctx, "ord-1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get before any order = %v, want ErrNotFound", err)
+	}
+	if err := deliver(t, s, payload(t, "ord-1", "new_order_created", 3000)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Get(ctx, "ord-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Payment{OrderID: "ord-1", Method: "card", Reference: "pi_ord-1", AmountMinor: 3000, Currency: "EUR", Status: StatusAuthorized}
+	got := p
+	got.CreatedAt, got.UpdatedAt = want.CreatedAt, want.UpdatedAt
+	if got != want {
+		t.Errorf("payment = %+v, want %+v", got, want)
+	}
+	if p.CreatedAt.IsZero() || p.UpdatedAt.IsZero() {
+		t.Errorf("timestamps not set: %+v", p)
+	}
+}
+
+func TestPaymentFollowsOrder(t *testing.T) {
+	tests := []struct {
+		name   string
+		states []string
+		want   string
+	}{
+		{"placed", []string{"new_order_created"}, StatusAuthorized},
+		{"shipped captures", []string{"new_order_created", "order_shipped"}, StatusCaptured},
+		{"cancelled voids", []string{"new_order_created", "order_cancelled"}, StatusVoided},
+		{"refund after capture refunds", []string{"new_order_created", "order_shipped", "order_refunded"}, StatusRefunded},
+		{"refund before capture voids", []string{"new_order_created", "order_refunded"}, StatusVoided},
+		{"delivered after shipped stays captured", []string{"new_order_created", "order_shipped", "order_delivered"}, StatusCaptured},
+		{"paid moves nothing", []string{"new_order_created", "order_paid"}, StatusAuthorized},
+
+		{"placed twice", []string{"new_order_created", "new_order_created"}, StatusAuthorized},
+		{"shipped twice", []string{"new_order_created", "order_shipped", "order_shipped"}, StatusCaptured},
+		{"cancelled twice", []string{"new_order_created", "order_cancelled", "order_cancelled"}, StatusVoided},
+		{"refunded twice", []string{"new_order_created", "order_shipped", "order_refunded", "order_refunded"}, StatusRefunded},
+		{"placed again after capture", []string{"new_order_created", "order_shipped", "new_order_created"}, StatusCaptured},
+		{"a voided payment is never captured", []string{"new_order_created", "order_cancelled", "order_shipped"}, StatusVoided},
+		{"a captured payment is never voided by a cancel", []string{"new_order_created", "order_shipped", "order_cancelled"}, StatusCaptured},
+		{"a refunded payment stays refunded", []string{"new_order_created", "order_shipped", "order_refunded", "order_cancelled", "order_shipped"}, StatusRefunded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openTestDB(t)
+			s := New(db)
+			// Another order goes along untouched.
+			if err := deliver(t, s, payload(t, "ord-other", "new_order_created", 100)); err != nil {
+				t.Fatal(err)
+			}
+			for i, st := range tt.states {
+				// The amount changes on each event: only the first one counts.
+				if err := deliver(t, s, payload(t, "ord-1", st, int64(3000+i))); err != nil {
+					t.Fatalf("%s: %v", st, err)
+				}
+			}
+			p, err := s.Get(context.Background(), "ord-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Status != tt.want {
+				t.Errorf("after %s: status %s, want %s", strings.Join(tt.states, ", "), p.Status, tt.want)
+			}
+			if p.AmountMinor != 3000 || p.Method != "card" {
+				t.Errorf("a later event rewrote the payment: %+v", p)
+			}
+			if other, _ := s.Get(context.Background(), "ord-other"); other.Status != StatusAuthorized {
+				t.Errorf("the other order's payment is %s", other.Status)
+			}
+			var n int64
+			db.Model(&Payment{}).Count(&n)
+			if n != 2 {
+				t.Errorf("%d payment rows, want 2", n)
+			}
+		})
+	}
+}
+
+func TestEventsWithoutPayment(t *testing.T) {
+	db := openTestDB(t)
+	s := New(db)
+	for _, st := range []string{"order_shipped", "order_cancelled", "order_refunded"} {
+		if err := deliver(t, s, payload(t, "ord-nope", st, 1)); err != nil {
+			t.Errorf("%s for an order without a payment: %v", st, err)
+		}
+	}
+	if _, err := s.Get(context.Background(), "ord-nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get = %v, want ErrNotFound", err)
+	}
+}
+
+func TestHandleRolledBack(t *testing.T) {
+	db := openTestDB(t)
+	s := New(db)
+	ctx := context.Background()
+	boom := errors.New("later failure")
+	err := db.Transaction(func(tx *gorm.DB) error {
+		ev := payload(t, "ord-1", "new_order_created", 3000)
+		if err := s.handle(ctx, bus.Delivery[event]{Payload: ev, Tx: tx}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "ord-1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the payment survived its rolled-back delivery: %v", err)
+	}
+}

@@ -1,0 +1,55 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/modules/checkout"
+)
+
+func (s *Server) listDeadLetters(c echo.Context) error {
+	limit := 100
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return &checkout.ValidationError{Fields: []checkout.FieldError{{Field: "limit", Message: "must be a whole number from 1 to 1000"}}}
+		}
+		limit = n
+	}
+	dead, err := s.Bus.DeadLetters(c.Request().Context(), c.QueryParam("target"), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"dead_letters": dead})
+}
+
+func (s *Server) getDeadLetter(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, "no dead delivery "+c.Param("id"))
+	}
+	d, err := s.Bus.DeadLetter(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, d)
+}
+
+func (s *Server) redrive(c echo.Context) error {
+	var in struct {
+		IDs    []int64 `json:"ids"`
+		Target string  `json:"target"`
+		All    bool    `json:"all"`
+	}
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	n, err := s.Bus.Redrive(c.Request().Context(), bus.Redrive{IDs: in.IDs, Target: in.Target, All: in.All})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]int64{"redriven": n})
+}
