@@ -81,7 +81,7 @@ func rootCmd() *cobra.Command {
 func migrations() []database.Migration {
 	var all []database.Migration
 	for _, m := range [][]database.Migration{bus.Migrations, checkout.Migrations, inventory.Migrations,
-		shipping.Migrations, payment.Migrations, crm.Migrations, email.Migrations, web.Migrations} {
+		shipping.Migrations, payment.Migrations, crm.Migrations, email.Migrations, web.Migrations, web.IdempotencyMigrations} {
 		all = append(all, m...)
 	}
 	return all

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -59,12 +60,27 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	}
 	srv := web.New(web.Deps{DB: a.db, Keys: a.keys, Bus: a.bus, Checkout: a.checkout,
 		Inventory: a.inventory, Email: a.email, Log: log})
+	every := func(ctx context.Context, d time.Duration, fn func(context.Context, time.Time) (int64, error)) error {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case now := <-t.C:
+				if _, err := fn(ctx, now); err != nil && ctx.Err() == nil {
+					log.Error("purge expired idempotency keys", "err", err)
+				}
+			}
+		}
+	}
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var workers sync.WaitGroup
 	errs := make(chan error, 3)
-	for _, run := range []func(context.Context) error{a.bus.Run, a.email.Run} {
+	purgeKeys := func(ctx context.Context) error { return every(ctx, time.Hour, srv.PurgeIdempotencyKeys) }
+	for _, run := range []func(context.Context) error{a.bus.Run, a.email.Run, purgeKeys} {
 		workers.Go(func() {
 			if err := run(workCtx); err != nil {
 				errs <- err

@@ -23,6 +23,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus/pattern"
+	"github.com/shopbus/shopbus/bus/webhook"
 )
 
 // ErrPermanent marks a handler error that no retry can fix (a payload the
@@ -90,7 +91,9 @@ type Bus struct {
 	events  EventBus.Bus
 	runners map[string]runner
 	// checks tell whether a payload suits each target's Go type.
-	checks   map[string]func([]byte) error
+	checks map[string]func([]byte) error
+	// webhooks are the webhook targets, by rule and target name.
+	webhooks map[[2]string]*webhook.Target
 	examples []Detail
 
 	ctx         context.Context // the context handlers run in, set by Run
@@ -174,6 +177,18 @@ func (b *Bus) Start() error {
 	}
 	b.matcher = pattern.NewMatcher(patterns)
 	errs = append(errs, b.checkExamples())
+	b.webhooks = map[[2]string]*webhook.Target{}
+	for _, r := range b.rules {
+		for _, t := range r.targets {
+			if t.hook == nil {
+				continue
+			}
+			if !b.events.HasCallback(topic(t.module)) {
+				errs = append(errs, b.events.SubscribeAsync(topic(t.module), b.handle, false))
+			}
+			b.webhooks[[2]string{r.name, t.module}] = t.hook
+		}
+	}
 	return errors.Join(errs...)
 }
 

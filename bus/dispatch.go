@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/shopbus/shopbus/bus/transform"
+	"github.com/shopbus/shopbus/bus/webhook"
 )
 
 const routeBatch = 200
@@ -47,6 +48,9 @@ func (b *Bus) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			b.events.WaitAsync()
+			for _, hook := range b.webhooks {
+				hook.Close()
+			}
 			return nil
 		case <-b.wake:
 		case <-timer.C:
@@ -117,7 +121,7 @@ func (b *Bus) routeBatch(ctx context.Context) (int, error) {
 // dueQuery selects deliveries whose time has come, skipping any that has an
 // earlier unfinished delivery for the same order and target: an order's
 // cancellation never overtakes its creation, while other orders go on.
-const dueQuery = `SELECT d.id, d.target FROM bus_deliveries d
+const dueQuery = `SELECT d.id, d.rule, d.target FROM bus_deliveries d
 WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?
 AND (d.order_id = '' OR NOT EXISTS (
 	SELECT 1 FROM bus_deliveries p
@@ -134,14 +138,14 @@ func (b *Bus) dispatch(ctx context.Context) error {
 		return nil
 	}
 	var due []struct {
-		ID     int64
-		Target string
+		ID           int64
+		Rule, Target string
 	}
 	if err := b.db.WithContext(ctx).Raw(dueQuery, time.Now().UTC(), free+busy).Scan(&due).Error; err != nil {
 		return err
 	}
 	for _, d := range due {
-		if _, ok := b.runners[d.Target]; !ok {
+		if _, ok := b.runners[d.Target]; !ok && b.webhooks[[2]string{d.Rule, d.Target}] == nil {
 			// Left by an earlier configuration: no one can take it.
 			b.bury(ctx, d.ID, fmt.Sprintf("no module or webhook named %q in this configuration", d.Target))
 			continue
@@ -153,7 +157,7 @@ func (b *Bus) dispatch(ctx context.Context) error {
 		}
 		b.mu.Unlock()
 		if !skip {
-			b.events.Publish(topic(d.Target), d.ID)
+			b.events.Publish(topic(d.Target), d.ID, d.Rule, d.Target)
 		}
 	}
 	return nil
@@ -161,7 +165,7 @@ func (b *Bus) dispatch(ctx context.Context) error {
 
 // handle runs one delivery: the subscriber's work and the row's "done" commit
 // together or not at all.
-func (b *Bus) handle(id int64) {
+func (b *Bus) handle(id int64, rule, target string) {
 	defer func() {
 		b.mu.Lock()
 		delete(b.inflight, id)
@@ -170,7 +174,12 @@ func (b *Bus) handle(id int64) {
 	}()
 	ctx := b.ctx
 	var row deliveryRow
-	err := b.runTx(ctx, id, &row)
+	var err error
+	if hook := b.webhooks[[2]string{rule, target}]; hook != nil {
+		err = b.send(ctx, id, hook, &row)
+	} else {
+		err = b.runTx(ctx, id, &row)
+	}
 	switch {
 	case err == nil:
 		b.log.Debug("bus: delivered", "delivery_id", id, "event_id", row.EventID, "target", row.Target)
@@ -216,6 +225,28 @@ func (b *Bus) runTx(ctx context.Context, id int64, row *deliveryRow) (err error)
 	})
 }
 
+// send delivers to a webhook. The HTTP call runs outside any transaction,
+// so a slow receiver never holds the database; the receiver deduplicates by
+// the webhook-id header, which stays the same across retries.
+func (b *Bus) send(ctx context.Context, id int64, hook *webhook.Target, row *deliveryRow) error {
+	err := b.db.WithContext(ctx).Where("id = ? AND status IN ? AND next_attempt_at <= ?", id, []string{StatusPending, StatusFailed}, time.Now().UTC()).
+		Take(row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return errNotDue
+	}
+	if err != nil {
+		return err
+	}
+	if err := hook.Send(ctx, fmt.Sprintf("%s.%d", row.EventID, row.ID), []byte(row.Payload)); err != nil {
+		if errors.Is(err, webhook.ErrPermanent) {
+			return Permanent(err)
+		}
+		return err
+	}
+	return b.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND status IN ?", id, []string{StatusPending, StatusFailed}).
+		Updates(map[string]any{"status": StatusDone, "attempts": row.Attempts + 1, "last_error": "", "updated_at": time.Now().UTC()}).Error
+}
+
 // errNotDue means a handed-over delivery is no longer due.
 var errNotDue = errors.New("bus: delivery not due")
 
@@ -236,6 +267,10 @@ func (b *Bus) fail(ctx context.Context, row *deliveryRow, cause error) {
 	now := time.Now().UTC()
 	attempts := row.Attempts + 1
 	status, next := StatusFailed, now.Add(backoff(retry, attempts))
+	var hint interface{ RetryAfter() time.Duration }
+	if errors.As(cause, &hint) && now.Add(hint.RetryAfter()).After(next) {
+		next = now.Add(hint.RetryAfter()) // the receiver asked for a pause (429, 503)
+	}
 	if errors.Is(cause, ErrPermanent) || attempts >= retry.MaxAttempts || next.Sub(row.StartedAt) > retry.MaxAge {
 		status = StatusDead
 	}

@@ -43,8 +43,8 @@ func (b *Bus) Replay(ctx context.Context, r Replay) (ReplayResult, error) {
 			return res, fmt.Errorf("replay: no rule named %q", r.Rule)
 		}
 	}
-	if r.Target != "" && b.runners[r.Target] == nil {
-		return res, fmt.Errorf("replay: no target %q (known: %s)", r.Target, known(b.runnerSet()))
+	if r.Target != "" && !b.targetSet()[r.Target] {
+		return res, fmt.Errorf("replay: no target %q (known: %s)", r.Target, known(b.targetSet()))
 	}
 	var last int64
 	for {
@@ -114,6 +114,15 @@ func (b *Bus) runnerSet() map[string]bool {
 	set := map[string]bool{}
 	for name := range b.runners {
 		set[name] = true
+	}
+	return set
+}
+
+// targetSet names every target: the modules and the webhooks.
+func (b *Bus) targetSet() map[string]bool {
+	set := b.runnerSet()
+	for k := range b.webhooks {
+		set[k[1]] = true
 	}
 	return set
 }

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/shopbus/shopbus/bus/pattern"
 	"github.com/shopbus/shopbus/bus/transform"
+	"github.com/shopbus/shopbus/bus/webhook"
 )
 
 // ErrInvalidRule wraps every reason a rule is refused at start-up.
@@ -25,11 +27,30 @@ type RuleConfig struct {
 	Line int    `yaml:"-"`
 }
 
-// TargetConfig is one target of a rule: an in-process module and the
-// transform that shapes what it receives.
+// TargetConfig is one target of a rule: an in-process module or a webhook
+// (a third-party component over HTTP), and the transform that shapes what
+// it receives.
 type TargetConfig struct {
-	Module         string `yaml:"module"`
+	Module  string          `yaml:"module"`
+	Webhook *webhook.Config `yaml:"webhook"`
+	// Name names a webhook target in deliveries and the dead letters
+	// (default "webhook:" and the URL's host).
+	Name           string `yaml:"name"`
 	transform.Spec `yaml:",inline"`
+}
+
+// target names the target as its deliveries do.
+func (t TargetConfig) target() string {
+	switch {
+	case t.Webhook == nil:
+		return t.Module
+	case t.Name != "":
+		return t.Name
+	}
+	if u, err := url.Parse(t.Webhook.URL); err == nil && u.Host != "" {
+		return "webhook:" + u.Host
+	}
+	return "webhook"
 }
 
 // Retry bounds how long a failing delivery is retried before it is dead.
@@ -83,8 +104,9 @@ type rule struct {
 }
 
 type target struct {
-	module    string
+	module    string // the delivery's target: a module's or a webhook's name
 	transform *transform.Transform
+	hook      *webhook.Target // nil for a module
 }
 
 func (c RuleConfig) where() string {
@@ -120,20 +142,33 @@ func (c RuleConfig) compile(def Retry, modules map[string]bool) (*rule, error) {
 	r := &rule{config: c, name: c.Name, pattern: p}
 	seen := map[string]bool{}
 	for i, t := range c.Targets {
+		name := t.target()
 		switch {
-		case t.Module == "":
-			return nil, fail("target %d: module is required", i+1)
-		case !modules[t.Module]:
+		case t.Module == "" && t.Webhook == nil:
+			return nil, fail("target %d: give a module or a webhook", i+1)
+		case t.Module != "" && t.Webhook != nil:
+			return nil, fail("target %d: give a module or a webhook, not both", i+1)
+		case t.Webhook == nil && t.Name != "":
+			return nil, fail("target %d: name is for webhooks; a module is named by module", i+1)
+		case t.Webhook == nil && !modules[t.Module]:
 			return nil, fail("target %d: unknown module %q (known: %s)", i+1, t.Module, known(modules))
-		case seen[t.Module]:
-			return nil, fail("target %d: module %q is named twice", i+1, t.Module)
+		case t.Webhook != nil && modules[name]:
+			return nil, fail("target %d: webhook name %q is a module's name", i+1, name)
+		case seen[name]:
+			return nil, fail("target %d: %q is named twice (give webhooks distinct names)", i+1, name)
 		}
-		seen[t.Module] = true
+		seen[name] = true
 		tr, err := transform.Compile(t.Spec)
 		if err != nil {
-			return nil, fail("target %d (%s): %v", i+1, t.Module, err)
+			return nil, fail("target %d (%s): %v", i+1, name, err)
 		}
-		r.targets = append(r.targets, target{module: t.Module, transform: tr})
+		tg := target{module: name, transform: tr}
+		if t.Webhook != nil {
+			if tg.hook, err = webhook.New(*t.Webhook); err != nil {
+				return nil, fail("target %d (%s): %v", i+1, name, err)
+			}
+		}
+		r.targets = append(r.targets, tg)
 	}
 	r.retry = def
 	if c.Retry != nil {

@@ -59,10 +59,10 @@ func New(d Deps) *Server {
 
 	e.GET("/healthz", s.health)
 	v1 := e.Group("/v1", s.authenticate)
-	v1.POST("/orders", s.createOrder)
+	v1.POST("/orders", s.createOrder, s.Idempotent)
 	v1.GET("/orders", s.listOrders)
 	v1.GET("/orders/:id", s.getOrder)
-	v1.POST("/orders/:id/state", s.changeState)
+	v1.POST("/orders/:id/state", s.changeState, s.Idempotent)
 	v1.PUT("/inventory/:sku", s.setStock)
 	v1.GET("/inventory/:sku", s.getStock)
 	v1.POST("/rules/test", s.testRules)
