@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -324,5 +325,71 @@ func TestCrashUnderLoad(t *testing.T) {
 	}
 	if resent > kills {
 		t.Errorf("%d re-sent messages; at most one per kill can fall in the window", resent)
+	}
+}
+
+// TestGracefulShutdown: SIGTERM under load stops the process cleanly
+// within its timeout, and what it had accepted is delivered after the
+// restart.
+func TestGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	logFile, err := os.Create(filepath.Join(dir, "shopbus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	mail := smtptest.Start(t, "127.0.0.1:0")
+	mail.SetDelay(5 * time.Millisecond)
+	dsn := filepath.Join(dir, "shop.db")
+	env := []string{"SHOPBUS_DATABASE_DSN=" + dsn, "SHOPBUS_SMTP_ADDR=" + mail.Addr(), "SHOPBUS_BOOTSTRAP_API_KEY=" + testKey}
+	p := startProcess(t, bin, env, logFile)
+
+	var accepted []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 60 {
+		wg.Go(func() {
+			id := fmt.Sprintf("ord-g%02d", i)
+			if status, _ := doJSON(t, "POST", p.url+"/v1/orders", newOrder(id, id+"@example.com", "MUG", 1), testKey); status == http.StatusCreated {
+				mu.Lock()
+				accepted = append(accepted, id)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("after SIGTERM the process exited with %v, want status 0", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the process did not stop within 30s of SIGTERM")
+	}
+	t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+	logText, _ := os.ReadFile(logFile.Name())
+	if !bytes.Contains(logText, []byte("shopbus stopped")) {
+		t.Errorf("the log does not say it stopped cleanly:\n%s", logText)
+	}
+
+	p = startProcess(t, bin, env, logFile)
+	for _, id := range accepted {
+		waitFor(t, id+" to settle after the restart", 60*time.Second, func() (bool, string) {
+			v := must[orderView](t, http.StatusOK)(doJSON(t, "GET", p.url+"/v1/orders/"+id, nil, testKey))
+			return v.settled(4, 1)
+		})
+	}
+	if len(accepted) != 60 {
+		t.Errorf("%d of 60 orders accepted before the SIGTERM", len(accepted))
 	}
 }

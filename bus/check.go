@@ -58,15 +58,16 @@ func (b *Bus) checkExamples() error {
 		}
 		for _, m := range matches {
 			for _, t := range m.Targets {
-				if t.err != nil || reported[[2]string{m.Rule, t.Module}] {
-					continue
+				check, module := b.checks[t.Module]
+				if !module || t.err != nil || reported[[2]string{m.Rule, t.Module}] {
+					continue // webhooks take any payload; errors show at delivery
 				}
 				if !t.json {
 					reported[[2]string{m.Rule, t.Module}] = true
 					errs = append(errs, fmt.Errorf("%s: %w: target %s: the template makes text, but the module reads JSON", m.config.where(), ErrInvalidRule, t.Module))
 					continue
 				}
-				if err := b.checks[t.Module](t.Payload); err != nil {
+				if err := check(t.Payload); err != nil {
 					reported[[2]string{m.Rule, t.Module}] = true
 					errs = append(errs, fmt.Errorf("%s: %w: target %s: for %q events the payload does not suit the module: %v",
 						m.config.where(), ErrInvalidRule, t.Module, d.EventDetailType(), err))

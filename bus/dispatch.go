@@ -296,10 +296,8 @@ func (b *Bus) fail(ctx context.Context, row *deliveryRow, cause error) {
 // so retries of many deliveries spread out instead of arriving together.
 func backoff(r Retry, attempt int) time.Duration {
 	ceiling := r.MaxBackoff
-	if attempt < 40 {
-		if d := r.InitialBackoff << (attempt - 1); d > 0 && d < ceiling {
-			ceiling = d
-		}
+	if shift := attempt - 1; shift < 63 && r.InitialBackoff <= ceiling>>shift {
+		ceiling = r.InitialBackoff << shift // cannot overflow: it is at most the ceiling
 	}
 	return rand.N(ceiling) + 1
 }

@@ -1,0 +1,182 @@
+package bus
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/database"
+)
+
+// fastRetry keeps retries in milliseconds so failure scenarios end quickly.
+var fastRetry = Retry{MaxAttempts: 5, MaxAge: time.Hour, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
+
+// openTestDB opens a SQLite database in a temporary folder with the bus's
+// tables.
+func openTestDB(t *testing.T) *gorm.DB {
+	t.Helper()
+	db, err := database.Open(database.Config{DSN: filepath.Join(t.TempDir(), "bus.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { database.Close(db) })
+	if _, err := database.Migrate(context.Background(), db, Migrations); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// newTestBus returns a bus that polls often and retries fast; the caller
+// subscribes and then calls runBus.
+func newTestBus(t *testing.T, db *gorm.DB, rules []RuleConfig) *Bus {
+	t.Helper()
+	return New(db, rules, Options{PollInterval: 10 * time.Millisecond, Retry: fastRetry}, testLogger(t))
+}
+
+// testLogger writes the bus's log to the test's output.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// runBus starts b and runs it until the test ends, checking that Run
+// returns once cancelled.
+func runBus(t *testing.T, b *Bus) {
+	t.Helper()
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+}
+
+// waitFor polls cond until it holds, failing the test after a deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// publish writes each detail to the outbox in its own committed transaction,
+// in order, and wakes the bus.
+func publish(t *testing.T, db *gorm.DB, b *Bus, details ...Detail) []Event {
+	t.Helper()
+	var events []Event
+	for _, d := range details {
+		err := db.Transaction(func(tx *gorm.DB) error {
+			ev, err := Publish(context.Background(), tx, d)
+			events = append(events, ev)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Wake()
+	return events
+}
+
+// deliveriesOf lists an order's deliveries, failing the test on error.
+func deliveriesOf(t *testing.T, b *Bus, orderID string) []DeliveryStatus {
+	t.Helper()
+	ds, err := b.Deliveries(context.Background(), orderID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+// statusIs reports whether the order's deliveries have exactly these
+// statuses, oldest first.
+func statusIs(t *testing.T, b *Bus, orderID string, want ...string) func() bool {
+	return func() bool {
+		ds := deliveriesOf(t, b, orderID)
+		if len(ds) != len(want) {
+			return false
+		}
+		for i, d := range ds {
+			if d.Status != want[i] {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// orderChange is a checkout event as the checkout module publishes it,
+// with the detail fields rules filter on.
+type orderChange struct {
+	OrderID  string   `json:"order_id"`
+	State    string   `json:"order_state"`
+	Total    int64    `json:"total_minor"`
+	Customer customer `json:"customer"`
+	Payment  payment  `json:"payment"`
+	Items    []item   `json:"items"`
+}
+
+type customer struct {
+	Email string `json:"email"`
+	Name  string `json:"name"`
+}
+
+type payment struct {
+	Method string `json:"method"`
+	Token  string `json:"token"`
+}
+
+type item struct {
+	SKU      string `json:"sku"`
+	Quantity int    `json:"quantity"`
+}
+
+func (orderChange) EventSource() string     { return "shopbus.checkout" }
+func (orderChange) EventDetailType() string { return "Order State Change" }
+
+// newOrder is an order_created event for id.
+func newOrder(id string) orderChange {
+	return orderChange{
+		OrderID:  id,
+		State:    "new_order_created",
+		Total:    4200,
+		Customer: customer{Email: "ada@example.com", Name: "Ada"},
+		Payment:  payment{Method: "card", Token: "tok_" + id},
+		Items:    []item{{SKU: "MUG-1", Quantity: 2}},
+	}
+}
+
+// shortage is what an inventory module publishes from its handler.
+type shortage struct {
+	OrderID string `json:"order_id"`
+	SKU     string `json:"sku"`
+}
+
+func (shortage) EventSource() string     { return "shopbus.inventory" }
+func (shortage) EventDetailType() string { return "Inventory Shortage" }
+
+// checkoutRule routes every checkout event to targets.
+func checkoutRule(name string, targets ...TargetConfig) RuleConfig {
+	return RuleConfig{Name: name, Pattern: map[string]any{"source": []any{"shopbus.checkout"}}, Targets: targets}
+}
+
+// nop is a handler that succeeds at once.
+func nop[T any](context.Context, Delivery[T]) error { return nil }
