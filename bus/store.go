@@ -35,16 +35,16 @@ func (eventRow) TableName() string { return "bus_events" }
 
 // deliveryRow is one (event, rule, target) with the payload the target gets.
 type deliveryRow struct {
-	ID            int64 `gorm:"primaryKey;autoIncrement"`
-	EventSeq      int64
-	EventID       string
-	OrderID       string
-	Rule          string
-	Target        string
-	Payload       string
-	Status        string
-	Attempts      int
-	LastError     string
+	ID        int64 `gorm:"primaryKey;autoIncrement"`
+	EventSeq  int64
+	EventID   string
+	OrderID   string
+	Rule      string
+	Target    string
+	Payload   string
+	Status    string
+	Attempts  int
+	LastError string
 	// Errors holds every failed attempt, as JSON []AttemptError.
 	Errors string
 	// Replay counts replays of this (event, rule, target): 0 is the original.
