@@ -40,7 +40,7 @@ func startProcess(t *testing.T, bin string, env []string, logFile *os.File) *pro
 	t.Helper()
 	addr := smtptest.FreeAddr(t)
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), append(env, "SHOPBUS_HTTP_ADDR="+addr)...)
+	cmd.Env = append(os.Environ(), append(env, "SHOPBUS_HTTP_ADDR="+addr, "SHOPBUS_RATE_LIMIT_RPS=0")...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

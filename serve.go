@@ -58,8 +58,11 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
-	srv := web.New(web.Deps{DB: a.db, Keys: a.keys, Bus: a.bus, Checkout: a.checkout,
-		Inventory: a.inventory, Email: a.email, Log: log})
+	srv, err := web.New(web.Deps{DB: a.db, Keys: a.keys, Bus: a.bus, Checkout: a.checkout,
+		Inventory: a.inventory, Email: a.email, Log: log}, cfg.HTTP.Config)
+	if err != nil {
+		return err
+	}
 	every := func(ctx context.Context, d time.Duration, fn func(context.Context, time.Time) (int64, error)) error {
 		t := time.NewTicker(d)
 		defer t.Stop()

@@ -45,17 +45,24 @@ func testConfig(t *testing.T, smtpAddr string) *config.Config {
 	cfg.Delivery.PollInterval = 20 * time.Millisecond
 	cfg.Delivery.Retry.InitialBackoff, cfg.Delivery.Retry.MaxBackoff = 10*time.Millisecond, 100*time.Millisecond
 	cfg.Log.Level = "warn"
+	cfg.HTTP.RateLimit.RPS = 0 // tests that poll would trip it; gateway_test covers it
 	cfg.BootstrapAPIKey = testKey
 	return cfg
 }
 
-// startShop serves cfg until the test ends.
+// startShop serves cfg until the test ends, logging to the test's output.
 func startShop(t *testing.T, cfg *config.Config, mail *smtptest.Server) *shop {
+	t.Helper()
+	return startShopLogging(t, cfg, mail, t.Output())
+}
+
+// startShopLogging serves cfg until the test ends, logging to log.
+func startShopLogging(t *testing.T, cfg *config.Config, mail *smtptest.Server, log io.Writer) *shop {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, io.Discard, t.Output(), func(addr string) { ready <- addr }) }()
+	go func() { done <- serve(ctx, cfg, io.Discard, log, func(addr string) { ready <- addr }) }()
 	s := &shop{t: t, smtp: mail, cfg: cfg}
 	select {
 	case addr := <-ready:

@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -17,6 +19,7 @@ import (
 	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/modules/email"
 	"github.com/shopbus/shopbus/modules/shipping"
+	"github.com/shopbus/shopbus/web"
 )
 
 // Config is the whole of config.yaml.
@@ -40,6 +43,7 @@ type Config struct {
 type HTTP struct {
 	Addr            string        `yaml:"addr"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	web.Config      `yaml:",inline"`
 }
 
 // Log sets the log's level ("debug", "info", "warn", "error") and format
@@ -56,6 +60,13 @@ var Env = map[string]func(*Config, string){
 	"SHOPBUS_SMTP_ADDR":         func(c *Config, v string) { c.Mail.SMTPAddr = v },
 	"SHOPBUS_MAIL_DIR":          func(c *Config, v string) { c.Mail.Dir = v },
 	"SHOPBUS_BOOTSTRAP_API_KEY": func(c *Config, v string) { c.BootstrapAPIKey = v },
+	"SHOPBUS_RATE_LIMIT_RPS": func(c *Config, v string) {
+		// Not a number: left as NaN, which Validate refuses with the variable's name.
+		c.HTTP.RateLimit.RPS = math.NaN()
+		if rps, err := strconv.ParseFloat(v, 64); err == nil {
+			c.HTTP.RateLimit.RPS = rps
+		}
+	},
 }
 
 // Load reads the configuration from path, or from embedded (the defaults
@@ -130,6 +141,10 @@ func (c *Config) setDefaults() {
 	if c.Database.Driver == "" {
 		c.Database.Driver = "sqlite"
 	}
+	if c.HTTP.RateLimit.RPS > 0 && c.HTTP.RateLimit.Burst == 0 {
+		c.HTTP.RateLimit.Burst = max(1, int(2*c.HTTP.RateLimit.RPS))
+	}
+
 }
 
 // Validate checks what can be checked without opening anything; rules are
@@ -144,6 +159,11 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Rules) == 0 {
 		errs = append(errs, errors.New("rules: at least one rule is required"))
+	}
+	if math.IsNaN(c.HTTP.RateLimit.RPS) {
+		errs = append(errs, errors.New("SHOPBUS_RATE_LIMIT_RPS must be a number (0 turns the limit off)"))
+	} else if err := c.HTTP.Config.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("config: %s: %w", c.File, err)

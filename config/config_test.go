@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"os"
@@ -242,6 +243,7 @@ func TestLoadEnvOverrides(t *testing.T) {
 		{"SHOPBUS_SMTP_ADDR", "mail.example:587", func(c *Config) string { return c.Mail.SMTPAddr }, "file:25"},
 		{"SHOPBUS_MAIL_DIR", "/var/mail/shop", func(c *Config) string { return c.Mail.Dir }, "file-mail"},
 		{"SHOPBUS_BOOTSTRAP_API_KEY", "sk-secret", func(c *Config) string { return c.BootstrapAPIKey }, ""},
+		{"SHOPBUS_RATE_LIMIT_RPS", "7.5", func(c *Config) string { return fmt.Sprint(c.HTTP.RateLimit.RPS) }, "0"},
 	}
 	// Every variable Env knows is covered here.
 	var covered []string

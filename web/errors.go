@@ -32,6 +32,12 @@ func statusOf(err error) int {
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized
+	case errors.Is(err, ErrKeyNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrKeyExists):
+		return http.StatusConflict
+	case errors.Is(err, ErrInvalidKey):
+		return http.StatusUnprocessableEntity
 	case errors.Is(err, checkout.ErrNotFound), errors.Is(err, inventory.ErrNotFound), errors.Is(err, bus.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, checkout.ErrDuplicate), errors.Is(err, checkout.ErrInvalidTransition),

@@ -92,12 +92,17 @@ func newIdemShop(t *testing.T) *idemShop {
 	}
 
 	keys := web.NewKeys(db)
-	key, err := keys.Create(ctx, "admin")
+	key, _, err := keys.Create(ctx, web.NewKey{Name: "admin", Scopes: []string{web.ScopeAdmin}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := web.New(web.Deps{DB: db, Keys: keys, Bus: b, Checkout: checkout.New(db, b),
-		Inventory: inv, Email: mail, Log: log})
+	var gateway web.Config
+	gateway.AuthFailures.PerMinute, gateway.AuthFailures.Burst = 10, 20
+	srv, err := web.New(web.Deps{DB: db, Keys: keys, Bus: b, Checkout: checkout.New(db, b),
+		Inventory: inv, Email: mail, Log: log}, gateway)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return &idemShop{t: t, db: db, srv: srv, url: ts.URL, key: key}
@@ -425,7 +430,7 @@ func TestIdempotencyExpiredKeyIsNew(t *testing.T) {
 
 func TestIdempotencyKeysBelongToTheirAPIKey(t *testing.T) {
 	s := newIdemShop(t)
-	other, err := web.NewKeys(s.db).Create(context.Background(), "storefront")
+	other, _, err := web.NewKeys(s.db).Create(context.Background(), web.NewKey{Name: "storefront", Scopes: []string{web.ScopeOrdersWrite, web.ScopeOrdersRead}})
 	if err != nil {
 		t.Fatal(err)
 	}

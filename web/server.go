@@ -4,13 +4,16 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -36,39 +39,112 @@ type Deps struct {
 	Log       *slog.Logger
 }
 
+// Config is the gateway's part of the `http:` section of config.yaml.
+type Config struct {
+	// RateLimit is a token bucket per API key; rps 0 turns it off.
+	RateLimit struct {
+		RPS   float64 `yaml:"rps"`
+		Burst int     `yaml:"burst"`
+	} `yaml:"rate_limit"`
+	// AuthFailures limits failed authentications per client address.
+	AuthFailures struct {
+		PerMinute int `yaml:"per_minute"`
+		Burst     int `yaml:"burst"`
+	} `yaml:"auth_failures"`
+	// TrustedProxies are the CIDRs of reverse proxies whose X-Forwarded-For
+	// is believed. Empty: the client is the connection's peer, whatever
+	// headers say.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// CORSAllowOrigins lets storefronts on these origins call the API from
+	// the browser. Empty: no CORS headers.
+	CORSAllowOrigins []string `yaml:"cors_allow_origins"`
+}
+
+// Validate checks the gateway settings.
+func (c Config) Validate() error {
+	if c.RateLimit.RPS < 0 || (c.RateLimit.RPS > 0 && c.RateLimit.Burst < 1) {
+		return errors.New("http.rate_limit: rps must be 0 (off) or positive, with burst at least 1")
+	}
+	if c.AuthFailures.PerMinute < 0 || c.AuthFailures.Burst < 0 {
+		return errors.New("http.auth_failures: per_minute and burst must be positive (0: the defaults, 10 and 20)")
+	}
+	for _, cidr := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			return fmt.Errorf("http.trusted_proxies: %q is not a CIDR such as 10.0.0.0/8", cidr)
+		}
+	}
+	return nil
+}
+
+// ipExtractor believes X-Forwarded-For only from trusted proxies, so a
+// client cannot pick the address its limits are counted against.
+func (c Config) ipExtractor() echo.IPExtractor {
+	if len(c.TrustedProxies) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, cidr := range c.TrustedProxies {
+		_, n, _ := net.ParseCIDR(netip.MustParsePrefix(cidr).String())
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
 // Server is the HTTP API.
 type Server struct {
 	Deps
-	log  *slog.Logger
-	echo *echo.Echo
-	http *http.Server
+	log      *slog.Logger
+	echo     *echo.Echo
+	http     *http.Server
+	failures *failures
 }
 
 // maxBody bounds every request body; a 500-item order is far below it.
 const maxBody = "1M"
 
 // New builds the server and its routes.
-func New(d Deps) *Server {
-	s := &Server{Deps: d, log: d.Log, echo: echo.New()}
+func New(d Deps, cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	perMinute, burst := cmp.Or(cfg.AuthFailures.PerMinute, 10), cmp.Or(cfg.AuthFailures.Burst, 20)
+	s := &Server{Deps: d, log: d.Log, echo: echo.New(), failures: newFailures(perMinute, burst)}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	// Trust only the peer address: X-Forwarded-For is whatever a client says.
-	e.IPExtractor = echo.ExtractIPDirect()
-	e.Use(middleware.RequestID(), s.recoverer(), middleware.BodyLimit(maxBody))
+	e.IPExtractor = cfg.ipExtractor()
+	e.Use(middleware.RequestID(), s.recoverer(), middleware.Secure())
+	if len(cfg.CORSAllowOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:  cfg.CORSAllowOrigins,
+			AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
+			AllowHeaders:  []string{echo.HeaderAuthorization, "X-API-Key", echo.HeaderContentType, "Idempotency-Key"},
+			ExposeHeaders: []string{echo.HeaderXRequestID, echo.HeaderLocation, "Retry-After", "Idempotent-Replayed"},
+			MaxAge:        600,
+		}))
+	}
+	e.Use(middleware.BodyLimit(maxBody))
 
 	e.GET("/healthz", s.health)
+	e.GET("/readyz", s.health)
 	v1 := e.Group("/v1", s.authenticate)
-	v1.POST("/orders", s.createOrder, s.Idempotent)
-	v1.GET("/orders", s.listOrders)
-	v1.GET("/orders/:id", s.getOrder)
-	v1.POST("/orders/:id/state", s.changeState, s.Idempotent)
-	v1.PUT("/inventory/:sku", s.setStock)
-	v1.GET("/inventory/:sku", s.getStock)
-	v1.POST("/rules/test", s.testRules)
-	v1.GET("/dlq", s.listDeadLetters)
-	v1.GET("/dlq/:id", s.getDeadLetter)
-	v1.POST("/dlq/redrive", s.redrive)
+	if cfg.RateLimit.RPS > 0 {
+		v1.Use(keyRateLimit(cfg.RateLimit.RPS, cfg.RateLimit.Burst))
+	}
+	write, read, admin := require(ScopeOrdersWrite), require(ScopeOrdersRead), require(ScopeAdmin)
+	v1.POST("/orders", s.createOrder, write, s.Idempotent)
+	v1.POST("/orders/:id/state", s.changeState, write, s.Idempotent)
+	v1.GET("/orders", s.listOrders, read)
+	v1.GET("/orders/:id", s.getOrder, read)
+	v1.PUT("/inventory/:sku", s.setStock, admin)
+	v1.GET("/inventory/:sku", s.getStock, admin)
+	v1.POST("/rules/test", s.testRules, admin)
+	v1.GET("/dlq", s.listDeadLetters, admin)
+	v1.GET("/dlq/:id", s.getDeadLetter, admin)
+	v1.POST("/dlq/redrive", s.redrive, admin)
+	v1.POST("/apikeys", s.createKey, admin)
+	v1.GET("/apikeys", s.listKeys, admin)
+	v1.DELETE("/apikeys/:name", s.revokeKey, admin)
 
 	s.http = &http.Server{
 		Handler:           e,
@@ -76,9 +152,10 @@ func New(d Deps) *Server {
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn),
 	}
-	return s
+	return s, nil
 }
 
 // Handler returns the HTTP handler, for tests and embedding.
@@ -106,25 +183,6 @@ func (s *Server) recoverer() echo.MiddlewareFunc {
 			return err
 		},
 	})
-}
-
-// authenticate accepts "Authorization: Bearer <key>" or "X-API-Key: <key>".
-func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		key := c.Request().Header.Get("X-API-Key")
-		if auth := c.Request().Header.Get(echo.HeaderAuthorization); key == "" && auth != "" {
-			scheme, token, ok := strings.Cut(auth, " ")
-			if ok && strings.EqualFold(scheme, "Bearer") {
-				key = strings.TrimSpace(token)
-			}
-		}
-		name, err := s.Keys.Authenticate(c.Request().Context(), key)
-		if err != nil {
-			return err
-		}
-		c.Set("api_key", name)
-		return next(c)
-	}
 }
 
 func (s *Server) health(c echo.Context) error {

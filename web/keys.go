@@ -1,0 +1,235 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/database"
+)
+
+// Errors of authentication and key management.
+var (
+	ErrUnauthorized = errors.New("missing, unknown, expired or revoked API key")
+	ErrForbidden    = errors.New("the API key lacks the scope this needs")
+	ErrKeyNotFound  = errors.New("apikey: no such key")
+	ErrKeyExists    = errors.New("apikey: a key with that name exists")
+	ErrInvalidKey   = errors.New("apikey: invalid key request")
+)
+
+// Scopes a key may hold. Admin holds every other.
+const (
+	ScopeOrdersWrite = "orders:write" // a storefront: create orders, change their state
+	ScopeOrdersRead  = "orders:read"
+	ScopeAdmin       = "admin" // everything: inventory, rules, dead letters, replay, keys
+)
+
+// Scopes lists every scope.
+var Scopes = []string{ScopeOrdersWrite, ScopeOrdersRead, ScopeAdmin}
+
+// KeyPrefix starts every generated key, so a leaked key is recognisable
+// (and secret scanners can find it).
+const KeyPrefix = "sb_live_"
+
+// Migrations create the gateway's tables.
+var Migrations = []database.Migration{{
+	ID: "web-0001",
+	SQL: []string{
+		`CREATE TABLE web_api_keys (
+			id $AUTOID,
+			name TEXT NOT NULL,
+			hash TEXT NOT NULL UNIQUE,
+			hint TEXT NOT NULL,
+			scopes TEXT NOT NULL,
+			created_at TIMESTAMP NOT NULL,
+			expires_at TIMESTAMP,
+			revoked_at TIMESTAMP
+		)`,
+		// A revoked key's name can be given to a new key.
+		`CREATE UNIQUE INDEX web_api_keys_live_name ON web_api_keys (name) WHERE revoked_at IS NULL`,
+	},
+}}
+
+type apiKey struct {
+	ID        int64 `gorm:"primaryKey;autoIncrement"`
+	Name      string
+	Hash      string
+	Hint      string
+	Scopes    string
+	CreatedAt time.Time
+	ExpiresAt *time.Time
+	RevokedAt *time.Time
+}
+
+func (apiKey) TableName() string { return "web_api_keys" }
+
+// KeyInfo describes a key without its secret.
+type KeyInfo struct {
+	Name      string     `json:"name"`
+	Hint      string     `json:"hint"`
+	Scopes    []string   `json:"scopes"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+func (k apiKey) info() KeyInfo {
+	return KeyInfo{Name: k.Name, Hint: k.Hint, Scopes: strings.Split(k.Scopes, ","), CreatedAt: k.CreatedAt,
+		ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt}
+}
+
+// Principal is who a request acts as.
+type Principal struct {
+	Name   string
+	Scopes []string
+}
+
+// Can reports whether the principal holds scope (admin holds all).
+func (p Principal) Can(scope string) bool {
+	return slices.Contains(p.Scopes, ScopeAdmin) || slices.Contains(p.Scopes, scope)
+}
+
+// Keys stores API keys as SHA-256 hashes: a generated key has 160 random
+// bits, so a fast hash is enough and the database never holds a usable
+// secret.
+type Keys struct{ db *gorm.DB }
+
+// NewKeys returns the key store.
+func NewKeys(db *gorm.DB) *Keys { return &Keys{db: db} }
+
+func hashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewKey asks for a key.
+type NewKey struct {
+	Name   string
+	Scopes []string
+	// TTL, when positive, makes the key expire that long after creation.
+	TTL time.Duration
+}
+
+func (n *NewKey) validate() error {
+	n.Name = strings.TrimSpace(n.Name)
+	if n.Name == "" || len(n.Name) > 100 || strings.ContainsFunc(n.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("%w: the name must be 1-100 printable characters", ErrInvalidKey)
+	}
+	if len(n.Scopes) == 0 {
+		return fmt.Errorf("%w: give at least one scope (%s)", ErrInvalidKey, strings.Join(Scopes, ", "))
+	}
+	for _, s := range n.Scopes {
+		if !slices.Contains(Scopes, s) {
+			return fmt.Errorf("%w: unknown scope %q (known: %s)", ErrInvalidKey, s, strings.Join(Scopes, ", "))
+		}
+	}
+	if n.TTL < 0 {
+		return fmt.Errorf("%w: the expiry must be in the future", ErrInvalidKey)
+	}
+	return nil
+}
+
+// Create makes a new key and returns it; it is shown only this once.
+func (k *Keys) Create(ctx context.Context, n NewKey) (string, KeyInfo, error) {
+	if err := n.validate(); err != nil {
+		return "", KeyInfo{}, err
+	}
+	raw := make([]byte, 20)
+	if _, err := rand.Read(raw); err != nil {
+		return "", KeyInfo{}, err
+	}
+	key := KeyPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw))
+	info, err := k.store(ctx, n, key)
+	return key, info, err
+}
+
+func (k *Keys) store(ctx context.Context, n NewKey, key string) (KeyInfo, error) {
+	now := time.Now().UTC()
+	row := apiKey{Name: n.Name, Hash: hashKey(key), Hint: key[:min(len(key), len(KeyPrefix)+4)] + "…",
+		Scopes: strings.Join(n.Scopes, ","), CreatedAt: now}
+	if n.TTL > 0 {
+		exp := now.Add(n.TTL)
+		row.ExpiresAt = &exp
+	}
+	err := k.db.WithContext(ctx).Create(&row).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return KeyInfo{}, fmt.Errorf("%w: %q", ErrKeyExists, n.Name)
+	}
+	return row.info(), err
+}
+
+// Bootstrap makes sure a first key exists. With no key stored it stores
+// given (when not empty) or a new key as the admin key, and returns the key
+// it created (empty when given was used or a key existed).
+func (k *Keys) Bootstrap(ctx context.Context, given string) (string, error) {
+	var n int64
+	if err := k.db.WithContext(ctx).Model(&apiKey{}).Count(&n).Error; err != nil || n > 0 {
+		return "", err
+	}
+	admin := NewKey{Name: "admin", Scopes: []string{ScopeAdmin}}
+	if given != "" {
+		if len(given) < 16 {
+			return "", errors.New("apikey: SHOPBUS_BOOTSTRAP_API_KEY must be at least 16 characters")
+		}
+		_, err := k.store(ctx, admin, given)
+		return "", err
+	}
+	key, _, err := k.Create(ctx, admin)
+	return key, err
+}
+
+// List returns every key, newest first, without secrets.
+func (k *Keys) List(ctx context.Context) ([]KeyInfo, error) {
+	var rows []apiKey
+	if err := k.db.WithContext(ctx).Order("id DESC").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]KeyInfo, len(rows))
+	for i, r := range rows {
+		out[i] = r.info()
+	}
+	return out, nil
+}
+
+// Revoke ends the live key named name; the next request with it is refused.
+func (k *Keys) Revoke(ctx context.Context, name string) error {
+	res := k.db.WithContext(ctx).Model(&apiKey{}).Where("name = ? AND revoked_at IS NULL", name).Update("revoked_at", time.Now().UTC())
+	if res.Error == nil && res.RowsAffected == 0 {
+		return fmt.Errorf("%w: %q", ErrKeyNotFound, name)
+	}
+	return res.Error
+}
+
+// Authenticate returns who the key belongs to, or ErrUnauthorized. It reads
+// the key's row on every request, so a revocation counts at once.
+func (k *Keys) Authenticate(ctx context.Context, key string) (Principal, error) {
+	if key == "" || len(key) > 512 {
+		return Principal{}, ErrUnauthorized
+	}
+	want := hashKey(key)
+	var row apiKey
+	err := k.db.WithContext(ctx).Where("hash = ? AND revoked_at IS NULL", want).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Principal{}, ErrUnauthorized
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	// The lookup is by hash, so no secret byte leaks through its timing;
+	// the comparison is constant-time all the same.
+	if subtle.ConstantTimeCompare([]byte(row.Hash), []byte(want)) != 1 ||
+		(row.ExpiresAt != nil && !time.Now().Before(*row.ExpiresAt)) {
+		return Principal{}, ErrUnauthorized
+	}
+	return Principal{Name: row.Name, Scopes: strings.Split(row.Scopes, ",")}, nil
+}
