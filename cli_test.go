@@ -181,6 +181,27 @@ func TestAdminCommands(t *testing.T) {
 	if code, _, errOut := runCLI(t, "apikey", "create", "--name", "storefront"); code == 0 || !strings.Contains(errOut, "exists") {
 		t.Errorf("a second key with the same name: %d %q", code, errOut)
 	}
+	code, storefront, _ := runCLI(t, "apikey", "create", "--name", "web", "--scopes", "orders:write", "--expires", "90d")
+	storefront = strings.TrimSpace(storefront)
+	if code != 0 || !strings.HasPrefix(storefront, "sb_live_") {
+		t.Fatalf("apikey create --scopes: %d %q", code, storefront)
+	}
+	for _, bad := range [][]string{{"--scopes", "root"}, {"--scopes", ""}, {"--expires", "soon"}, {"--expires", "0d"}} {
+		if code, _, errOut := runCLI(t, append([]string{"apikey", "create", "--name", "bad"}, bad...)...); code != 2 {
+			t.Errorf("apikey create %v: exit %d, want 2 (%s)", bad, code, errOut)
+		}
+	}
+	code, list, _ := runCLI(t, "apikey", "list")
+	if code != 0 || !strings.Contains(list, "storefront") || !strings.Contains(list, "orders:write") ||
+		strings.Contains(list, key) || strings.Contains(list, storefront) {
+		t.Errorf("apikey list: %d\n%s", code, list)
+	}
+	if code, out, _ := runCLI(t, "apikey", "revoke", "web"); code != 0 || out != "revoked web\n" {
+		t.Errorf("apikey revoke: %d %q", code, out)
+	}
+	if code, _, errOut := runCLI(t, "apikey", "revoke", "web"); code != 1 || !strings.Contains(errOut, "no such key") {
+		t.Errorf("apikey revoke twice: %d %q", code, errOut)
+	}
 	if code, out, errOut := runCLI(t, "stock", "set", "MUG", "12"); code != 0 || out != "MUG: on hand 12, reserved 0, available 12\n" {
 		t.Errorf("stock set: %d %q %q", code, out, errOut)
 	}
@@ -198,5 +219,8 @@ func TestAdminCommands(t *testing.T) {
 	st := must[stock](t, http.StatusOK)(s.requestKey("GET", "/v1/inventory/MUG", nil, key))
 	if st.OnHand != 12 {
 		t.Errorf("stock seen by the server: %+v", st)
+	}
+	if status, _ := s.requestKey("POST", "/v1/orders", newOrder("ord-web", "a@example.com", "MUG", 1), storefront); status != 401 {
+		t.Errorf("a key revoked from the command line: %d, want 401", status)
 	}
 }
