@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -88,8 +89,18 @@ func dlqCmd(load loader) *cobra.Command {
 			}
 			return withBus(cmd, load, func(ctx context.Context, a *app) error {
 				n, err := a.bus.Redrive(ctx, bus.Redrive{IDs: ids, Target: redriveTarget, All: all})
+				if errors.Is(err, bus.ErrBadRedrive) {
+					return invalidInput{err}
+				}
+				if err != nil {
+					return err
+				}
+				if int64(len(ids)) > n {
+					fmt.Fprintf(cmd.OutOrStdout(), "redriven: %d of %d (the others are not dead deliveries)\n", n, len(ids))
+					return nil
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "redriven: %d\n", n)
-				return err
+				return nil
 			})
 		},
 	}

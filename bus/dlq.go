@@ -83,7 +83,8 @@ type Redrive struct {
 }
 
 // Redrive puts dead deliveries back in line with a fresh retry budget,
-// keeping their error history, and returns how many it moved.
+// keeping their error history, and returns how many it moved (IDs that are
+// not dead are passed over; none at all is ErrNotFound).
 func (b *Bus) Redrive(ctx context.Context, r Redrive) (int64, error) {
 	q := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("status = ?", StatusDead)
 	switch {
@@ -101,8 +102,8 @@ func (b *Bus) Redrive(ctx context.Context, r Redrive) (int64, error) {
 		b.log.Info("bus: redrive", "deliveries", res.RowsAffected, "target", r.Target, "ids", r.IDs)
 		b.Wake()
 	}
-	if res.Error == nil && len(r.IDs) > 0 && res.RowsAffected < int64(len(r.IDs)) {
-		return res.RowsAffected, fmt.Errorf("%w: %d of the %d IDs are not dead deliveries", ErrNotFound, int64(len(r.IDs))-res.RowsAffected, len(r.IDs))
+	if res.Error == nil && len(r.IDs) > 0 && res.RowsAffected == 0 {
+		return 0, fmt.Errorf("%w: none of %v is a dead delivery", ErrNotFound, r.IDs)
 	}
 	return res.RowsAffected, res.Error
 }

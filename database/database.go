@@ -5,16 +5,19 @@ package database
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+	"gorm.io/plugin/dbresolver"
 )
 
 // Config says where the data lives.
@@ -25,10 +28,16 @@ type Config struct {
 	DSN string `yaml:"dsn"`
 }
 
-// Open opens the database. For SQLite it creates the file's folder and turns
-// on WAL (readers never wait for the writer), a busy timeout (writers queue
-// instead of failing), foreign keys and IMMEDIATE transactions (a transaction
-// takes the write lock at BEGIN, so two writers never deadlock on upgrade).
+// readers is how many connections serve reads beside the one writer.
+const readers = 4
+
+// Open opens the database. For SQLite it creates the file's folder and
+// opens two pools on the file, in WAL mode so readers never wait for the
+// writer: ONE writer connection, whose IMMEDIATE transactions queue in Go
+// (first come, first served) instead of sleeping in SQLite's busy handler,
+// and a few read-only connections that queries are routed to
+// (gorm's dbresolver: transactions and writes go to the writer, plain
+// queries to the readers).
 func Open(cfg Config) (*gorm.DB, error) {
 	if cfg.Driver != "" && cfg.Driver != "sqlite" {
 		return nil, fmt.Errorf("database: unknown driver %q (supported: sqlite)", cfg.Driver)
@@ -43,9 +52,9 @@ func Open(cfg Config) (*gorm.DB, error) {
 	}
 	// The path is part of a URI: escape what SQLite would read as a query,
 	// fragment or escape.
-	path := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(cfg.DSN)
-	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"
-	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
+	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(cfg.DSN) +
+		"?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL"
+	db, err := gorm.Open(sqlite.Open(uri+"&_txlock=immediate"), &gorm.Config{
 		Logger:         logger.Discard,
 		NowFunc:        func() time.Time { return time.Now().UTC() },
 		TranslateError: true,
@@ -53,33 +62,52 @@ func Open(cfg Config) (*gorm.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database: open %s: %w", cfg.DSN, err)
 	}
-	sqlDB, err := db.DB()
+	writer, err := db.DB()
 	if err != nil {
 		return nil, err
 	}
-	// SQLite has one writer; a few connections let reads proceed beside it.
-	sqlDB.SetMaxOpenConns(4)
-	sqlDB.SetConnMaxIdleTime(time.Minute)
-	if err := sqlDB.Ping(); err != nil {
+	reader, err := sql.Open(sqlite.DriverName, uri+"&mode=ro")
+	if err != nil {
 		return nil, fmt.Errorf("database: open %s: %w", cfg.DSN, err)
 	}
+	resolver := dbresolver.Register(dbresolver.Config{Replicas: []gorm.Dialector{sqlite.New(sqlite.Config{Conn: reader})}})
+	if err := db.Use(resolver); err != nil {
+		return nil, errors.Join(fmt.Errorf("database: open %s: %w", cfg.DSN, err), reader.Close(), writer.Close())
+	}
+	writer.SetMaxOpenConns(1)
+	reader.SetMaxOpenConns(readers)
+	reader.SetConnMaxIdleTime(time.Minute)
+	if err := errors.Join(writer.Ping(), reader.Ping()); err != nil {
+		return nil, errors.Join(fmt.Errorf("database: open %s: %w", cfg.DSN, err), reader.Close(), writer.Close())
+	}
+	readPools.Store(writer, reader)
 	return db, nil
 }
 
-// Close closes the connection pool.
+// readPools finds each writer's reader pool, for Close.
+var readPools sync.Map // *sql.DB -> *sql.DB
+
+// Close closes both connection pools.
 func Close(db *gorm.DB) error {
-	sqlDB, err := db.DB()
+	writer, err := db.DB()
 	if err != nil {
 		return err
 	}
-	return sqlDB.Close()
+	if reader, ok := readPools.LoadAndDelete(writer); ok {
+		err = reader.(*sql.DB).Close()
+	}
+	return errors.Join(err, writer.Close())
 }
 
-// Ping reports whether the database answers.
+// Ping reports whether the database answers, on a reader connection, so
+// a long write does not make the process look dead.
 func Ping(ctx context.Context, db *gorm.DB) error {
-	sqlDB, err := db.DB()
+	writer, err := db.DB()
 	if err != nil {
 		return err
 	}
-	return sqlDB.PingContext(ctx)
+	if reader, ok := readPools.Load(writer); ok {
+		return reader.(*sql.DB).PingContext(ctx)
+	}
+	return writer.PingContext(ctx)
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -50,7 +51,7 @@ func require(scope string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if p, ok := c.Get("principal").(Principal); !ok || !p.Can(scope) {
-				return echo.NewHTTPError(http.StatusForbidden, "this API key lacks the "+scope+" scope")
+				return fmt.Errorf("%w: %s", ErrForbidden, scope)
 			}
 			return next(c)
 		}

@@ -51,5 +51,9 @@ func (s *Server) redrive(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]int64{"redriven": n})
+	out := map[string]int64{"redriven": n}
+	if len(in.IDs) > 0 {
+		out["requested"] = int64(len(in.IDs))
+	}
+	return c.JSON(http.StatusOK, out)
 }

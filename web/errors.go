@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -32,6 +33,8 @@ func statusOf(err error) int {
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
 	case errors.Is(err, ErrKeyNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, ErrKeyExists):
@@ -60,6 +63,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var he *echo.HTTPError
 	var ve *checkout.ValidationError
 	switch {
+	case errors.Is(err, context.Canceled):
+		// The client went away; nothing to tell anyone.
+		s.log.Debug("web: request cancelled", "method", c.Request().Method, "path", c.Path())
 	case status == http.StatusInternalServerError:
 		s.log.Error("web: request failed", "method", c.Request().Method, "path", c.Path(),
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)

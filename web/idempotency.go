@@ -99,13 +99,9 @@ func (s *Server) Idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		// The body is bounded by BodyLimit; the handler reads it again.
 		req := c.Request()
-		body, err := io.ReadAll(req.Body)
+		body, err := readBody(c)
 		if err != nil {
-			var he *echo.HTTPError
-			if errors.As(err, &he) { // BodyLimit's 413
-				return err
-			}
-			return bodyError(err)
+			return err
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
 
@@ -212,8 +208,11 @@ func replay(c echo.Context, prior idempotencyRecord, fp string) error {
 	return err
 }
 
-// runOnce runs the handler for a claimed key and stores its response, error
-// responses included: a 422 for a bad body is as much the answer as a 201.
+// runOnce runs the handler for a claimed key and stores its response, as
+// Stripe does, once the request was accepted for work: a business answer
+// such as 409 is stored and replayed, but a request refused before any work
+// (400, 413, 415, 422: the client must change it anyway) leaves nothing
+// behind, so bad input writes no row anywhere.
 //
 // A 5xx (or a panic) is not stored: the key is released so the client may
 // retry with it. Stripe stores 500s because its side effects can be partial;
@@ -250,7 +249,7 @@ func (s *Server) runOnce(c echo.Context, next echo.HandlerFunc, rec idempotencyR
 	if err := next(c); err != nil {
 		c.Error(err)
 	}
-	if !resp.Committed || tee.status >= 500 {
+	if !resp.Committed || tee.status >= 500 || refused(tee.status) {
 		return nil
 	}
 	keep = true
@@ -300,4 +299,14 @@ func (s *Server) PurgeIdempotencyKeys(ctx context.Context, now time.Time) (int64
 		return 0, fmt.Errorf("purge idempotency keys: %w", res.Error)
 	}
 	return res.RowsAffected, nil
+}
+
+// refused reports statuses that mean the request was turned away before any
+// work was done.
+func refused(status int) bool {
+	switch status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity:
+		return true
+	}
+	return false
 }

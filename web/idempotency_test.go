@@ -372,7 +372,9 @@ func TestIdempotencyInProgress(t *testing.T) {
 	}
 }
 
-func TestIdempotencyReplaysValidationError(t *testing.T) {
+// TestIdempotencyDoesNotKeepRefusedRequests: a request refused before any
+// work (422 here) stores nothing; the retry runs again and is refused again.
+func TestIdempotencyDoesNotKeepRefusedRequests(t *testing.T) {
 	s := newIdemShop(t)
 	bad := strings.Replace(orderBody("not-an-email"), `"EUR"`, `"euro"`, 1)
 	first := s.post("/v1/orders", bad, "bad-1")
@@ -380,13 +382,21 @@ func TestIdempotencyReplaysValidationError(t *testing.T) {
 	if !bytes.Contains(first.body, []byte(`"customer.email"`)) {
 		t.Fatalf("not checkout's validation error: %s", first)
 	}
-	again := s.post("/v1/orders", bad, "bad-1")
-	wantReplay(t, first, again)
-	if n := s.count(`SELECT COUNT(*) FROM web_idempotency_keys WHERE status = 422`); n != 1 {
-		t.Errorf("%d stored 422s, want 1", n)
+	if n := s.count(`SELECT COUNT(*) FROM web_idempotency_keys`); n != 0 {
+		t.Errorf("%d idempotency rows after a refused request, want 0", n)
 	}
-	if o := s.orders(); o != 0 {
-		t.Errorf("%d orders", o)
+	again := s.post("/v1/orders", bad, "bad-1")
+	wantProblem(t, again, http.StatusUnprocessableEntity)
+	if again.replayed() {
+		t.Error("a refused request was replayed")
+	}
+	// Fixed, the same key places the order.
+	ok := s.post("/v1/orders", orderBody("ada@example.com"), "bad-1")
+	if ok.status != http.StatusCreated {
+		t.Errorf("the fixed request: %s", ok)
+	}
+	if o := s.orders(); o != 1 {
+		t.Errorf("%d orders, want 1", o)
 	}
 }
 

@@ -2,7 +2,6 @@ package web
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -11,12 +10,9 @@ import (
 // testRules answers which rules an event (the body) matches and what each
 // target would receive, storing and sending nothing.
 func (s *Server) testRules(c echo.Context) error {
-	if err := requireJSON(c); err != nil {
-		return err
-	}
-	body, err := io.ReadAll(c.Request().Body)
+	body, err := readBody(c)
 	if err != nil {
-		return bodyError(err)
+		return err
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil {

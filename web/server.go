@@ -4,16 +4,21 @@
 package web
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
+	"encoding/json/jsontext"
+	jsonv2 "encoding/json/v2"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,7 +118,7 @@ func New(d Deps, cfg Config) (*Server, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = cfg.ipExtractor()
-	e.Use(middleware.RequestID(), s.recoverer(), middleware.Secure())
+	e.Use(sanitizeRequestID, middleware.RequestID(), s.recoverer(), middleware.Secure())
 	if len(cfg.CORSAllowOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  cfg.CORSAllowOrigins,
@@ -127,24 +132,31 @@ func New(d Deps, cfg Config) (*Server, error) {
 
 	e.GET("/healthz", s.health)
 	e.GET("/readyz", s.health)
-	v1 := e.Group("/v1", s.authenticate)
+	e.GET("/openapi.yaml", s.openAPI)
+	// Authentication is route middleware, not group middleware: a group's
+	// middleware makes Echo answer every unknown method under /v1 with 404
+	// instead of 405.
+	v1 := e.Group("/v1")
+	auth := []echo.MiddlewareFunc{s.authenticate}
 	if cfg.RateLimit.RPS > 0 {
-		v1.Use(keyRateLimit(cfg.RateLimit.RPS, cfg.RateLimit.Burst))
+		auth = append(auth, keyRateLimit(cfg.RateLimit.RPS, cfg.RateLimit.Burst))
 	}
-	write, read, admin := require(ScopeOrdersWrite), require(ScopeOrdersRead), require(ScopeAdmin)
-	v1.POST("/orders", s.createOrder, write, s.Idempotent)
-	v1.POST("/orders/:id/state", s.changeState, write, s.Idempotent)
-	v1.GET("/orders", s.listOrders, read)
-	v1.GET("/orders/:id", s.getOrder, read)
-	v1.PUT("/inventory/:sku", s.setStock, admin)
-	v1.GET("/inventory/:sku", s.getStock, admin)
-	v1.POST("/rules/test", s.testRules, admin)
-	v1.GET("/dlq", s.listDeadLetters, admin)
-	v1.GET("/dlq/:id", s.getDeadLetter, admin)
-	v1.POST("/dlq/redrive", s.redrive, admin)
-	v1.POST("/apikeys", s.createKey, admin)
-	v1.GET("/apikeys", s.listKeys, admin)
-	v1.DELETE("/apikeys/:name", s.revokeKey, admin)
+	guard := func(scope string, more ...echo.MiddlewareFunc) []echo.MiddlewareFunc {
+		return slices.Concat(auth, []echo.MiddlewareFunc{require(scope)}, more)
+	}
+	v1.POST("/orders", s.createOrder, guard(ScopeOrdersWrite, s.Idempotent)...)
+	v1.POST("/orders/:id/state", s.changeState, guard(ScopeOrdersWrite, s.Idempotent)...)
+	v1.GET("/orders", s.listOrders, guard(ScopeOrdersRead)...)
+	v1.GET("/orders/:id", s.getOrder, guard(ScopeOrdersRead)...)
+	v1.PUT("/inventory/:sku", s.setStock, guard(ScopeAdmin)...)
+	v1.GET("/inventory/:sku", s.getStock, guard(ScopeAdmin)...)
+	v1.POST("/rules/test", s.testRules, guard(ScopeAdmin)...)
+	v1.GET("/dlq", s.listDeadLetters, guard(ScopeAdmin)...)
+	v1.GET("/dlq/:id", s.getDeadLetter, guard(ScopeAdmin)...)
+	v1.POST("/dlq/redrive", s.redrive, guard(ScopeAdmin)...)
+	v1.POST("/apikeys", s.createKey, guard(ScopeAdmin)...)
+	v1.GET("/apikeys", s.listKeys, guard(ScopeAdmin)...)
+	v1.DELETE("/apikeys/:name", s.revokeKey, guard(ScopeAdmin)...)
 
 	s.http = &http.Server{
 		Handler:           e,
@@ -189,43 +201,86 @@ func (s *Server) health(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	if err := database.Ping(ctx, s.DB); err != nil {
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "the database does not answer")
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// requireJSON refuses a body that is not declared as JSON.
+// requireJSON refuses a body that is not declared as plain JSON.
 func requireJSON(c echo.Context) error {
-	ct := c.Request().Header.Get(echo.HeaderContentType)
-	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), echo.MIMEApplicationJSON) {
+	mt, _, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	if err != nil || mt != echo.MIMEApplicationJSON {
 		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "the body must be application/json")
 	}
+	if enc := c.Request().Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "content encodings are not accepted; send the JSON as is")
+	}
 	return nil
 }
 
-// bodyError explains why a body could not be read or decoded.
-func bodyError(err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the body is larger than "+maxBody+"B")
+// readBody reads a JSON body, bounded by the BodyLimit middleware.
+func readBody(c echo.Context) ([]byte, error) {
+	if err := requireJSON(c); err != nil {
+		return nil, err
 	}
-	return echo.NewHTTPError(http.StatusBadRequest, "invalid JSON body: "+err.Error())
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		var he *echo.HTTPError
+		if errors.As(err, &mbe) || (errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge) {
+			return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the body is larger than "+maxBody+"B")
+		}
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "unreadable body: "+err.Error())
+	}
+	return body, nil
 }
 
-// bind decodes a JSON body strictly: JSON only, no unknown fields, one value.
+// bind decodes a JSON body strictly, as RFC 8259 and the types say: valid
+// UTF-8, one value, member names matched exactly and each only once, no
+// unknown members, no nulls (a null would quietly become a zero), and
+// numbers that fit their fields.
 func bind(c echo.Context, v any) error {
-	if err := requireJSON(c); err != nil {
+	body, err := readBody(c)
+	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(c.Request().Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return bodyError(err)
+	if err := noNulls(body); err != nil {
+		return err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return echo.NewHTTPError(http.StatusBadRequest, "invalid JSON body: more than one value")
+	if err := jsonv2.Unmarshal(body, v, jsonv2.RejectUnknownMembers(true)); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "invalid JSON body: "+err.Error())
 	}
 	return nil
+}
+
+// noNulls refuses a body holding null anywhere, naming where.
+func noNulls(body []byte) error {
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.ReadToken()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		}
+		if tok.Kind() == 'n' {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("invalid JSON body: null at %s; leave a field out instead", cmp.Or(string(dec.StackPointer()), "/")))
+		}
+	}
+}
+
+// sanitizeRequestID drops a client's X-Request-ID that is too long or not
+// printable ASCII, so the RequestID middleware makes a fresh one instead of
+// echoing it into responses and logs.
+func sanitizeRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header
+		if id := h.Get(echo.HeaderXRequestID); len(id) > 128 || strings.ContainsFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+			h.Del(echo.HeaderXRequestID)
+		}
+		return next(c)
+	}
 }
 
 func jsonEncode(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }

@@ -67,13 +67,17 @@ type Payment struct {
 	AmountMinor int64  `json:"amount_minor"`
 }
 
-// NewOrder is the body of POST /v1/orders.
+// NewOrder is the body of POST /v1/orders. Its total is the items plus
+// shipping and tax, less the discount, and the payment must be exactly that.
 type NewOrder struct {
 	OrderID         string   `json:"order_id"`
 	Customer        Customer `json:"customer"`
 	Items           []Item   `json:"items"`
 	Currency        string   `json:"currency"`
 	ShippingAddress Address  `json:"shipping_address"`
+	ShippingMinor   int64    `json:"shipping_minor,omitempty"`
+	TaxMinor        int64    `json:"tax_minor,omitempty"`
+	DiscountMinor   int64    `json:"discount_minor,omitempty"`
 	Payment         Payment  `json:"payment"`
 }
 
@@ -81,11 +85,14 @@ type NewOrder struct {
 // filter on any of its fields.
 type Order struct {
 	NewOrder
-	State      string    `json:"order_state"`
-	ItemCount  int64     `json:"item_count"`
-	TotalMinor int64     `json:"total_minor"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	State     string `json:"order_state"`
+	ItemCount int64  `json:"item_count"`
+	// SubtotalMinor is the items alone; TotalMinor is what the customer
+	// pays: the subtotal plus shipping and tax, less the discount.
+	SubtotalMinor int64     `json:"subtotal_minor"`
+	TotalMinor    int64     `json:"total_minor"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // StateChange is the detail of an "Order State Change" event.

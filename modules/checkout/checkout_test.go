@@ -44,10 +44,16 @@ func TestPlaceWritesOrderAndEvent(t *testing.T) {
 			ev.ID, ev.Source, ev.DetailType, acc.EventID)
 	}
 	d := detail(t, ev)
-	want := map[string]any{"order_id": "ord-1", "order_state": StateCreated, "item_count": 3.0, "total_minor": 3000.0, "currency": "EUR"}
+	want := map[string]any{"order_id": "ord-1", "order_state": StateCreated, "item_count": 3.0,
+		"subtotal_minor": 3000.0, "total_minor": 3000.0, "currency": "EUR"}
 	for k, v := range want {
 		if d[k] != v {
 			t.Errorf("detail.%s = %v, want %v", k, d[k], v)
+		}
+	}
+	for _, k := range []string{"shipping_minor", "tax_minor", "discount_minor"} {
+		if _, ok := d[k]; ok {
+			t.Errorf("detail.%s is present though the order has none", k)
 		}
 	}
 	for _, k := range []string{"customer", "items", "shipping_address", "payment"} {
@@ -57,6 +63,80 @@ func TestPlaceWritesOrderAndEvent(t *testing.T) {
 	}
 	if _, ok := d["previous_state"]; ok {
 		t.Error("a new order's event has a previous_state")
+	}
+}
+
+// TestPlaceTotals: shipping, tax and discount reach the stored order, its
+// total_minor column and every event's detail.
+func TestPlaceTotals(t *testing.T) {
+	s, db, _ := newTestService(t)
+	ctx := context.Background()
+	in := validOrder("ord-1")
+	in.ShippingMinor, in.TaxMinor, in.DiscountMinor, in.Payment.AmountMinor = 490, 698, 300, 3888
+	if _, err := s.Place(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ChangeState(ctx, "ord-1", StatePaid); err != nil {
+		t.Fatal(err)
+	}
+
+	o, err := s.Get(ctx, "ord-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ItemCount != 3 || o.SubtotalMinor != 3000 || o.TotalMinor != 3888 ||
+		o.ShippingMinor != 490 || o.TaxMinor != 698 || o.DiscountMinor != 300 || o.Payment.AmountMinor != 3888 {
+		t.Errorf("stored order = %+v", o)
+	}
+	var column int64
+	if err := db.Raw(`SELECT total_minor FROM checkout_orders WHERE order_id = ?`, "ord-1").Scan(&column).Error; err != nil {
+		t.Fatal(err)
+	}
+	if column != 3888 {
+		t.Errorf("total_minor column = %d, want the grand total 3888", column)
+	}
+
+	want := map[string]any{"item_count": 3.0, "subtotal_minor": 3000.0, "shipping_minor": 490.0, "tax_minor": 698.0,
+		"discount_minor": 300.0, "total_minor": 3888.0}
+	evs := events(t, db, "ord-1")
+	if len(evs) != 2 {
+		t.Fatalf("%d events, want 2", len(evs))
+	}
+	for _, ev := range evs {
+		d := detail(t, ev)
+		for k, v := range want {
+			if d[k] != v {
+				t.Errorf("%s event: detail.%s = %v, want %v", d["order_state"], k, d[k], v)
+			}
+		}
+	}
+}
+
+// TestLegacyOrderSubtotal: an order stored before subtotal_minor existed
+// gets it from its items, in reads and in the events of later changes.
+func TestLegacyOrderSubtotal(t *testing.T) {
+	s, db, _ := newTestService(t)
+	ctx := context.Background()
+	if _, err := s.Place(ctx, validOrder("ord-1")); err != nil {
+		t.Fatal(err)
+	}
+	res := db.Exec(`UPDATE checkout_orders SET body = json_remove(body, '$.subtotal_minor') WHERE order_id = ?`, "ord-1")
+	if res.Error != nil || res.RowsAffected != 1 {
+		t.Fatalf("strip subtotal: %v (%d rows)", res.Error, res.RowsAffected)
+	}
+	o, err := s.Get(ctx, "ord-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.SubtotalMinor != 3000 || o.TotalMinor != 3000 {
+		t.Errorf("legacy order = subtotal %d, total %d; want 3000, 3000", o.SubtotalMinor, o.TotalMinor)
+	}
+	if _, err := s.ChangeState(ctx, "ord-1", StatePaid); err != nil {
+		t.Fatal(err)
+	}
+	evs := events(t, db, "ord-1")
+	if d := detail(t, evs[len(evs)-1]); d["subtotal_minor"] != 3000.0 {
+		t.Errorf("later event: detail.subtotal_minor = %v, want 3000", d["subtotal_minor"])
 	}
 }
 

@@ -18,9 +18,12 @@ func Examples() []bus.Detail {
 			Items:           []Item{{SKU: "SKU-1", Name: "Mug", Quantity: 2, UnitPriceMinor: 950}},
 			Currency:        "EUR",
 			ShippingAddress: Address{Line1: "12 Rue de Rivoli", City: "Paris", PostalCode: "75001", Country: "FR"},
-			Payment:         Payment{Method: "card", Reference: "ch_1", AmountMinor: 1900},
+			ShippingMinor:   490,
+			TaxMinor:        380,
+			DiscountMinor:   190,
+			Payment:         Payment{Method: "card", Reference: "ch_1", AmountMinor: 2580},
 		},
-		ItemCount: 2, TotalMinor: 1900, CreatedAt: at, UpdatedAt: at,
+		ItemCount: 2, SubtotalMinor: 1900, TotalMinor: 2580, CreatedAt: at, UpdatedAt: at,
 	}
 	var out []bus.Detail
 	for _, s := range States() {

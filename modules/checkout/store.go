@@ -53,6 +53,9 @@ func (r orderRow) order() (Order, error) {
 		return Order{}, fmt.Errorf("order %s: decode: %w", r.OrderID, err)
 	}
 	o.State, o.CreatedAt, o.UpdatedAt = r.State, r.CreatedAt, r.UpdatedAt
+	// Orders stored before subtotal_minor existed lack it; it is the items'
+	// sum, so their later events carry it too.
+	_, o.SubtotalMinor, _ = o.totals()
 	return o, nil
 }
 
@@ -66,7 +69,7 @@ func (st store) place(ctx context.Context, in NewOrder) (Accepted, error) {
 	}
 	now := time.Now().UTC()
 	o := Order{NewOrder: in, State: StateCreated, CreatedAt: now, UpdatedAt: now}
-	o.ItemCount, o.TotalMinor = in.totals()
+	o.ItemCount, o.SubtotalMinor, o.TotalMinor = in.totals()
 	body, err := json.Marshal(o)
 	if err != nil {
 		return Accepted{}, err

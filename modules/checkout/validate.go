@@ -5,6 +5,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -15,6 +16,7 @@ type FieldError struct {
 }
 
 // ValidationError lists every invalid field, so a client fixes them at once.
+// Each field appears at most once, with its first problem.
 type ValidationError struct {
 	Fields []FieldError
 }
@@ -27,20 +29,22 @@ func (e *ValidationError) Error() string {
 	return "invalid order: " + strings.Join(parts, "; ")
 }
 
-// Bounds that keep every sum inside int64 and every row a sane size.
+// Bounds that keep every sum inside int64 and every row a sane size: the
+// largest subtotal is MaxItems*MaxQuantity*MaxPriceMinor = 5e18, and adding
+// shipping and tax of at most MaxPriceMinor each stays below 2^63-1 ≈ 9.2e18.
 const (
-	MaxItems       = 500
-	MaxQuantity    = 10_000
-	MaxPriceMinor  = 1_000_000_000_000 // ten billion in major units
-	maxTextLength  = 200
+	MaxItems    = 500
+	MaxQuantity = 10_000
+	// MaxPriceMinor bounds a unit price, and each of shipping, tax and
+	// discount: ten billion in major units.
+	MaxPriceMinor  = 1_000_000_000_000
+	maxTextLength  = 200 // runes, for names, addresses and references
+	maxSKULength   = 64  // runes
+	maxEmailLength = 254 // bytes, as SMTP allows (RFC 5321)
 	maxOrderIDSize = 64
 )
 
-var (
-	orderIDPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
-	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
-	countryPattern  = regexp.MustCompile(`^[A-Z]{2}$`)
-)
+var orderIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
 
 type checker struct{ errs []FieldError }
 
@@ -48,63 +52,160 @@ func (c *checker) add(field, format string, args ...any) {
 	c.errs = append(c.errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
-// text checks a required, bounded, printable string.
-func (c *checker) text(field, v string) {
+// text checks a required, bounded, printable string and reports whether it
+// passed. Anything printable is fine, markup and quotes included: the order
+// is stored as sent, and whoever shows it escapes it for their medium.
+func (c *checker) text(field, v string, maxRunes int) bool {
 	switch {
 	case strings.TrimSpace(v) == "":
 		c.add(field, "is required")
 	case !utf8.ValidString(v):
 		c.add(field, "must be valid UTF-8")
-	case utf8.RuneCountInString(v) > maxTextLength:
-		c.add(field, "must be at most %d characters", maxTextLength)
-	case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+	case strings.ContainsRune(v, utf8.RuneError):
+		c.add(field, replacementMessage)
+	case utf8.RuneCountInString(v) > maxRunes:
+		c.add(field, "must be at most %d characters", maxRunes)
+	case strings.ContainsFunc(v, unsafeRune):
 		c.add(field, "must not contain control characters")
+	default:
+		return true
+	}
+	return false
+}
+
+// replacementMessage refuses U+FFFD: a JSON decoder puts it in place of a
+// lone surrogate such as "\ud800", and a client's broken encoding would
+// otherwise be stored as if it were the customer's text.
+const replacementMessage = "must not contain U+FFFD, which stands for text that was not valid Unicode"
+
+// unsafeRune reports the characters no field may hold: C0 and C1 controls
+// (a newline in a name becomes a header in an email), line and paragraph
+// separators, and the bidirectional overrides and isolates that make text
+// display in another order than it is stored ("Trojan Source"). The marks
+// LRM and RLM and the joiners stay: names in many scripts need them.
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' ||
+		('\u202a' <= r && r <= '\u202e') || ('\u2066' <= r && r <= '\u2069')
+}
+
+// email checks an addr-spec such as name@example.com: no display name, no
+// comment, no domain literal, and a domain with a dot, as mail to a shop
+// customer needs.
+func (c *checker) email(field, v string) {
+	if len(v) > maxEmailLength {
+		c.add(field, "must be at most %d characters", maxEmailLength)
+		return
+	}
+	if !c.text(field, v, maxEmailLength) {
+		return
+	}
+	a, err := mail.ParseAddress(v)
+	domain := v[strings.LastIndexByte(v, '@')+1:]
+	if err != nil || a.Name != "" || a.Address != v || !strings.Contains(domain, ".") || strings.HasPrefix(domain, "[") {
+		c.add(field, "must be an email address like name@example.com")
 	}
 }
 
-// Validate reports every problem with the order, or nil.
+// sku checks a stock keeping unit: shops spell them many ways, so any
+// printable characters will do, but bounded and without spaces at either
+// end, which would make two SKUs that look alike.
+func (c *checker) sku(field, v string) {
+	switch {
+	case strings.TrimSpace(v) == "":
+		c.add(field, "is required")
+	case !utf8.ValidString(v):
+		c.add(field, "must be valid UTF-8")
+	case strings.ContainsRune(v, utf8.RuneError):
+		c.add(field, replacementMessage)
+	case utf8.RuneCountInString(v) > maxSKULength:
+		c.add(field, "must be at most %d characters", maxSKULength)
+	case strings.ContainsFunc(v, func(r rune) bool { return !unicode.IsPrint(r) }):
+		c.add(field, "must contain only printable characters")
+	case strings.TrimSpace(v) != v:
+		c.add(field, "must not start or end with a space")
+	}
+}
+
+// minor checks an amount in minor units against [0, MaxPriceMinor] and
+// reports whether it passed.
+func (c *checker) minor(field string, v int64) bool {
+	if v < 0 || v > MaxPriceMinor {
+		c.add(field, "must be between 0 and %d", int64(MaxPriceMinor))
+		return false
+	}
+	return true
+}
+
+// code checks a code from an ISO list, with a hint for a lower-case one.
+func (c *checker) code(field, v string, known map[string]bool, want string) {
+	up := strings.ToUpper(v)
+	switch {
+	case known[v]:
+	case known[up] && len(up) == len(v): // equal lengths: "ı" upper-cases to "I"
+		c.add(field, "must be upper-case: %s", up)
+	default:
+		c.add(field, "must be %s", want)
+	}
+}
+
+// Validate reports every problem with the order, or nil. When it returns nil,
+// the payment equals the order's total and totals cannot overflow.
 func (o *NewOrder) Validate() error {
 	var c checker
 	if o.OrderID != "" && (len(o.OrderID) > maxOrderIDSize || !orderIDPattern.MatchString(o.OrderID)) {
 		c.add("order_id", "must be 1-%d letters, digits or . _ : - and start with a letter or digit", maxOrderIDSize)
 	}
-	c.text("customer.email", o.Customer.Email)
-	if a, err := mail.ParseAddress(o.Customer.Email); o.Customer.Email != "" && (err != nil || a.Address != o.Customer.Email) {
-		c.add("customer.email", "must be an email address like name@example.com")
-	}
-	c.text("customer.name", o.Customer.Name)
+	c.email("customer.email", o.Customer.Email)
+	c.text("customer.name", o.Customer.Name, maxTextLength)
+
+	// The sums are only computed when every amount is in bounds.
+	amountsOK := true
 	switch {
 	case len(o.Items) == 0:
 		c.add("items", "must list at least one item")
+		amountsOK = false
 	case len(o.Items) > MaxItems:
 		c.add("items", "must list at most %d items", MaxItems)
+		amountsOK = false
 	}
 	for i, it := range o.Items {
 		f := fmt.Sprintf("items[%d].", i)
-		c.text(f+"sku", it.SKU)
-		c.text(f+"name", it.Name)
+		c.sku(f+"sku", it.SKU)
+		c.text(f+"name", it.Name, maxTextLength)
 		if it.Quantity < 1 || it.Quantity > MaxQuantity {
 			c.add(f+"quantity", "must be between 1 and %d", MaxQuantity)
+			amountsOK = false
 		}
-		if it.UnitPriceMinor < 0 || it.UnitPriceMinor > MaxPriceMinor {
-			c.add(f+"unit_price_minor", "must be between 0 and %d", int64(MaxPriceMinor))
-		}
+		amountsOK = c.minor(f+"unit_price_minor", it.UnitPriceMinor) && amountsOK
 	}
-	if !currencyPattern.MatchString(o.Currency) {
-		c.add("currency", "must be a three-letter ISO 4217 code such as EUR")
-	}
-	c.text("shipping_address.line1", o.ShippingAddress.Line1)
-	c.text("shipping_address.city", o.ShippingAddress.City)
-	c.text("shipping_address.postal_code", o.ShippingAddress.PostalCode)
-	if !countryPattern.MatchString(o.ShippingAddress.Country) {
-		c.add("shipping_address.country", "must be a two-letter ISO 3166 code such as FR")
-	}
-	c.text("payment.method", o.Payment.Method)
+	c.code("currency", o.Currency, currencies, "an ISO 4217 currency code such as EUR")
+	c.text("shipping_address.line1", o.ShippingAddress.Line1, maxTextLength)
+	c.text("shipping_address.city", o.ShippingAddress.City, maxTextLength)
+	c.text("shipping_address.postal_code", o.ShippingAddress.PostalCode, maxTextLength)
+	c.code("shipping_address.country", o.ShippingAddress.Country, countries, "an ISO 3166-1 two-letter country code such as FR")
+	amountsOK = c.minor("shipping_minor", o.ShippingMinor) && amountsOK
+	amountsOK = c.minor("tax_minor", o.TaxMinor) && amountsOK
+	discountOK := c.minor("discount_minor", o.DiscountMinor)
+	c.text("payment.method", o.Payment.Method, maxTextLength)
 	if o.Payment.Reference != "" {
-		c.text("payment.reference", o.Payment.Reference)
+		c.text("payment.reference", o.Payment.Reference, maxTextLength)
 	}
-	if o.Payment.AmountMinor < 0 {
+
+	if amountsOK && discountOK {
+		_, subtotal, _ := o.totals()
+		if gross := subtotal + o.ShippingMinor + o.TaxMinor; o.DiscountMinor > gross {
+			c.add("discount_minor", "must not exceed the items, shipping and tax together: %d", gross)
+			discountOK = false
+		}
+	}
+	switch {
+	case o.Payment.AmountMinor < 0:
 		c.add("payment.amount_minor", "must not be negative")
+	case amountsOK && discountOK:
+		if _, subtotal, total := o.totals(); o.Payment.AmountMinor != total {
+			c.add("payment.amount_minor", "must equal the order total %d (items %d + shipping %d + tax %d - discount %d)",
+				total, subtotal, o.ShippingMinor, o.TaxMinor, o.DiscountMinor)
+		}
 	}
 	if len(c.errs) > 0 {
 		return &ValidationError{Fields: c.errs}
@@ -112,11 +213,13 @@ func (o *NewOrder) Validate() error {
 	return nil
 }
 
-// totals counts items and sums the order; Validate's bounds keep it exact.
-func (o *NewOrder) totals() (count, total int64) {
+// totals counts the items and sums the order: subtotal is the items alone,
+// total adds shipping and tax and takes off the discount. Only call it on
+// amounts Validate has bounded; then it is exact.
+func (o *NewOrder) totals() (count, subtotal, total int64) {
 	for _, it := range o.Items {
 		count += it.Quantity
-		total += it.Quantity * it.UnitPriceMinor
+		subtotal += it.Quantity * it.UnitPriceMinor
 	}
-	return count, total
+	return count, subtotal, subtotal + o.ShippingMinor + o.TaxMinor - o.DiscountMinor
 }

@@ -7,6 +7,10 @@ package inventory
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -63,8 +67,11 @@ func (s *Service) Subscribe(b *bus.Bus) { bus.Subscribe(b, "inventory", s.handle
 // Set sets a SKU's on-hand count, creating the SKU if needed. It refuses a
 // count below what open orders hold reserved.
 func (s *Service) Set(ctx context.Context, sku string, onHand int64) (Stock, error) {
-	if sku == "" || len(sku) > 200 || onHand < 0 {
-		return Stock{}, ErrInvalid
+	if err := checkSKU(sku); err != nil {
+		return Stock{}, err
+	}
+	if onHand < 0 {
+		return Stock{}, fmt.Errorf("%w: on hand must not be negative", ErrInvalid)
 	}
 	var out Stock
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -83,4 +90,18 @@ func (s *Service) Get(ctx context.Context, sku string) (Stock, error) {
 // Example is a shortage event for the bus's start-up check of the rules.
 func Example() bus.Detail {
 	return Shortage{OrderID: "ord-example", Items: []ShortItem{{SKU: "SKU-1", Requested: 2, Available: 1}}}
+}
+
+// checkSKU holds stock to the rules orders' SKUs follow (checkout's
+// validation): 1 to 64 printable characters, no spaces at either end.
+func checkSKU(sku string) error {
+	switch {
+	case sku == "" || utf8.RuneCountInString(sku) > 64 || !utf8.ValidString(sku):
+		return fmt.Errorf("%w: a SKU is 1 to 64 characters", ErrInvalid)
+	case strings.ContainsFunc(sku, func(r rune) bool { return !unicode.IsPrint(r) || r == utf8.RuneError }):
+		return fmt.Errorf("%w: a SKU holds only printable characters", ErrInvalid)
+	case strings.TrimSpace(sku) != sku:
+		return fmt.Errorf("%w: a SKU must not start or end with a space", ErrInvalid)
+	}
+	return nil
 }
