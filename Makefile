@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Packages whose tests exercise concurrency: run under the race detector.
 RACE_PKGS := . ./bus/... ./modules/... ./web/...
 
-.PHONY: build run test race vet fmt-check fuzz bench clean
+.PHONY: build run test race vet fmt-check fuzz bench vulncheck clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
@@ -34,6 +34,11 @@ FUZZTIME ?= 20s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCompileMatch$$' -fuzztime $(FUZZTIME) ./bus/pattern/
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./bus/transform/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeValidate$$' -fuzztime $(FUZZTIME) ./modules/checkout/
+
+# govulncheck against an offline copy of the Go vulnerability database.
+vulncheck:
+	bash .ci/vulncheck
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bus/pattern/

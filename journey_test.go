@@ -218,3 +218,33 @@ func TestSMTPDownThenUp(t *testing.T) {
 		t.Errorf("%d messages received, want 1", n)
 	}
 }
+
+// TestOrderCharges: shipping, tax and a discount make the grand total the
+// payment must equal, travel in the event, and show in the customer's email.
+func TestOrderCharges(t *testing.T) {
+	mail := smtptest.Start(t, "127.0.0.1:0")
+	s := startShop(t, testConfig(t, mail.Addr()), mail)
+	s.setStock("MUG", 5)
+	body := newOrder("ord-ch", "a@example.com", "MUG", 2) // 25.00
+	body["shipping_minor"], body["tax_minor"], body["discount_minor"] = 490, 500, 300
+	body["payment"].(map[string]any)["amount_minor"] = 2500 // not the grand total
+	p := must[problem](t, http.StatusUnprocessableEntity)(s.request("POST", "/v1/orders", body))
+	if len(p.Errors) != 1 || p.Errors[0].Field != "payment.amount_minor" || !strings.Contains(p.Errors[0].Message, "3190") {
+		t.Errorf("a payment short of the grand total: %+v", p)
+	}
+	body["payment"].(map[string]any)["amount_minor"] = 3190
+	must[map[string]string](t, http.StatusCreated)(s.request("POST", "/v1/orders", body))
+	if v := s.waitSettled("ord-ch", 4, 1); v.TotalMinor != 3190 {
+		t.Errorf("total_minor %d, want 3190", v.TotalMinor)
+	}
+	waitFor(t, "the email", 10*time.Second, func() (bool, string) { return len(mail.Messages()) == 1, "" })
+	m, err := smtptest.Parse(mail.Messages()[0].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Subtotal: 25.00 EUR", "Shipping: 4.90 EUR", "Tax: 5.00 EUR", "Discount: -3.00 EUR", "Total: 31.90 EUR"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("the email lacks %q:\n%s", want, m.Text)
+		}
+	}
+}

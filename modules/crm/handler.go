@@ -22,6 +22,10 @@ type orderDetail struct {
 	Customer        customer      `json:"customer"`
 	Items           []email.Line  `json:"items"`
 	Currency        string        `json:"currency"`
+	SubtotalMinor   int64         `json:"subtotal_minor"`
+	ShippingMinor   int64         `json:"shipping_minor"`
+	TaxMinor        int64         `json:"tax_minor"`
+	DiscountMinor   int64         `json:"discount_minor"`
 	TotalMinor      int64         `json:"total_minor"`
 	ShippingAddress email.Address `json:"shipping_address"`
 }
@@ -57,7 +61,8 @@ func (s *Service) record(tx *gorm.DB, ev orderDetail) error {
 		mailer: s.mailer,
 		mail: &email.Message{OrderID: ev.OrderID, Template: "order_success", To: ev.Customer.Email, Data: email.OrderSuccess{
 			OrderID: ev.OrderID, CustomerName: ev.Customer.Name, CustomerEmail: ev.Customer.Email, Currency: ev.Currency,
-			Items: ev.Items, TotalMinor: ev.TotalMinor, ShippingAddress: ev.ShippingAddress,
+			Items: ev.Items, SubtotalMinor: ev.SubtotalMinor, ShippingMinor: ev.ShippingMinor, TaxMinor: ev.TaxMinor,
+			DiscountMinor: ev.DiscountMinor, TotalMinor: ev.TotalMinor, ShippingAddress: ev.ShippingAddress,
 		}},
 	}
 	return tx.Create(o).Error

@@ -22,6 +22,10 @@ type OrderSuccess struct {
 	CustomerEmail   string  `json:"customer_email"`
 	Currency        string  `json:"currency"`
 	Items           []Line  `json:"items"`
+	SubtotalMinor   int64   `json:"subtotal_minor"`
+	ShippingMinor   int64   `json:"shipping_minor,omitempty"`
+	TaxMinor        int64   `json:"tax_minor,omitempty"`
+	DiscountMinor   int64   `json:"discount_minor,omitempty"`
 	TotalMinor      int64   `json:"total_minor"`
 	ShippingAddress Address `json:"shipping_address"`
 }

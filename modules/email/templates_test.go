@@ -28,17 +28,26 @@ func TestTemplatesGolden(t *testing.T) {
 	cfg := testConfig()
 	cfg.Dir = t.TempDir()
 	s := newTestService(t, nil, cfg)
-	for template, data := range map[string]any{
-		"order_success": sampleOrder(),
-		"inventory_shortage": Shortage{OrderID: "ord_123", Items: []ShortItem{
-			{SKU: "MUG-1", Requested: 2, Available: 1}, {SKU: "TEA-7", Requested: 1, Available: 0}}},
+	withCharges := sampleOrder()
+	withCharges.SubtotalMinor = withCharges.TotalMinor
+	withCharges.ShippingMinor, withCharges.TaxMinor, withCharges.DiscountMinor = 490, 1200, 500
+	withCharges.TotalMinor += 490 + 1200 - 500
+	for golden, c := range map[string]struct {
+		template string
+		data     any
+	}{
+		"order_success":              {"order_success", sampleOrder()},
+		"order_success_with_charges": {"order_success", withCharges},
+		"inventory_shortage": {"inventory_shortage", Shortage{OrderID: "ord_123", Items: []ShortItem{
+			{SKU: "MUG-1", Requested: 2, Available: 1}, {SKU: "TEA-7", Requested: 1, Available: 0}}}},
 	} {
-		t.Run(template, func(t *testing.T) {
+		template, data := c.template, c.data
+		t.Run(golden, func(t *testing.T) {
 			r := renderJSON(t, s, template, data)
 			if !strings.Contains(r.subject, "ord_123") {
 				t.Errorf("subject %q lacks the order id", r.subject)
 			}
-			golden := filepath.Join("testdata", template+".txt.golden")
+			golden := filepath.Join("testdata", golden+".txt.golden")
 			got := "Subject: " + r.subject + "\n\n" + r.text
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
