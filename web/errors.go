@@ -31,6 +31,8 @@ func statusOf(err error) int {
 		return he.Code
 	case errors.As(err, &ve):
 		return http.StatusUnprocessableEntity
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable // the request's deadline passed: busy, try again
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrForbidden):

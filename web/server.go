@@ -128,7 +128,9 @@ func New(d Deps, cfg Config) (*Server, error) {
 			MaxAge:        600,
 		}))
 	}
-	e.Use(middleware.BodyLimit(maxBody))
+	// A deadline for each request's work, inside the server's read and
+	// write timeouts: a request stuck behind a long write gives up.
+	e.Use(middleware.BodyLimit(maxBody), middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: 20 * time.Second}))
 
 	e.GET("/healthz", s.health)
 	e.GET("/readyz", s.health)
