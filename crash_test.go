@@ -40,7 +40,7 @@ func startProcess(t *testing.T, bin string, env []string, logFile *os.File) *pro
 	t.Helper()
 	addr := smtptest.FreeAddr(t)
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), append(env, "SHOPBUS_HTTP_ADDR="+addr, "SHOPBUS_RATE_LIMIT_RPS=0")...)
+	cmd.Env = append(append(os.Environ(), env...), "SHOPBUS_HTTP_ADDR="+addr, "SHOPBUS_RATE_LIMIT_RPS=0")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -58,6 +58,45 @@ func startProcess(t *testing.T, bin string, env []string, logFile *os.File) *pro
 	return p
 }
 
+// binaryShop is the built binary with what a deployment gives it: a
+// database file, a log file every run appends to, a real SMTP server and
+// the environment that points the process at them.
+type binaryShop struct {
+	bin     string
+	env     []string
+	dsn     string
+	logFile *os.File
+	mail    *smtptest.Server
+}
+
+// newBinaryShop builds the binary and prepares its surroundings; the SMTP
+// server takes smtpDelay to accept each message, like a slow relay. extraEnv
+// is added to the environment. It skips the test in -short mode.
+func newBinaryShop(t *testing.T, smtpDelay time.Duration, extraEnv ...string) *binaryShop {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	logFile, err := os.Create(filepath.Join(dir, "shopbus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logFile.Close() })
+	mail := smtptest.Start(t, "127.0.0.1:0")
+	mail.SetDelay(smtpDelay)
+	dsn := filepath.Join(dir, "shop.db")
+	env := append([]string{"SHOPBUS_DATABASE_DSN=" + dsn, "SHOPBUS_SMTP_ADDR=" + mail.Addr(), "SHOPBUS_BOOTSTRAP_API_KEY=" + testKey}, extraEnv...)
+	return &binaryShop{bin: bin, env: env, dsn: dsn, logFile: logFile, mail: mail}
+}
+
+// start runs the binary and waits until it answers.
+func (s *binaryShop) start(t *testing.T) *process {
+	t.Helper()
+	return startProcess(t, s.bin, s.env, s.logFile)
+}
+
 // kill stops the process with SIGKILL: no shutdown code runs.
 func (p *process) kill() {
 	if p.cmd.ProcessState == nil {
@@ -71,27 +110,11 @@ func (p *process) kill() {
 // last restart that every accepted order reached every target once and was
 // mailed once.
 func TestKillBetweenAcceptAndDelivery(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := buildBinary(t)
-	dir := t.TempDir()
-	logFile, err := os.Create(filepath.Join(dir, "shopbus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	mail := smtptest.Start(t, "127.0.0.1:0")
-	mail.SetDelay(10 * time.Millisecond) // a slow relay keeps mail queued when the kill comes
-	dsn := filepath.Join(dir, "shop.db")
-	env := []string{
-		"SHOPBUS_DATABASE_DSN=" + dsn,
-		"SHOPBUS_SMTP_ADDR=" + mail.Addr(),
-		"SHOPBUS_MAIL_DIR=" + filepath.Join(dir, "mail"),
-		"SHOPBUS_BOOTSTRAP_API_KEY=" + testKey,
-	}
+	// A slow relay keeps mail queued when the kill comes.
+	shop := newBinaryShop(t, 10*time.Millisecond, "SHOPBUS_MAIL_DIR="+filepath.Join(t.TempDir(), "mail"))
+	dsn, mail := shop.dsn, shop.mail
 
-	p := startProcess(t, bin, env, logFile)
+	p := shop.start(t)
 	must[stock](t, http.StatusOK)(doJSON(t, "PUT", p.url+"/v1/inventory/MUG", map[string]int{"on_hand": 10000}, testKey))
 
 	const rounds, perRound = 3, 40
@@ -125,7 +148,7 @@ func TestKillBetweenAcceptAndDelivery(t *testing.T) {
 		if unrouted+undelivered+unsent == 0 {
 			t.Fatalf("round %d: nothing was outstanding at the kill", round)
 		}
-		p = startProcess(t, bin, env, logFile)
+		p = shop.start(t)
 	}
 
 	for _, id := range accepted {
@@ -184,25 +207,13 @@ func TestKillBetweenAcceptAndDelivery(t *testing.T) {
 // each accepted order delivered to every target once and mailed once, and
 // no side effect without its order.
 func TestCrashUnderLoad(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
+	shop := newBinaryShop(t, 2*time.Millisecond)
+	dsn, mail := shop.dsn, shop.mail
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	t.Logf("seed %d", seed)
-	bin := buildBinary(t)
-	dir := t.TempDir()
-	logFile, err := os.Create(filepath.Join(dir, "shopbus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	mail := smtptest.Start(t, "127.0.0.1:0")
-	mail.SetDelay(2 * time.Millisecond)
-	dsn := filepath.Join(dir, "shop.db")
-	env := []string{"SHOPBUS_DATABASE_DSN=" + dsn, "SHOPBUS_SMTP_ADDR=" + mail.Addr(), "SHOPBUS_BOOTSTRAP_API_KEY=" + testKey}
 
-	p := startProcess(t, bin, env, logFile)
+	p := shop.start(t)
 	for _, sku := range []string{"MUG", "TEE"} {
 		must[stock](t, http.StatusOK)(doJSON(t, "PUT", p.url+"/v1/inventory/"+sku, map[string]int{"on_hand": 1_000_000}, testKey))
 	}
@@ -239,7 +250,7 @@ func TestCrashUnderLoad(t *testing.T) {
 		p.kill()
 		close(stop)
 		wg.Wait()
-		p = startProcess(t, bin, env, logFile)
+		p = shop.start(t)
 	}
 
 	// Drain: nothing unrouted, undelivered or unsent.
@@ -332,21 +343,8 @@ func TestCrashUnderLoad(t *testing.T) {
 // within its timeout, and what it had accepted is delivered after the
 // restart.
 func TestGracefulShutdown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := buildBinary(t)
-	dir := t.TempDir()
-	logFile, err := os.Create(filepath.Join(dir, "shopbus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	mail := smtptest.Start(t, "127.0.0.1:0")
-	mail.SetDelay(5 * time.Millisecond)
-	dsn := filepath.Join(dir, "shop.db")
-	env := []string{"SHOPBUS_DATABASE_DSN=" + dsn, "SHOPBUS_SMTP_ADDR=" + mail.Addr(), "SHOPBUS_BOOTSTRAP_API_KEY=" + testKey}
-	p := startProcess(t, bin, env, logFile)
+	shop := newBinaryShop(t, 5*time.Millisecond)
+	p := shop.start(t)
 
 	var accepted []string
 	var mu sync.Mutex
@@ -377,12 +375,12 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("the process did not stop within 30s of SIGTERM")
 	}
 	t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
-	logText, _ := os.ReadFile(logFile.Name())
+	logText, _ := os.ReadFile(shop.logFile.Name())
 	if !bytes.Contains(logText, []byte("shopbus stopped")) {
 		t.Errorf("the log does not say it stopped cleanly:\n%s", logText)
 	}
 
-	p = startProcess(t, bin, env, logFile)
+	p = shop.start(t)
 	for _, id := range accepted {
 		waitFor(t, id+" to settle after the restart", 60*time.Second, func() (bool, string) {
 			v := must[orderView](t, http.StatusOK)(doJSON(t, "GET", p.url+"/v1/orders/"+id, nil, testKey))

@@ -12,7 +12,9 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/shopbus/shopbus/bus/bustest"
 	"github.com/shopbus/shopbus/bus/transform"
+	"github.com/shopbus/shopbus/database/dbtest"
 )
 
 // detailTarget is a target that receives the event's detail.
@@ -46,7 +48,7 @@ func committedWork(t *testing.T, db *gorm.DB) []work {
 }
 
 func TestDeliveryIsTyped(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	createWorkTable(t, db)
 	b := newTestBus(t, db, []RuleConfig{checkoutRule("fulfilment", detailTarget("inventory"))})
 	got := make(chan Delivery[orderChange], 1)
@@ -77,7 +79,7 @@ func TestDeliveryIsTyped(t *testing.T) {
 	}
 
 	// The handler's work and the "done" mark become visible together.
-	waitFor(t, "the handler's work to commit", func() bool {
+	bustest.WaitFor(t, "the handler's work to commit", func() bool {
 		n := len(committedWork(t, db))
 		if n > 0 {
 			if ds := deliveriesOf(t, b, "ord_1"); ds[0].Status != StatusDone {
@@ -97,7 +99,7 @@ func TestDeliveryIsTyped(t *testing.T) {
 
 func TestFailedAttemptRollsBackAndIsRetried(t *testing.T) {
 	const failures = 2
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	createWorkTable(t, db)
 	b := newTestBus(t, db, []RuleConfig{checkoutRule("fulfilment", detailTarget("inventory"))})
 	secondStarted := make(chan struct{})
@@ -136,7 +138,7 @@ func TestFailedAttemptRollsBackAndIsRetried(t *testing.T) {
 	}
 	close(gate)
 
-	waitFor(t, "the delivery to be done", statusIs(t, b, "ord_1", StatusDone))
+	bustest.WaitFor(t, "the delivery to be done", statusIs(t, b, "ord_1", StatusDone))
 	ds = deliveriesOf(t, b, "ord_1")
 	if ds[0].Attempts != failures+1 || ds[0].LastError != "" {
 		t.Errorf("done delivery %+v, want %d attempts and no error", ds[0], failures+1)
@@ -147,7 +149,7 @@ func TestFailedAttemptRollsBackAndIsRetried(t *testing.T) {
 }
 
 func TestPublishFromHandler(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	b := newTestBus(t, db, []RuleConfig{
 		checkoutRule("fulfilment", detailTarget("inventory")),
 		{
@@ -180,7 +182,7 @@ func TestPublishFromHandler(t *testing.T) {
 	publish(t, db, b, details...)
 	for i := range n {
 		id := fmt.Sprintf("ord_%02d", i)
-		waitFor(t, id+"'s shortage delivered", statusIs(t, b, id, StatusDone, StatusDone))
+		bustest.WaitFor(t, id+"'s shortage delivered", statusIs(t, b, id, StatusDone, StatusDone))
 		if ds := deliveriesOf(t, b, id); ds[0].Target != "inventory" || ds[1].Target != "crm" || ds[1].Rule != "shortages" {
 			t.Errorf("%s deliveries %+v, want inventory then crm by shortages", id, ds)
 		}
@@ -193,7 +195,7 @@ func TestPublishFromHandler(t *testing.T) {
 }
 
 func TestRunWaitsForInflightHandler(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	createWorkTable(t, db)
 	b := newTestBus(t, db, []RuleConfig{checkoutRule("fulfilment", detailTarget("inventory"))})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -243,14 +245,14 @@ func TestRunWaitsForInflightHandler(t *testing.T) {
 }
 
 func TestRunBeforeStart(t *testing.T) {
-	b := newTestBus(t, openTestDB(t), nil)
+	b := newTestBus(t, dbtest.Open(t, Migrations), nil)
 	if err := b.Run(context.Background()); err == nil {
 		t.Fatal("Run before Start succeeded")
 	}
 }
 
 func TestDeliveries(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	b := newTestBus(t, db, []RuleConfig{checkoutRule("shipments", detailTarget("shipping"))})
 	Subscribe(b, "shipping", func(ctx context.Context, d Delivery[orderChange]) error {
 		if d.Payload.State == "new_order_created" {
@@ -263,7 +265,7 @@ func TestDeliveries(t *testing.T) {
 	cancelled := newOrder("ord_1")
 	cancelled.State = "order_cancelled"
 	events := publish(t, db, b, newOrder("ord_1"), newOrder("ord_2"), cancelled)
-	waitFor(t, "ord_1's deliveries to finish", statusIs(t, b, "ord_1", StatusDead, StatusDone))
+	bustest.WaitFor(t, "ord_1's deliveries to finish", statusIs(t, b, "ord_1", StatusDead, StatusDone))
 
 	ds := deliveriesOf(t, b, "ord_1")
 	for i, want := range []DeliveryStatus{

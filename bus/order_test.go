@@ -9,10 +9,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shopbus/shopbus/bus/bustest"
+	"github.com/shopbus/shopbus/database/dbtest"
 )
 
 func TestOrderedPerOrderAndTarget(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	rule := checkoutRule("shipments", detailTarget("shipping"))
 	rule.Retry = &Retry{MaxAttempts: 500}
 	b := newTestBus(t, db, []RuleConfig{rule})
@@ -39,7 +42,7 @@ func TestOrderedPerOrderAndTarget(t *testing.T) {
 	cancelA := newOrder("ord_A")
 	cancelA.State = "order_cancelled"
 	publish(t, db, b, newOrder("ord_A"), cancelA, newOrder("ord_B"))
-	waitFor(t, "every delivery done", func() bool {
+	bustest.WaitFor(t, "every delivery done", func() bool {
 		return statusIs(t, b, "ord_A", StatusDone, StatusDone)() && statusIs(t, b, "ord_B", StatusDone)()
 	})
 
@@ -62,7 +65,7 @@ func TestOrderedPerOrderAndTarget(t *testing.T) {
 }
 
 func TestFailingTargetDoesNotDelayOthers(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	rule := checkoutRule("fan-out", detailTarget("crm"), detailTarget("shipping"))
 	rule.Retry = &Retry{MaxAttempts: 100000}
 	b := New(db, []RuleConfig{rule}, Options{Workers: 1, PollInterval: 10 * time.Millisecond, Retry: fastRetry}, testLogger(t))
@@ -78,7 +81,7 @@ func TestFailingTargetDoesNotDelayOthers(t *testing.T) {
 	for _, id := range orders {
 		publish(t, db, b, newOrder(id))
 	}
-	waitFor(t, "every shipping delivery done", func() bool {
+	bustest.WaitFor(t, "every shipping delivery done", func() bool {
 		for _, id := range orders {
 			ds := deliveriesOf(t, b, id)
 			if len(ds) != 2 || ds[1].Target != "shipping" || ds[1].Status != StatusDone {
@@ -98,7 +101,7 @@ func TestFailingTargetDoesNotDelayOthers(t *testing.T) {
 }
 
 func TestDeliveryToTargetWithoutSubscriberDoesNotStallBus(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	// A delivery left unfinished under an earlier configuration whose
 	// "legacy" module is gone.
 	old := newTestBus(t, db, []RuleConfig{checkoutRule("legacy-sync", detailTarget("legacy"))})
@@ -116,8 +119,8 @@ func TestDeliveryToTargetWithoutSubscriberDoesNotStallBus(t *testing.T) {
 	Subscribe(b, "shipping", nop[orderChange])
 	runBus(t, b)
 	publish(t, db, b, newOrder("ord_new"))
-	waitFor(t, "the new order's delivery", statusIs(t, b, "ord_new", StatusDone))
-	waitFor(t, "the orphan delivery to be dead", statusIs(t, b, "ord_old", StatusDead))
+	bustest.WaitFor(t, "the new order's delivery", statusIs(t, b, "ord_new", StatusDone))
+	bustest.WaitFor(t, "the orphan delivery to be dead", statusIs(t, b, "ord_old", StatusDead))
 	if d := deliveriesOf(t, b, "ord_old")[0]; !strings.Contains(d.LastError, `"legacy"`) {
 		t.Errorf("orphan delivery %+v, want it dead for want of a subscriber", d)
 	}

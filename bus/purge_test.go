@@ -5,13 +5,16 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/shopbus/shopbus/bus/bustest"
+	"github.com/shopbus/shopbus/database/dbtest"
 )
 
 // TestPurgeKeepsUnfinishedWork: past the retention, events whose deliveries
 // all finished go with their deliveries; an event with a delivery still
 // being retried stays, whole, and so do recent events.
 func TestPurgeKeepsUnfinishedWork(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	rule := checkoutRule("fulfilment", detailTarget("shipping"))
 	rule.Retry = &Retry{MaxAttempts: 1_000_000, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond} // never dead here
 	b := newTestBus(t, db, []RuleConfig{rule})
@@ -23,9 +26,9 @@ func TestPurgeKeepsUnfinishedWork(t *testing.T) {
 	})
 	runBus(t, b)
 	publish(t, db, b, newOrder("ord_old"), newOrder("ord_stuck"), newOrder("ord_new"))
-	waitFor(t, "ord_old delivered", statusIs(t, b, "ord_old", StatusDone))
-	waitFor(t, "ord_new delivered", statusIs(t, b, "ord_new", StatusDone))
-	waitFor(t, "ord_stuck failing", statusIs(t, b, "ord_stuck", StatusFailed))
+	bustest.WaitFor(t, "ord_old delivered", statusIs(t, b, "ord_old", StatusDone))
+	bustest.WaitFor(t, "ord_new delivered", statusIs(t, b, "ord_new", StatusDone))
+	bustest.WaitFor(t, "ord_stuck failing", statusIs(t, b, "ord_stuck", StatusFailed))
 
 	// Age two of them past a 30-day retention.
 	old := time.Now().UTC().Add(-31 * 24 * time.Hour)

@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shopbus/shopbus/bus/bustest"
+	"github.com/shopbus/shopbus/database/dbtest"
 )
 
 func TestRetryLimits(t *testing.T) {
@@ -91,7 +94,7 @@ func TestRetryLimits(t *testing.T) {
 		wantAttempts: 2, wantCalls: 2,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			db := openTestDB(t)
+			db := dbtest.Open(t, Migrations)
 			rule := checkoutRule("shipments", detailTarget("shipping"))
 			rule.Retry = tc.retry
 			b := newTestBus(t, db, []RuleConfig{rule})
@@ -100,7 +103,7 @@ func TestRetryLimits(t *testing.T) {
 			runBus(t, b)
 
 			publish(t, db, b, newOrder("ord_1"))
-			waitFor(t, "a final status", func() bool {
+			bustest.WaitFor(t, "a final status", func() bool {
 				ds := deliveriesOf(t, b, "ord_1")
 				return len(ds) == 1 && (ds[0].Status == StatusDone || ds[0].Status == StatusDead)
 			})
@@ -120,7 +123,7 @@ func TestRetryLimits(t *testing.T) {
 }
 
 func TestHandlerErrorWrappingRecordNotFoundIsRetried(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	rule := checkoutRule("shipments", detailTarget("shipping"))
 	rule.Retry = &Retry{MaxAttempts: 3}
 	b := newTestBus(t, db, []RuleConfig{rule})
@@ -139,7 +142,7 @@ func TestHandlerErrorWrappingRecordNotFoundIsRetried(t *testing.T) {
 	})
 
 	publish(t, db, b, newOrder("ord_1"))
-	waitFor(t, "the delivery to be dead", statusIs(t, b, "ord_1", StatusDead))
+	bustest.WaitFor(t, "the delivery to be dead", statusIs(t, b, "ord_1", StatusDead))
 	d := deliveriesOf(t, b, "ord_1")[0]
 	if d.Attempts != 3 || !strings.Contains(d.LastError, "load rate for ord_1") || calls.Load() != 3 {
 		t.Errorf("delivery %+v after %d calls, want dead after 3 attempts with the handler's error", d, calls.Load())
@@ -147,7 +150,7 @@ func TestHandlerErrorWrappingRecordNotFoundIsRetried(t *testing.T) {
 }
 
 func TestFailedDeliveryWaitsForItsBackoff(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	rule := checkoutRule("shipments", detailTarget("shipping"))
 	rule.Retry = &Retry{MaxAttempts: 8, InitialBackoff: 2 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}
 	b := newTestBus(t, db, []RuleConfig{rule})
@@ -176,7 +179,7 @@ func TestFailedDeliveryWaitsForItsBackoff(t *testing.T) {
 	}
 	publish(t, db, b, details...)
 	for i := range n {
-		waitFor(t, "every delivery dead", statusIs(t, b, fmt.Sprintf("ord_%02d", i), StatusDead))
+		bustest.WaitFor(t, "every delivery dead", statusIs(t, b, fmt.Sprintf("ord_%02d", i), StatusDead))
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus/transform"
+	"github.com/shopbus/shopbus/database/dbtest"
 )
 
 // routingRules are two rules that a big new order matches both of, each
@@ -99,7 +100,7 @@ func TestRoute(t *testing.T) {
 		event: small,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			db := openTestDB(t)
+			db := dbtest.Open(t, Migrations)
 			b := routingBus(t, db, routingRules)
 			ev := publish(t, db, b, tc.event)[0]
 			if err := b.route(context.Background()); err != nil {
@@ -130,7 +131,7 @@ func TestRoute(t *testing.T) {
 }
 
 func TestRouteWithoutTransformDeliversTheEvent(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	b := routingBus(t, db, []RuleConfig{checkoutRule("all", TargetConfig{Module: "crm"})})
 	ev := publish(t, db, b, newOrder("ord_1"))[0]
 	if err := b.route(context.Background()); err != nil {
@@ -150,7 +151,7 @@ func TestRouteWithoutTransformDeliversTheEvent(t *testing.T) {
 }
 
 func TestRouteSkipsTargetWhoseInputPathSelectsNothing(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	b := routingBus(t, db, []RuleConfig{checkoutRule("refunds",
 		TargetConfig{Module: "payment", Spec: transform.Spec{InputPath: "$.detail.refund"}},
 		TargetConfig{Module: "crm"},
@@ -166,7 +167,7 @@ func TestRouteSkipsTargetWhoseInputPathSelectsNothing(t *testing.T) {
 }
 
 func TestRouteTwiceCreatesNoDuplicates(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	b := routingBus(t, db, routingRules)
 	ctx := context.Background()
 	events := publish(t, db, b, newOrder("ord_1"), newOrder("ord_2"))
@@ -200,7 +201,7 @@ func TestRouteTwiceCreatesNoDuplicates(t *testing.T) {
 }
 
 func TestRouteKeepsEventOrder(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	b := routingBus(t, db, []RuleConfig{checkoutRule("all", TargetConfig{Module: "crm"})})
 	var details []Detail
 	for _, id := range []string{"ord_1", "ord_2", "ord_3", "ord_4", "ord_5"} {

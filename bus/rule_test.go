@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/shopbus/shopbus/bus/transform"
+	"github.com/shopbus/shopbus/database/dbtest"
 )
 
 // startWith starts a bus with inventory and shipping subscribed.
 func startWith(t *testing.T, rules ...RuleConfig) (*Bus, error) {
 	t.Helper()
-	b := newTestBus(t, openTestDB(t), rules)
+	b := newTestBus(t, dbtest.Open(t, Migrations), rules)
 	Subscribe(b, "inventory", nop[orderChange])
 	Subscribe(b, "shipping", nop[orderChange])
 	return b, b.Start()
@@ -183,7 +184,7 @@ func TestStartCompilesRetry(t *testing.T) {
 }
 
 func TestNewFillsDefaults(t *testing.T) {
-	b := New(openTestDB(t), nil, Options{}, testLogger(t))
+	b := New(dbtest.Open(t, Migrations), nil, Options{}, testLogger(t))
 	if b.opts.Workers <= 0 || b.opts.PollInterval <= 0 || b.opts.Retry != DefaultRetry {
 		t.Errorf("options %+v, want positive workers and poll interval, DefaultRetry", b.opts)
 	}

@@ -3,32 +3,16 @@ package bus
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
 
-	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/bus/bustest"
 )
 
 // fastRetry keeps retries in milliseconds so failure scenarios end quickly.
 var fastRetry = Retry{MaxAttempts: 5, MaxAge: time.Hour, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
-
-// openTestDB opens a SQLite database in a temporary folder with the bus's
-// tables.
-func openTestDB(t *testing.T) *gorm.DB {
-	t.Helper()
-	db, err := database.Open(database.Config{DSN: filepath.Join(t.TempDir(), "bus.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { database.Close(db) })
-	if _, err := database.Migrate(context.Background(), db, Migrations); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
 
 // newTestBus returns a bus that polls often and retries fast; the caller
 // subscribes and then calls runBus.
@@ -49,32 +33,7 @@ func runBus(t *testing.T, b *Bus) {
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
-}
-
-// waitFor polls cond until it holds, failing the test after a deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	bustest.Run(t, b.Run)
 }
 
 // publish writes each detail to the outbox in its own committed transaction,

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +19,7 @@ import (
 
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/config"
-	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/database/dbtest"
 	"github.com/shopbus/shopbus/modules/checkout"
 	"github.com/shopbus/shopbus/modules/crm"
 	"github.com/shopbus/shopbus/modules/email"
@@ -44,20 +43,9 @@ type idemShop struct {
 func newIdemShop(t *testing.T) *idemShop {
 	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(database.Config{DSN: filepath.Join(t.TempDir(), "shop.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { database.Close(db) })
-	var steps []database.Migration
-	for _, m := range [][]database.Migration{bus.Migrations, checkout.Migrations, inventory.Migrations,
+	db := dbtest.Open(t, bus.Migrations, checkout.Migrations, inventory.Migrations,
 		shipping.Migrations, payment.Migrations, crm.Migrations, email.Migrations, web.Migrations,
-		web.IdempotencyMigrations} {
-		steps = append(steps, m...)
-	}
-	if _, err := database.Migrate(ctx, db, steps); err != nil {
-		t.Fatal(err)
-	}
+		web.IdempotencyMigrations)
 
 	src, err := os.ReadFile("../config.yaml")
 	if err != nil {

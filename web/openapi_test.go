@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -18,7 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/shopbus/shopbus/bus"
-	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/database/dbtest"
 	"github.com/shopbus/shopbus/modules/checkout"
 	"github.com/shopbus/shopbus/modules/inventory"
 )
@@ -277,18 +276,7 @@ func TestOpenAPIDocument(t *testing.T) {
 // requests carry no body, so writes stop at 415 before doing anything.
 func TestOpenAPISecurity(t *testing.T) {
 	ctx := context.Background()
-	db, err := database.Open(database.Config{DSN: filepath.Join(t.TempDir(), "shop.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { database.Close(db) })
-	var steps []database.Migration
-	for _, m := range [][]database.Migration{bus.Migrations, checkout.Migrations, inventory.Migrations, Migrations, IdempotencyMigrations} {
-		steps = append(steps, m...)
-	}
-	if _, err := database.Migrate(ctx, db, steps); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.Open(t, bus.Migrations, checkout.Migrations, inventory.Migrations, Migrations, IdempotencyMigrations)
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	b := bus.New(db, nil, bus.Options{}, log)
 	keys := NewKeys(db)

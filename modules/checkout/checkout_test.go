@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/shopbus/shopbus/database/dbtest"
 )
 
 func TestPlaceWritesOrderAndEvent(t *testing.T) {
@@ -166,7 +168,7 @@ func TestPlaceDuplicate(t *testing.T) {
 	if !errors.Is(err, ErrDuplicate) {
 		t.Fatalf("second Place = %v, want ErrDuplicate", err)
 	}
-	if n := countEvents(t, db); n != 1 {
+	if n := dbtest.Count(t, db, "bus_events"); n != 1 {
 		t.Errorf("%d events after a duplicate, want 1", n)
 	}
 	if waker.count() != 1 {
@@ -201,7 +203,7 @@ func TestPlaceDuplicateConcurrently(t *testing.T) {
 	if ok != 1 {
 		t.Errorf("%d of %d concurrent Places succeeded, want 1", ok, len(errs))
 	}
-	if n := countEvents(t, db); n != 1 {
+	if n := dbtest.Count(t, db, "bus_events"); n != 1 {
 		t.Errorf("%d events, want 1", n)
 	}
 }
@@ -218,7 +220,7 @@ func TestPlaceInvalid(t *testing.T) {
 	if _, err := s.Get(context.Background(), "ord-1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("an invalid order was stored: %v", err)
 	}
-	if countEvents(t, db) != 0 || waker.count() != 0 {
+	if dbtest.Count(t, db, "bus_events") != 0 || waker.count() != 0 {
 		t.Error("an invalid order published an event or woke the bus")
 	}
 }
@@ -263,7 +265,7 @@ func TestChangeStateMachine(t *testing.T) {
 						t.Fatalf("reaching %s: %v", from, err)
 					}
 				}
-				eventsBefore, wakesBefore := countEvents(t, db), waker.count()
+				eventsBefore, wakesBefore := dbtest.Count(t, db, "bus_events"), waker.count()
 
 				acc, err := s.ChangeState(ctx, "ord-1", to)
 				o, getErr := s.Get(ctx, "ord-1")
@@ -277,7 +279,7 @@ func TestChangeStateMachine(t *testing.T) {
 					if o.State != from {
 						t.Errorf("state is %s after a refused move, want %s", o.State, from)
 					}
-					if n := countEvents(t, db); n != eventsBefore {
+					if n := dbtest.Count(t, db, "bus_events"); n != eventsBefore {
 						t.Errorf("a refused move wrote %d events", n-eventsBefore)
 					}
 					if waker.count() != wakesBefore {
@@ -347,7 +349,7 @@ func TestChangeStateRefuses(t *testing.T) {
 			if !tt.check(err) {
 				t.Errorf("ChangeState = %v (%T)", err, err)
 			}
-			if countEvents(t, db) != 1 || waker.count() != 1 {
+			if dbtest.Count(t, db, "bus_events") != 1 || waker.count() != 1 {
 				t.Error("a refused change published an event or woke the bus")
 			}
 		})

@@ -1,33 +1,15 @@
 package checkout
 
 import (
-	"context"
 	"encoding/json"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
-	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/database/dbtest"
 )
-
-// openTestDB opens a SQLite database in a temporary folder with checkout's
-// and the bus's tables (orders and their outbox).
-func openTestDB(t *testing.T) *gorm.DB {
-	t.Helper()
-	db, err := database.Open(database.Config{DSN: filepath.Join(t.TempDir(), "shop.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { database.Close(db) })
-	steps := append(append([]database.Migration{}, bus.Migrations...), Migrations...)
-	if _, err := database.Migrate(context.Background(), db, steps); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
 
 // wakeCounter is a Waker that counts how often it was told about a commit.
 type wakeCounter struct{ n atomic.Int64 }
@@ -37,7 +19,7 @@ func (w *wakeCounter) count() int64 { return w.n.Load() }
 
 func newTestService(t *testing.T) (*Service, *gorm.DB, *wakeCounter) {
 	t.Helper()
-	db := openTestDB(t)
+	db := dbtest.Open(t, bus.Migrations, Migrations)
 	w := &wakeCounter{}
 	return New(db, w), db, w
 }
@@ -75,15 +57,6 @@ func events(t *testing.T, db *gorm.DB, orderID string) []eventRecord {
 		t.Fatal(err)
 	}
 	return rows
-}
-
-func countEvents(t *testing.T, db *gorm.DB) int64 {
-	t.Helper()
-	var n int64
-	if err := db.Raw(`SELECT count(*) FROM bus_events`).Scan(&n).Error; err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // detail decodes an event row's envelope and returns its detail.

@@ -13,6 +13,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/bus/bustest"
+	"github.com/shopbus/shopbus/database/dbtest"
 	"github.com/shopbus/shopbus/modules/email"
 )
 
@@ -85,7 +87,7 @@ func TestSecondOrderSameCustomer(t *testing.T) {
 	if c.ID != first.ID || c.Orders != 2 || c.Name != "Ada King" || !c.CreatedAt.Equal(first.CreatedAt) {
 		t.Errorf("customer after the second order = %+v (first was %+v)", c, first)
 	}
-	if n := count(t, db, "crm_customers"); n != 2 {
+	if n := dbtest.Count(t, db, "crm_customers"); n != 2 {
 		t.Errorf("%d customers, want 2", n)
 	}
 	var ids []int64
@@ -115,7 +117,7 @@ func TestSameDeliveryTwice(t *testing.T) {
 	if c.Orders != 1 {
 		t.Errorf("customer counted %d orders for one order delivered twice", c.Orders)
 	}
-	if n := count(t, db, "crm_orders"); n != 1 {
+	if n := dbtest.Count(t, db, "crm_orders"); n != 1 {
 		t.Errorf("%d crm orders, want 1", n)
 	}
 	if n := len(jobs(t, db)); n != 1 {
@@ -143,7 +145,7 @@ func TestRollbackAfterHookLeavesNothing(t *testing.T) {
 		t.Fatalf("transaction = %v", err)
 	}
 	for _, table := range []string{"crm_customers", "crm_orders", "email_jobs"} {
-		if n := count(t, db, table); n != 0 {
+		if n := dbtest.Count(t, db, table); n != 0 {
 			t.Errorf("%s has %d rows after the rollback", table, n)
 		}
 	}
@@ -167,7 +169,7 @@ func TestEmailFailureRollsBackRecord(t *testing.T) {
 		t.Fatalf("handle = %v, want email.ErrInvalidMessage", err)
 	}
 	for _, table := range []string{"crm_customers", "crm_orders", "email_jobs"} {
-		if n := count(t, db, table); n != 0 {
+		if n := dbtest.Count(t, db, table); n != 0 {
 			t.Errorf("%s has %d rows after a failed hook", table, n)
 		}
 	}
@@ -187,7 +189,7 @@ func TestOrderWithoutEmailIsRefused(t *testing.T) {
 	if err == nil {
 		t.Fatal("an order without its email was created")
 	}
-	if n := count(t, db, "crm_orders"); n != 0 {
+	if n := dbtest.Count(t, db, "crm_orders"); n != 0 {
 		t.Errorf("%d crm orders", n)
 	}
 }
@@ -200,7 +202,7 @@ func TestOtherStatesIgnored(t *testing.T) {
 		mustDeliver(t, s, d)
 	}
 	for _, table := range []string{"crm_customers", "crm_orders", "email_jobs"} {
-		if n := count(t, db, table); n != 0 {
+		if n := dbtest.Count(t, db, table); n != 0 {
 			t.Errorf("%s has %d rows after non-new states", table, n)
 		}
 	}
@@ -233,7 +235,7 @@ func TestConcurrentOrdersOfOneNewCustomer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Orders != orders || count(t, db, "crm_customers") != 1 {
+	if c.Orders != orders || dbtest.Count(t, db, "crm_customers") != 1 {
 		t.Errorf("customer = %+v, want one customer with %d orders", c, orders)
 	}
 	if n := len(jobs(t, db)); n != orders {
@@ -297,7 +299,7 @@ func TestThroughTheBus(t *testing.T) {
 	}
 	b.Wake()
 
-	waitFor(t, "the crm delivery to finish", func() bool {
+	bustest.WaitFor(t, "the crm delivery to finish", func() bool {
 		ds, err := b.Deliveries(ctx, "ord-1")
 		return err == nil && len(ds) == 1 && (ds[0].Status == bus.StatusDone || ds[0].Status == bus.StatusDead)
 	})

@@ -2,43 +2,22 @@ package crm
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
-	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/bus/bustest"
+	"github.com/shopbus/shopbus/database/dbtest"
 	"github.com/shopbus/shopbus/modules/email"
 )
-
-// openTestDB opens a SQLite database in a temporary folder with CRM's,
-// the email outbox's and the bus's tables.
-func openTestDB(t *testing.T) *gorm.DB {
-	t.Helper()
-	db, err := database.Open(database.Config{DSN: filepath.Join(t.TempDir(), "shop.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { database.Close(db) })
-	var steps []database.Migration
-	for _, m := range [][]database.Migration{bus.Migrations, email.Migrations, Migrations} {
-		steps = append(steps, m...)
-	}
-	if _, err := database.Migrate(context.Background(), db, steps); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
 
 // newTestService returns CRM with a real email service that writes .eml
 // files to a temporary folder (no worker runs: jobs stay queued).
 func newTestService(t *testing.T) (*Service, *gorm.DB) {
 	t.Helper()
-	db := openTestDB(t)
+	db := dbtest.Open(t, bus.Migrations, email.Migrations, Migrations)
 	mail, err := email.New(db, email.Config{From: "Test Shop <shop@example.com>", Dir: t.TempDir()},
 		slog.New(slog.NewTextHandler(t.Output(), nil)))
 	if err != nil {
@@ -66,15 +45,7 @@ func order(orderID, addr, name string) map[string]any {
 // payload decodes a detail into CRM's payload, as the bus does.
 func payload(t *testing.T, detail map[string]any) orderEvent {
 	t.Helper()
-	raw, err := json.Marshal(map[string]any{"detail": detail})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev orderEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		t.Fatal(err)
-	}
-	return ev
+	return bustest.Payload[orderEvent](t, map[string]any{"detail": detail})
 }
 
 func deliveryOf(ev orderEvent, tx *gorm.DB) bus.Delivery[orderEvent] {
@@ -115,25 +86,4 @@ func jobs(t *testing.T, db *gorm.DB) []jobRecord {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func count(t *testing.T, db *gorm.DB, table string) int64 {
-	t.Helper()
-	var n int64
-	if err := db.Table(table).Count(&n).Error; err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// waitFor polls cond until it holds, failing the test after a deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

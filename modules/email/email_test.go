@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/database/dbtest"
 )
 
 func TestEnqueue(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	s := newTestService(t, db, Config{From: "shop@example.com", Dir: t.TempDir()})
 	msg := Message{OrderID: "ord_1", Template: "order_success", To: "ada@example.com", Data: sampleOrder()}
 
@@ -104,7 +106,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestClaimHidesAJob(t *testing.T) {
-	s := newTestService(t, openTestDB(t), Config{From: "shop@example.com", Dir: t.TempDir()})
+	s := newTestService(t, dbtest.Open(t, Migrations), Config{From: "shop@example.com", Dir: t.TempDir()})
 	enqueue(t, s, orderMsg)
 	ctx, now := context.Background(), time.Now().UTC()
 	due, err := s.dueJobs(ctx, now, batchSize)
@@ -136,7 +138,7 @@ func (o *hookedOrder) AfterCreate(tx *gorm.DB) error {
 }
 
 func TestEnqueueFromAfterCreateHook(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	if err := db.Exec(`CREATE TABLE hooked_orders (id TEXT PRIMARY KEY)`).Error; err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
-	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/bus/bustest"
+	"github.com/shopbus/shopbus/database/dbtest"
 )
 
 // alertEvent is an event some module publishes.
@@ -28,10 +29,7 @@ func (e alertEvent) EventDetailType() string { return e.detailType }
 // "email" target: a shortage becomes one email to the owner, anything else
 // is dead at once.
 func TestHandlerQueuesAlerts(t *testing.T) {
-	db := openTestDB(t)
-	if _, err := database.Migrate(context.Background(), db, bus.Migrations); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.Open(t, Migrations, bus.Migrations)
 	cfg := testConfig()
 	cfg.Dir = t.TempDir()
 	s := newTestService(t, db, cfg)
@@ -65,15 +63,15 @@ func TestHandlerQueuesAlerts(t *testing.T) {
 	}
 	b.Wake()
 
-	waitFor(t, "the shortage email", jobIs(t, s, "ord_7", StatusSent))
-	waitFor(t, "the other alert to be dead", func() bool {
+	bustest.WaitFor(t, "the shortage email", jobIs(t, s, "ord_7", StatusSent))
+	bustest.WaitFor(t, "the other alert to be dead", func() bool {
 		ds, err := b.Deliveries(ctx, "ord_8")
 		return err == nil && len(ds) == 1 && ds[0].Status == bus.StatusDead
 	})
 	if ds, _ := b.Deliveries(ctx, "ord_8"); ds[0].Attempts != 1 || !strings.Contains(ds[0].LastError, "Stock Counted") {
 		t.Errorf("delivery %+v, want dead after one attempt naming the detail-type", ds[0])
 	}
-	waitFor(t, "both shortage deliveries done", func() bool {
+	bustest.WaitFor(t, "both shortage deliveries done", func() bool {
 		ds, err := b.Deliveries(ctx, "ord_7")
 		return err == nil && len(ds) == 2 && ds[0].Status == bus.StatusDone && ds[1].Status == bus.StatusDone
 	})
@@ -89,7 +87,7 @@ func TestHandlerQueuesAlerts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := parseMail(t, string(raw)); !strings.Contains(p.text, "MUG-1: requested 3, available 1") {
-		t.Errorf("text part:\n%s", p.text)
+	if p := parseMail(t, string(raw)); !strings.Contains(p.Text, "MUG-1: requested 3, available 1") {
+		t.Errorf("text part:\n%s", p.Text)
 	}
 }

@@ -7,65 +7,69 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shopbus/shopbus/bus/bustest"
+	"github.com/shopbus/shopbus/database/dbtest"
+	"github.com/shopbus/shopbus/modules/email/smtptest"
 )
 
 // checkOrderSuccess checks an order_success email for sampleOrder.
-func checkOrderSuccess(t *testing.T, p parsed) {
+func checkOrderSuccess(t *testing.T, p smtptest.Parsed) {
 	t.Helper()
 	sum := sha256.Sum256([]byte("ord_123\x00order_success"))
 	wantID := "<" + hex.EncodeToString(sum[:])[:32] + ".order_success@shopbus>"
-	if got := p.header.Get("Message-Id"); got != wantID {
+	if got := p.Header.Get("Message-Id"); got != wantID {
 		t.Errorf("Message-ID %q, want %q", got, wantID)
 	}
-	if got := p.header.Get("To"); !strings.Contains(got, "ada@example.com") {
+	if got := p.Header.Get("To"); !strings.Contains(got, "ada@example.com") {
 		t.Errorf("To %q", got)
 	}
-	if got := p.header.Get("From"); !strings.Contains(got, "shop@example.com") {
+	if got := p.Header.Get("From"); !strings.Contains(got, "shop@example.com") {
 		t.Errorf("From %q", got)
 	}
-	if d, err := p.header.Date(); err != nil || d.IsZero() {
-		t.Errorf("Date %q: %v", p.header.Get("Date"), err)
+	if d, err := p.Header.Date(); err != nil || d.IsZero() {
+		t.Errorf("Date %q: %v", p.Header.Get("Date"), err)
 	}
-	if !strings.Contains(p.subject, "ord_123") {
-		t.Errorf("subject %q lacks the order id", p.subject)
+	if !strings.Contains(p.Subject, "ord_123") {
+		t.Errorf("subject %q lacks the order id", p.Subject)
 	}
 	for _, want := range []string{"ord_123", "2 x Blue mug (MUG-1) at 12.50 EUR: 25.00 EUR", "1 x Green tea (TEA-7) at 8.99 EUR: 8.99 EUR",
 		"Total: 33.99 EUR", "1 Analytical Row", "N1 9GU London", "GB", "Ada <script>"} {
-		if !strings.Contains(p.text, want) {
-			t.Errorf("text part lacks %q:\n%s", want, p.text)
+		if !strings.Contains(p.Text, want) {
+			t.Errorf("text part lacks %q:\n%s", want, p.Text)
 		}
 	}
 	for _, want := range []string{"ord_123", "Blue mug", "MUG-1", "12.50 EUR", "25.00 EUR", "33.99 EUR", "1 Analytical Row", "N1 9GU London",
 		"Ada &lt;script&gt;alert(1)&lt;/script&gt;"} {
-		if !strings.Contains(p.html, want) {
-			t.Errorf("HTML part lacks %q:\n%s", want, p.html)
+		if !strings.Contains(p.HTML, want) {
+			t.Errorf("HTML part lacks %q:\n%s", want, p.HTML)
 		}
 	}
-	if strings.Contains(p.html, "<script>") {
-		t.Errorf("HTML part has the customer's name unescaped:\n%s", p.html)
+	if strings.Contains(p.HTML, "<script>") {
+		t.Errorf("HTML part has the customer's name unescaped:\n%s", p.HTML)
 	}
 }
 
 var orderMsg = Message{OrderID: "ord_123", Template: "order_success", To: "ada@example.com", Data: sampleOrder()}
 
 func TestWorkerSendsOverSMTP(t *testing.T) {
-	srv := startSMTP(t, "127.0.0.1:0")
+	srv := smtptest.Start(t, "127.0.0.1:0")
 	cfg := testConfig()
-	cfg.SMTPAddr = srv.addr
-	s := newTestService(t, openTestDB(t), cfg)
+	cfg.SMTPAddr = srv.Addr()
+	s := newTestService(t, dbtest.Open(t, Migrations), cfg)
 	enqueue(t, s, orderMsg)
 	runWorker(t, s)
 	s.Wake()
 
-	waitFor(t, "the job to be sent", jobIs(t, s, "ord_123", StatusSent))
-	msgs := srv.received()
+	bustest.WaitFor(t, "the job to be sent", jobIs(t, s, "ord_123", StatusSent))
+	msgs := srv.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("server received %d messages, want 1", len(msgs))
 	}
-	if msgs[0].from != "shop@example.com" || len(msgs[0].to) != 1 || msgs[0].to[0] != "ada@example.com" {
-		t.Errorf("envelope from %q to %q", msgs[0].from, msgs[0].to)
+	if msgs[0].From != "shop@example.com" || len(msgs[0].To) != 1 || msgs[0].To[0] != "ada@example.com" {
+		t.Errorf("envelope from %q to %q", msgs[0].From, msgs[0].To)
 	}
-	checkOrderSuccess(t, parseMail(t, msgs[0].data))
+	checkOrderSuccess(t, parseMail(t, msgs[0].Data))
 	job := jobsFor(t, s, "ord_123")[0]
 	if job.Attempts != 1 || job.SentAt == nil || job.LastError != "" {
 		t.Errorf("job %+v, want 1 attempt, sent_at, no error", job)
@@ -73,24 +77,24 @@ func TestWorkerSendsOverSMTP(t *testing.T) {
 }
 
 func TestWorkerRetriesUntilSMTPIsUp(t *testing.T) {
-	addr := freeAddr(t)
+	addr := smtptest.FreeAddr(t)
 	cfg := testConfig()
 	cfg.SMTPAddr = addr
-	s := newTestService(t, openTestDB(t), cfg)
+	s := newTestService(t, dbtest.Open(t, Migrations), cfg)
 	enqueue(t, s, orderMsg)
 	runWorker(t, s)
 
-	waitFor(t, "a failed attempt", func() bool {
+	bustest.WaitFor(t, "a failed attempt", func() bool {
 		jobs := jobsFor(t, s, "ord_123")
 		return len(jobs) == 1 && jobs[0].Attempts >= 1 && jobs[0].LastError != ""
 	})
 	if job := jobsFor(t, s, "ord_123")[0]; job.Status != StatusQueued {
 		t.Fatalf("after a refused connection the job is %q, want queued", job.Status)
 	}
-	srv := startSMTP(t, addr)
+	srv := smtptest.Start(t, addr)
 
-	waitFor(t, "the job to be sent", jobIs(t, s, "ord_123", StatusSent))
-	if n := len(srv.received()); n != 1 {
+	bustest.WaitFor(t, "the job to be sent", jobIs(t, s, "ord_123", StatusSent))
+	if n := len(srv.Messages()); n != 1 {
 		t.Fatalf("server received %d messages, want 1", n)
 	}
 	if job := jobsFor(t, s, "ord_123")[0]; job.Attempts < 2 || job.LastError != "" {
@@ -101,12 +105,12 @@ func TestWorkerRetriesUntilSMTPIsUp(t *testing.T) {
 func TestWorkerGivesUp(t *testing.T) {
 	t.Run("after max attempts", func(t *testing.T) {
 		cfg := testConfig()
-		cfg.SMTPAddr = freeAddr(t)
+		cfg.SMTPAddr = smtptest.FreeAddr(t)
 		cfg.MaxAttempts = 3
-		s := newTestService(t, openTestDB(t), cfg)
+		s := newTestService(t, dbtest.Open(t, Migrations), cfg)
 		enqueue(t, s, orderMsg)
 		runWorker(t, s)
-		waitFor(t, "the job to fail", jobIs(t, s, "ord_123", StatusFailed))
+		bustest.WaitFor(t, "the job to fail", jobIs(t, s, "ord_123", StatusFailed))
 		if job := jobsFor(t, s, "ord_123")[0]; job.Attempts != 3 || job.LastError == "" {
 			t.Errorf("job %+v, want 3 attempts and the last error", job)
 		}
@@ -114,10 +118,10 @@ func TestWorkerGivesUp(t *testing.T) {
 	t.Run("at once when the template cannot render", func(t *testing.T) {
 		cfg := testConfig()
 		cfg.Dir = t.TempDir()
-		s := newTestService(t, openTestDB(t), cfg)
+		s := newTestService(t, dbtest.Open(t, Migrations), cfg)
 		enqueue(t, s, Message{OrderID: "ord_9", Template: "order_success", To: "ada@example.com", Data: "not an order"})
 		runWorker(t, s)
-		waitFor(t, "the job to fail", jobIs(t, s, "ord_9", StatusFailed))
+		bustest.WaitFor(t, "the job to fail", jobIs(t, s, "ord_9", StatusFailed))
 		if job := jobsFor(t, s, "ord_9")[0]; job.Attempts != 1 || !strings.Contains(job.LastError, "render") {
 			t.Errorf("job %+v, want 1 attempt and a render error", job)
 		}
@@ -130,14 +134,14 @@ func TestWorkerGivesUp(t *testing.T) {
 func TestWorkerWritesEMLFiles(t *testing.T) {
 	cfg := testConfig()
 	cfg.Dir = filepath.Join(t.TempDir(), "outbox") // created by the worker
-	s := newTestService(t, openTestDB(t), cfg)
+	s := newTestService(t, dbtest.Open(t, Migrations), cfg)
 	enqueue(t, s, orderMsg)
 	enqueue(t, s, Message{OrderID: "ord_124", Template: "order_success", To: "bob@example.com", Data: sampleOrder()})
 	enqueue(t, s, Message{OrderID: "ord_124", Template: "inventory_shortage", To: cfg.OwnerEmail,
 		Data: Shortage{OrderID: "ord_124", Items: []ShortItem{{SKU: "MUG-1", Requested: 2, Available: 1}}}})
 	runWorker(t, s)
 
-	waitFor(t, "the jobs to be sent", func() bool {
+	bustest.WaitFor(t, "the jobs to be sent", func() bool {
 		jobs := append(jobsFor(t, s, "ord_123"), jobsFor(t, s, "ord_124")...)
 		for _, j := range jobs {
 			if j.Status != StatusSent {
@@ -165,8 +169,8 @@ func TestWorkerWritesEMLFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := parseMail(t, string(raw))
-	if !strings.Contains(p.subject, "ord_124") || !strings.Contains(p.text, "MUG-1: requested 2, available 1") ||
-		!strings.Contains(p.header.Get("To"), "owner@example.com") {
-		t.Errorf("shortage email: subject %q, To %q, text:\n%s", p.subject, p.header.Get("To"), p.text)
+	if !strings.Contains(p.Subject, "ord_124") || !strings.Contains(p.Text, "MUG-1: requested 2, available 1") ||
+		!strings.Contains(p.Header.Get("To"), "owner@example.com") {
+		t.Errorf("shortage email: subject %q, To %q, text:\n%s", p.Subject, p.Header.Get("To"), p.Text)
 	}
 }

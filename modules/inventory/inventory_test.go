@@ -12,10 +12,13 @@ import (
 	"testing"
 
 	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/database/dbtest"
 )
 
 func TestSetGet(t *testing.T) {
-	s := New(openTestDB(t))
+	s := New(dbtest.Open(t, bus.Migrations, Migrations))
 	ctx := context.Background()
 
 	if _, err := s.Get(ctx, "TEA-1"); !errors.Is(err, ErrNotFound) {
@@ -56,7 +59,7 @@ func TestSetGet(t *testing.T) {
 }
 
 func TestSetBelowReserved(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, bus.Migrations, Migrations)
 	s := New(db)
 	ctx := context.Background()
 	mustSet(t, s, "TEA-1", 5)
@@ -159,7 +162,7 @@ func TestReserve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db := openTestDB(t)
+			db := dbtest.Open(t, bus.Migrations, Migrations)
 			s := New(db)
 			for _, sku := range slices.Sorted(maps.Keys(tt.stock)) {
 				mustSet(t, s, sku, tt.stock[sku])
@@ -195,7 +198,7 @@ func TestReserve(t *testing.T) {
 // TestShortageAvailableIgnoresOtherOrdersReservations checks that a
 // shortage reports what is left after other orders' reservations.
 func TestShortageAvailableAfterOtherOrders(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, bus.Migrations, Migrations)
 	s := New(db)
 	mustSet(t, s, "A", 5)
 	mustDeliver(t, s, event(t, "ord-1", "new_order_created", line{"A", 4}))
@@ -228,7 +231,7 @@ func TestSettle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db := openTestDB(t)
+			db := dbtest.Open(t, bus.Migrations, Migrations)
 			s := New(db)
 			mustSet(t, s, "A", 10)
 			mustSet(t, s, "B", 10)
@@ -252,7 +255,7 @@ func TestSettle(t *testing.T) {
 }
 
 func TestSettleUnreservedOrder(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, bus.Migrations, Migrations)
 	s := New(db)
 	mustSet(t, s, "A", 1)
 	// A short order has nothing reserved: cancelling or shipping it moves nothing.
@@ -263,7 +266,7 @@ func TestSettleUnreservedOrder(t *testing.T) {
 }
 
 func TestReserveRolledBackWithDelivery(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, bus.Migrations, Migrations)
 	s := New(db)
 	mustSet(t, s, "A", 5)
 	ctx := context.Background()
@@ -287,7 +290,7 @@ func TestReserveRolledBackWithDelivery(t *testing.T) {
 }
 
 func TestReserveConcurrently(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, bus.Migrations, Migrations)
 	s := New(db)
 	mustSet(t, s, "A", 10)
 
@@ -368,14 +371,14 @@ func TestReserveConcurrently(t *testing.T) {
 	if reservedOrders != 10 || shortOrders != 10 {
 		t.Errorf("%d reserved and %d short, want 10 and 10", reservedOrders, shortOrders)
 	}
-	if n := countRows(t, db, "inventory_reservations"); n != 10 {
+	if n := dbtest.Count(t, db, "inventory_reservations"); n != 10 {
 		t.Errorf("%d reservation rows, want 10", n)
 	}
 }
 
 func TestReserveSameOrderTwice(t *testing.T) {
 	// A replayed (or re-published) new order must not fail nor reserve twice.
-	db := openTestDB(t)
+	db := dbtest.Open(t, bus.Migrations, Migrations)
 	s := New(db)
 	mustSet(t, s, "A", 10)
 	mustDeliver(t, s, event(t, "ord-1", "new_order_created", line{"A", 2}))

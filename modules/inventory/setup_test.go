@@ -3,30 +3,13 @@ package inventory
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
-	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/bus/bustest"
 )
-
-// openTestDB opens a SQLite database in a temporary folder with inventory's
-// tables and the bus's outbox (shortages are published there).
-func openTestDB(t *testing.T) *gorm.DB {
-	t.Helper()
-	db, err := database.Open(database.Config{DSN: filepath.Join(t.TempDir(), "shop.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { database.Close(db) })
-	steps := append(append([]database.Migration{}, bus.Migrations...), Migrations...)
-	if _, err := database.Migrate(context.Background(), db, steps); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
 
 // line is one order line of a test event.
 type line struct {
@@ -38,19 +21,11 @@ type line struct {
 // the bus decodes it.
 func event(t *testing.T, orderID, state string, items ...line) orderEvent {
 	t.Helper()
-	raw, err := json.Marshal(map[string]any{
+	return bustest.Payload[orderEvent](t, map[string]any{
 		"source":      "shopbus.checkout",
 		"detail-type": "Order State Change",
 		"detail":      map[string]any{"order_id": orderID, "order_state": state, "items": items, "currency": "EUR"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev orderEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		t.Fatal(err)
-	}
-	return ev
 }
 
 // deliver runs the handler in its own transaction, as the bus does, and
@@ -151,13 +126,4 @@ func shortageEvents(t *testing.T, db *gorm.DB, orderID string) []Shortage {
 		out = append(out, sh)
 	}
 	return out
-}
-
-func countRows(t *testing.T, db *gorm.DB, table string) int64 {
-	t.Helper()
-	var n int64
-	if err := db.Table(table).Count(&n).Error; err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

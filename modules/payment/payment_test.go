@@ -2,51 +2,28 @@ package payment
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
-	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/bus/bustest"
+	"github.com/shopbus/shopbus/database/dbtest"
 )
-
-// openTestDB opens a SQLite database with payment's tables in a temporary folder.
-func openTestDB(t *testing.T) *gorm.DB {
-	t.Helper()
-	db, err := database.Open(database.Config{DSN: filepath.Join(t.TempDir(), "shop.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { database.Close(db) })
-	if _, err := database.Migrate(context.Background(), db, Migrations); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
 
 // payload is what the shipped order-payment rule delivers: the envelope
 // with only order_id, order_state, currency and payment left in detail.
 func payload(t *testing.T, orderID, state string, amount int64) event {
 	t.Helper()
-	raw, err := json.Marshal(map[string]any{
+	return bustest.Payload[event](t, map[string]any{
 		"source": "shopbus.checkout", "detail-type": "Order State Change",
 		"detail": map[string]any{
 			"order_id": orderID, "order_state": state, "currency": "EUR",
 			"payment": map[string]any{"method": "card", "reference": "pi_" + orderID, "amount_minor": amount},
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev event
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		t.Fatal(err)
-	}
-	return ev
 }
 
 // deliver runs the handler inside its own transaction, as the bus does.
@@ -60,7 +37,7 @@ func deliver(t *testing.T, s *Service, ev event) error {
 }
 
 func TestNewOrderAuthorizes(t *testing.T) {
-	s := New(openTestDB(t))
+	s := New(dbtest.Open(t, Migrations))
 	ctx := context.Background()
 	if _, err := s.Get(ctx, "ord-1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get before any order = %v, want ErrNotFound", err)
@@ -108,7 +85,7 @@ func TestPaymentFollowsOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db := openTestDB(t)
+			db := dbtest.Open(t, Migrations)
 			s := New(db)
 			// Another order goes along untouched.
 			if err := deliver(t, s, payload(t, "ord-other", "new_order_created", 100)); err != nil {
@@ -143,7 +120,7 @@ func TestPaymentFollowsOrder(t *testing.T) {
 }
 
 func TestEventsWithoutPayment(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	s := New(db)
 	for _, st := range []string{"order_shipped", "order_cancelled", "order_refunded"} {
 		if err := deliver(t, s, payload(t, "ord-nope", st, 1)); err != nil {
@@ -156,7 +133,7 @@ func TestEventsWithoutPayment(t *testing.T) {
 }
 
 func TestHandleRolledBack(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	s := New(db)
 	ctx := context.Background()
 	boom := errors.New("later failure")

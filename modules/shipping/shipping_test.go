@@ -2,31 +2,16 @@ package shipping
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
-	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/bus/bustest"
+	"github.com/shopbus/shopbus/database/dbtest"
 )
-
-// openTestDB opens a SQLite database with shipping's tables in a temporary folder.
-func openTestDB(t *testing.T) *gorm.DB {
-	t.Helper()
-	db, err := database.Open(database.Config{DSN: filepath.Join(t.TempDir(), "shop.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { database.Close(db) })
-	if _, err := database.Migrate(context.Background(), db, Migrations); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
 
 var eu = []string{"FR", "DE", "BE"}
 
@@ -107,7 +92,7 @@ func TestValidate(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Validate = %v, want an error containing %q", err, tt.want)
 			}
-			if _, err := New(openTestDB(t), tt.cfg); err == nil {
+			if _, err := New(dbtest.Open(t, Migrations), tt.cfg); err == nil {
 				t.Error("New accepted an invalid config")
 			}
 		})
@@ -117,18 +102,10 @@ func TestValidate(t *testing.T) {
 // event builds shipping's payload from JSON, as the bus decodes it.
 func event(t *testing.T, orderID, state, country string, items int64) orderEvent {
 	t.Helper()
-	raw, err := json.Marshal(map[string]any{"detail": map[string]any{
+	return bustest.Payload[orderEvent](t, map[string]any{"detail": map[string]any{
 		"order_id": orderID, "order_state": state, "currency": "EUR", "item_count": items,
 		"shipping_address": map[string]any{"country": country, "city": "Paris"},
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev orderEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		t.Fatal(err)
-	}
-	return ev
 }
 
 // deliver runs the handler inside its own transaction, as the bus does.
@@ -143,21 +120,12 @@ func deliver(t *testing.T, s *Service, ev orderEvent) error {
 
 func newTestService(t *testing.T) (*Service, *gorm.DB) {
 	t.Helper()
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	s, err := New(db, testRates)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s, db
-}
-
-func countShipments(t *testing.T, db *gorm.DB) int64 {
-	t.Helper()
-	var n int64
-	if err := db.Model(&Shipment{}).Count(&n).Error; err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 func TestHandleCreatesShipmentOnce(t *testing.T) {
@@ -171,7 +139,7 @@ func TestHandleCreatesShipmentOnce(t *testing.T) {
 			t.Fatalf("delivery %d: %v", i+1, err)
 		}
 	}
-	if n := countShipments(t, db); n != 1 {
+	if n := dbtest.Count(t, db, "shipping_shipments"); n != 1 {
 		t.Errorf("%d shipments after two deliveries, want 1", n)
 	}
 	sh, err := s.Get(ctx, "ord-1")
@@ -215,7 +183,7 @@ func TestHandleCancel(t *testing.T) {
 	if err := deliver(t, s, event(t, "ord-nope", "order_cancelled", "DE", 1)); err != nil {
 		t.Fatal(err)
 	}
-	if n := countShipments(t, db); n != 2 {
+	if n := dbtest.Count(t, db, "shipping_shipments"); n != 2 {
 		t.Errorf("%d shipments, want 2", n)
 	}
 }
@@ -227,13 +195,13 @@ func TestHandleOtherStates(t *testing.T) {
 			t.Fatalf("%s: %v", st, err)
 		}
 	}
-	if n := countShipments(t, db); n != 0 {
+	if n := dbtest.Count(t, db, "shipping_shipments"); n != 0 {
 		t.Errorf("%d shipments created by other states", n)
 	}
 }
 
 func TestHandleNoRateIsPermanent(t *testing.T) {
-	db := openTestDB(t)
+	db := dbtest.Open(t, Migrations)
 	s, err := New(db, Config{Rates: []Rate{{Countries: eu, RateMinor: 490}}})
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +213,7 @@ func TestHandleNoRateIsPermanent(t *testing.T) {
 	if !errors.Is(err, ErrNoRate) {
 		t.Errorf("handle = %v, want it to wrap ErrNoRate too", err)
 	}
-	if n := countShipments(t, db); n != 0 {
+	if n := dbtest.Count(t, db, "shipping_shipments"); n != 0 {
 		t.Errorf("%d shipments for an order without a rate", n)
 	}
 }
