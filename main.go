@@ -94,6 +94,7 @@ type app struct {
 	db        *gorm.DB
 	bus       *bus.Bus
 	checkout  *checkout.Service
+	orders    *database.Batcher // group commit for checkout's writes
 	inventory *inventory.Service
 	email     *email.Service
 	keys      *web.Keys
@@ -157,6 +158,8 @@ func (a *app) wire() error {
 	}
 	a.bus, a.email, a.inventory = b, mail, inv
 	a.checkout = checkout.New(a.db, b)
+	a.orders = database.NewBatcher(a.db, 256)
+	a.checkout.CommitWith(a.orders)
 	return nil
 }
 

@@ -83,7 +83,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	var workers sync.WaitGroup
 	errs := make(chan error, 3)
 	purgeKeys := func(ctx context.Context) error { return every(ctx, time.Hour, srv.PurgeIdempotencyKeys) }
-	for _, run := range []func(context.Context) error{a.bus.Run, a.email.Run, purgeKeys} {
+	for _, run := range []func(context.Context) error{a.orders.Run, a.bus.Run, a.email.Run, purgeKeys} {
 		workers.Go(func() {
 			if err := run(workCtx); err != nil {
 				errs <- err

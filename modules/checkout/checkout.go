@@ -119,12 +119,32 @@ type Waker interface{ Wake() }
 
 // Service places orders and moves them through their states.
 type Service struct {
-	db    *gorm.DB
-	waker Waker
+	db        *gorm.DB
+	waker     Waker
+	committer Committer
 }
 
 // New returns the checkout service.
-func New(db *gorm.DB, waker Waker) *Service { return &Service{db: db, waker: waker} }
+func New(db *gorm.DB, waker Waker) *Service {
+	return &Service{db: db, waker: waker, committer: direct{db}}
+}
+
+// Committer runs a unit of write work in a transaction and returns once it
+// is committed. The default is one transaction per call; a group committer
+// (database.Batcher) shares each commit among many orders.
+type Committer interface {
+	Do(ctx context.Context, fn func(tx *gorm.DB) error) error
+}
+
+// CommitWith makes the service write orders through c.
+func (s *Service) CommitWith(c Committer) { s.committer = c }
+
+// direct is one transaction per unit.
+type direct struct{ db *gorm.DB }
+
+func (d direct) Do(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return d.db.WithContext(ctx).Transaction(fn)
+}
 
 // Page is one page of the order list, newest first.
 type Page struct {

@@ -59,9 +59,12 @@ func (r orderRow) order() (Order, error) {
 	return o, nil
 }
 
-type store struct{ db *gorm.DB }
+type store struct {
+	db     *gorm.DB
+	commit Committer
+}
 
-func (s *Service) store() store { return store{db: s.db} }
+func (s *Service) store() store { return store{db: s.db, commit: s.committer} }
 
 func (st store) place(ctx context.Context, in NewOrder) (Accepted, error) {
 	if in.OrderID == "" {
@@ -77,7 +80,7 @@ func (st store) place(ctx context.Context, in NewOrder) (Accepted, error) {
 	row := orderRow{OrderID: o.OrderID, State: o.State, CustomerEmail: o.Customer.Email,
 		TotalMinor: o.TotalMinor, Body: string(body), CreatedAt: now, UpdatedAt: now}
 	var acc Accepted
-	err = st.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = st.commit.Do(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(&row).Error; err != nil {
 			if errors.Is(err, gorm.ErrDuplicatedKey) {
 				return fmt.Errorf("%w: %s", ErrDuplicate, o.OrderID)
@@ -93,7 +96,7 @@ func (st store) place(ctx context.Context, in NewOrder) (Accepted, error) {
 
 func (st store) changeState(ctx context.Context, orderID, state string) (Accepted, error) {
 	var acc Accepted
-	err := st.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := st.commit.Do(ctx, func(tx *gorm.DB) error {
 		var row orderRow
 		if err := tx.Where("order_id = ?", orderID).Take(&row).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {

@@ -20,7 +20,7 @@ func (s *Service) Run(ctx context.Context) error {
 	for {
 		for ctx.Err() == nil {
 			n, err := s.sendDue(ctx)
-			if err != nil {
+			if err != nil && ctx.Err() == nil {
 				s.log.Error("email: send due jobs", "err", err)
 			}
 			if err != nil || n < batchSize {
