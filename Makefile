@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Packages whose tests exercise concurrency: run under the race detector.
 RACE_PKGS := . ./bus/... ./modules/... ./web/...
 
-.PHONY: build run test race vet fmt-check fuzz bench vulncheck clean
+.PHONY: build run test race vet fmt-check fuzz bench bench-quick bench-match vulncheck clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
@@ -40,7 +40,19 @@ fuzz:
 vulncheck:
 	bash .ci/vulncheck
 
+# The whole journey against the machine's ceiling (bench/README.md): builds
+# shopbus and a bare Echo baseline, drives them with wrk and an open-loop
+# load generator, writes bench/results/latest.json. BENCHFLAGS passes flags,
+# e.g. BENCHFLAGS='-journey-rates 500 -journey-duration 10s'.
 bench:
+	$(GO) run ./bench $(BENCHFLAGS)
+
+# A short run of the same (about 2 minutes; `make bench` takes about 19).
+bench-quick:
+	$(GO) run ./bench -quick $(BENCHFLAGS)
+
+# The pattern matcher's micro-benchmark.
+bench-match:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bus/pattern/
 
 clean:

@@ -1,0 +1,306 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// results is everything one run measured; it is the JSON file as written.
+type results struct {
+	Started     time.Time       `json:"started"`
+	Finished    time.Time       `json:"finished"`
+	Seconds     float64         `json:"seconds"`
+	Machine     machineInfo     `json:"machine"`
+	Settings    settings        `json:"settings"`
+	BinaryBytes int64           `json:"binary_bytes"`
+	Startup     *startupResults `json:"startup,omitempty"`
+	Ingest      *ingestResults  `json:"ingest,omitempty"`
+	Journey     []journeyRate   `json:"journey,omitempty"`
+}
+
+type machineInfo struct {
+	NProc     int    `json:"nproc"`
+	CPU       string `json:"cpu"`
+	MemoryKB  int64  `json:"memory_kb"`
+	Kernel    string `json:"kernel"`
+	GoVersion string `json:"go_version"` // the toolchain that built shopbus
+	Wrk       string `json:"wrk,omitempty"`
+	Commit    string `json:"commit,omitempty"`
+}
+
+type settings struct {
+	IngestRepeat   int       `json:"ingest_repeat"`
+	IngestSeconds  float64   `json:"ingest_seconds"`
+	WarmupSeconds  float64   `json:"warmup_seconds"`
+	Conns          int       `json:"wrk_connections"`
+	WrkThreads     int       `json:"wrk_threads"`
+	JourneyRates   []float64 `json:"journey_rates"`
+	JourneySeconds float64   `json:"journey_seconds"`
+	JourneyRepeat  int       `json:"journey_repeat"`
+	DrainTimeoutS  float64   `json:"drain_timeout_seconds"`
+	MaxInFlight    int       `json:"max_inflight"`
+	StartupRepeat  int       `json:"startup_repeat"`
+	OrderBodyBytes int       `json:"order_body_bytes"`
+}
+
+func settingsOf(o *options) settings {
+	return settings{
+		IngestRepeat: o.ingestRepeat, IngestSeconds: o.ingestDur.Seconds(), WarmupSeconds: o.warmup.Seconds(),
+		Conns: o.conns, WrkThreads: 1, JourneyRates: o.journeyRates, JourneySeconds: o.journeyDur.Seconds(),
+		JourneyRepeat: o.journeyRepeat, DrainTimeoutS: o.drainTimeout.Seconds(), MaxInFlight: o.maxInFlight,
+		StartupRepeat: o.startupRepeat, OrderBodyBytes: len(orderBody("jX-0-0000000")),
+	}
+}
+
+// machine describes where the run happened: the figures mean little without it.
+func machine(ctx context.Context, root, bin string) machineInfo {
+	m := machineInfo{NProc: runtime.NumCPU(), GoVersion: runtime.Version()}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	m.MemoryKB, _ = statusKBFile("/proc/meminfo", "MemTotal")
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if out, err := exec.CommandContext(ctx, "go", "version", bin).Output(); err == nil {
+		if _, v, ok := strings.Cut(strings.TrimSpace(string(out)), ": "); ok {
+			m.GoVersion = v
+		}
+	}
+	// wrk -v prints its version and exits 1: take the output either way.
+	if out, _ := exec.CommandContext(ctx, "wrk", "-v").CombinedOutput(); strings.HasPrefix(string(out), "wrk ") {
+		m.Wrk, _, _ = strings.Cut(string(out), " Copyright")
+		m.Wrk = strings.TrimSpace(m.Wrk)
+	}
+	cmd := exec.CommandContext(ctx, "git", "describe", "--always", "--dirty")
+	cmd.Dir = root
+	if out, err := cmd.Output(); err == nil {
+		m.Commit = strings.TrimSpace(string(out))
+	}
+	return m
+}
+
+// statusKBFile reads a "Name:  123 kB" line of a /proc file.
+func statusKBFile(path, field string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			var v int64
+			_, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &v)
+			return v, err
+		}
+	}
+	return 0, fmt.Errorf("%s: no %s", path, field)
+}
+
+// ingestResults are the ingest repeats and their medians.
+type ingestResults struct {
+	Repeats []ingestRepeat `json:"repeats"`
+	Median  ingestMedian   `json:"median"`
+}
+
+type ingestMedian struct {
+	BaselineRPS   float64 `json:"baseline_rps"`
+	BaselineP50MS float64 `json:"baseline_p50_ms"`
+	BaselineP99MS float64 `json:"baseline_p99_ms"`
+	BaselineNon2x float64 `json:"baseline_non_2xx"`
+	BaselineErrs  float64 `json:"baseline_socket_errors"`
+	ShopbusRPS    float64 `json:"shopbus_rps"`
+	ShopbusP50MS  float64 `json:"shopbus_p50_ms"`
+	ShopbusP99MS  float64 `json:"shopbus_p99_ms"`
+	ShopbusNon2x  float64 `json:"shopbus_non_2xx"`
+	ShopbusErrs   float64 `json:"shopbus_socket_errors"`
+	ShopbusRSSKB  float64 `json:"shopbus_peak_rss_kb"`
+	// Ratios are the median of each repeat's shopbus/baseline, both
+	// measured back to back, so a noisy neighbour hits both.
+	RatioRPS float64 `json:"ratio_rps"`
+	RatioP50 float64 `json:"ratio_p50"`
+	RatioP99 float64 `json:"ratio_p99"`
+}
+
+func socketErrors(r wrkResult) float64 {
+	return float64(r.ConnectErrors + r.ReadErrors + r.WriteErrors + r.Timeouts)
+}
+
+func (in *ingestResults) summarise() {
+	r := in.Repeats
+	in.Median = ingestMedian{
+		BaselineRPS:   medianOf(r, func(x ingestRepeat) float64 { return x.Baseline.RPS }),
+		BaselineP50MS: medianOf(r, func(x ingestRepeat) float64 { return x.Baseline.P50US / 1000 }),
+		BaselineP99MS: medianOf(r, func(x ingestRepeat) float64 { return x.Baseline.P99US / 1000 }),
+		BaselineNon2x: medianOf(r, func(x ingestRepeat) float64 { return float64(x.Baseline.StatusErrors) }),
+		BaselineErrs:  medianOf(r, func(x ingestRepeat) float64 { return socketErrors(x.Baseline) }),
+		ShopbusRPS:    medianOf(r, func(x ingestRepeat) float64 { return x.Shopbus.RPS }),
+		ShopbusP50MS:  medianOf(r, func(x ingestRepeat) float64 { return x.Shopbus.P50US / 1000 }),
+		ShopbusP99MS:  medianOf(r, func(x ingestRepeat) float64 { return x.Shopbus.P99US / 1000 }),
+		ShopbusNon2x:  medianOf(r, func(x ingestRepeat) float64 { return float64(x.Shopbus.StatusErrors) }),
+		ShopbusErrs:   medianOf(r, func(x ingestRepeat) float64 { return socketErrors(x.Shopbus) }),
+		ShopbusRSSKB:  medianOf(r, func(x ingestRepeat) float64 { return float64(x.ShopbusPeakRSSKB) }),
+		RatioRPS:      medianOf(r, func(x ingestRepeat) float64 { return x.RatioRPS }),
+		RatioP50:      medianOf(r, func(x ingestRepeat) float64 { return x.RatioP50 }),
+		RatioP99:      medianOf(r, func(x ingestRepeat) float64 { return x.RatioP99 }),
+	}
+}
+
+// journeyRate is every run at one rate and their medians, field by field.
+type journeyRate struct {
+	Rate   float64      `json:"offered_rate"`
+	Runs   []journeyRun `json:"runs"`
+	Median journeyRun   `json:"median"`
+}
+
+func (j *journeyRate) summarise() {
+	r := j.Runs
+	f := func(g func(journeyRun) float64) float64 { return medianOf(r, g) }
+	j.Median = journeyRun{
+		Rate: j.Rate, Seconds: r[0].Seconds,
+		Sent:                int(f(func(x journeyRun) float64 { return float64(x.Sent) })),
+		Accepted:            int(f(func(x journeyRun) float64 { return float64(x.Accepted) })),
+		AchievedRate:        f(func(x journeyRun) float64 { return x.AchievedRate }),
+		EmailRate:           f(func(x journeyRun) float64 { return x.EmailRate }),
+		DeliveredRate:       f(func(x journeyRun) float64 { return x.DeliveredRate }),
+		StatusErrors:        int(f(func(x journeyRun) float64 { return float64(x.StatusErrors) })),
+		TransportErrors:     int(f(func(x journeyRun) float64 { return float64(x.TransportErrors) })),
+		Skipped:             int(f(func(x journeyRun) float64 { return float64(x.Skipped) })),
+		HTTPP50:             f(func(x journeyRun) float64 { return x.HTTPP50 }),
+		HTTPP99:             f(func(x journeyRun) float64 { return x.HTTPP99 }),
+		EmailP50:            f(func(x journeyRun) float64 { return x.EmailP50 }),
+		EmailP99:            f(func(x journeyRun) float64 { return x.EmailP99 }),
+		DeliverP50:          f(func(x journeyRun) float64 { return x.DeliverP50 }),
+		DeliverP99:          f(func(x journeyRun) float64 { return x.DeliverP99 }),
+		Backlog:             int(f(func(x journeyRun) float64 { return float64(x.Backlog) })),
+		Unmailed:            int(f(func(x journeyRun) float64 { return float64(x.Unmailed) })),
+		Undelivered:         int64(f(func(x journeyRun) float64 { return float64(x.Undelivered) })),
+		DupeEmails:          int(f(func(x journeyRun) float64 { return float64(x.DupeEmails) })),
+		PeakRSSKB:           int64(f(func(x journeyRun) float64 { return float64(x.PeakRSSKB) })),
+		CPUPercent:          f(func(x journeyRun) float64 { return x.CPUPercent }),
+		CPUPerOrderUS:       f(func(x journeyRun) float64 { return x.CPUPerOrderUS }),
+		SendLagP99:          f(func(x journeyRun) float64 { return x.SendLagP99 }),
+		DrainEstS:           f(func(x journeyRun) float64 { return x.DrainEstS }),
+		GeneratorCPUPercent: f(func(x journeyRun) float64 { return x.GeneratorCPUPercent }),
+		DBBytes:             int64(f(func(x journeyRun) float64 { return float64(x.DBBytes) })),
+	}
+	// A drain that timed out in any run is not hidden by a median.
+	j.Median.DrainS = f(func(x journeyRun) float64 { return x.DrainS })
+	for _, x := range r {
+		if x.DrainS < 0 {
+			j.Median.DrainS = -1
+		}
+	}
+}
+
+func mb(kb float64) float64 { return kb / 1024 }
+
+// printTable writes the human-readable summary.
+func printTable(w io.Writer, r *results) {
+	m := r.Machine
+	fmt.Fprintf(w, "\nshopbus bench %s (commit %s)\n", r.Started.Format(time.RFC3339), m.Commit)
+	fmt.Fprintf(w, "machine: %d x %s, %.1f GB RAM, Linux %s, %s, %s\n", m.NProc, m.CPU, float64(m.MemoryKB)/1024/1024, m.Kernel, m.GoVersion, m.Wrk)
+	fmt.Fprintf(w, "binary: %.1f MB\n", float64(r.BinaryBytes)/1024/1024)
+	if s := r.Startup; s != nil {
+		fmt.Fprintf(w, "start-up to /readyz 200 (median of %d): cold %.0f ms (new database, migrations), warm %.0f ms; idle RSS %.1f MB\n",
+			len(s.ColdMS), s.ColdMedianMS, s.WarmMedianMS, mb(s.IdleRSSMedianKB))
+	}
+	if in := r.Ingest; in != nil {
+		md := in.Median
+		fmt.Fprintf(w, "\nINGEST  POST /v1/orders (%d B), wrk 1 thread x %d connections, %.0f s warm-up + %.0f s, median of %d\n",
+			r.Settings.OrderBodyBytes, r.Settings.Conns, r.Settings.WarmupSeconds, r.Settings.IngestSeconds, len(in.Repeats))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "\treq/s\tp50 ms\tp99 ms\tnon-2xx\tsocket errors\tpeak RSS MB\t")
+		fmt.Fprintf(tw, "baseline (Echo + encoding/json, no storage)\t%.0f\t%.2f\t%.2f\t%.0f\t%.0f\t\t\n", md.BaselineRPS, md.BaselineP50MS, md.BaselineP99MS, md.BaselineNon2x, md.BaselineErrs)
+		fmt.Fprintf(tw, "shopbus (bus, modules, SMTP running)\t%.0f\t%.2f\t%.2f\t%.0f\t%.0f\t%.1f\t\n", md.ShopbusRPS, md.ShopbusP50MS, md.ShopbusP99MS, md.ShopbusNon2x, md.ShopbusErrs, mb(md.ShopbusRSSKB))
+		fmt.Fprintf(tw, "shopbus / baseline (median of per-run ratios)\t%.3f\t%.1f\t%.1f\t\t\t\t\n", md.RatioRPS, md.RatioP50, md.RatioP99)
+		tw.Flush()
+		fmt.Fprint(w, "  per run req/s baseline/shopbus:")
+		for _, x := range in.Repeats {
+			fmt.Fprintf(w, " %.0f/%.0f", x.Baseline.RPS, x.Shopbus.RPS)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(r.Journey) > 0 {
+		fmt.Fprintf(w, "\nJOURNEY  open loop, %.0f s per rate, fresh shopbus each, latencies from the scheduled send, median of %d\n",
+			r.Settings.JourneySeconds, r.Settings.JourneyRepeat)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "offered/s\taccepted/s\tdelivered/s\temailed/s\tHTTP p50/p99 ms\temail p50/p99 ms\tlast delivery p50/p99 ms\tbacklog at stop\tdrain s\tpeak RSS MB\tCPU % shopbus/gen\tCPU us/order\terrors\t")
+		for _, j := range r.Journey {
+			x := j.Median
+			drain := fmt.Sprintf("%.2f", x.DrainS)
+			if x.DrainS < 0 {
+				drain = fmt.Sprintf(">%.0f (%d unmailed)", r.Settings.DrainTimeoutS, x.Unmailed)
+				if x.DrainEstS > 0 {
+					drain += fmt.Sprintf(", est. %.0f", x.DrainEstS)
+				}
+			}
+			fmt.Fprintf(tw, "%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%d\t%s\t%.1f\t%.0f / %.0f\t%.0f\t%s\t\n",
+				x.Rate, x.AchievedRate, x.DeliveredRate, x.EmailRate, pair(x.HTTPP50, x.HTTPP99), pair(x.EmailP50, x.EmailP99),
+				pair(x.DeliverP50, x.DeliverP99), x.Backlog, drain, mb(float64(x.PeakRSSKB)), x.CPUPercent, x.GeneratorCPUPercent, x.CPUPerOrderUS,
+				errorsText(x))
+		}
+		tw.Flush()
+	}
+	fmt.Fprintf(w, "\ntotal run time %s\n", time.Duration(r.Seconds*float64(time.Second)).Round(time.Second))
+}
+
+func pair(a, b float64) string {
+	if a >= 1000 || b >= 1000 {
+		return fmt.Sprintf("%.0f / %.0f", a, b)
+	}
+	return fmt.Sprintf("%.1f / %.1f", a, b)
+}
+
+func errorsText(x journeyRun) string {
+	var parts []string
+	if x.StatusErrors > 0 {
+		parts = append(parts, fmt.Sprintf("%d non-201", x.StatusErrors))
+	}
+	if x.TransportErrors > 0 {
+		parts = append(parts, fmt.Sprintf("%d transport", x.TransportErrors))
+	}
+	if x.Skipped > 0 {
+		parts = append(parts, fmt.Sprintf("%d skipped (in-flight cap)", x.Skipped))
+	}
+	if x.DupeEmails > 0 {
+		parts = append(parts, fmt.Sprintf("%d duplicate emails", x.DupeEmails))
+	}
+	if len(parts) == 0 {
+		return "0"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// write saves the results as a timestamped file and as latest.json.
+func (r *results) write(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	b = append(b, '\n')
+	path := filepath.Join(dir, r.Started.Format("20060102T150405Z")+".json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return "", err
+	}
+	return path, os.WriteFile(filepath.Join(dir, "latest.json"), b, 0o644)
+}
