@@ -175,11 +175,17 @@ func TestWebhookDeadLetterRedrive(t *testing.T) {
 		t.Errorf("dlq list: %d %q %q", code, out, errOut)
 	}
 
+	if code, out, errOut := runCLI(t, "dlq", "show", fmt.Sprint(dl.ID)); code != 0 || !strings.Contains(out, `"rule": "orders-to-erp"`) || !strings.Contains(out, `"errors"`) {
+		t.Errorf("dlq show: %d %q %q", code, out, errOut)
+	}
+	if code, _, _ := runCLI(t, "dlq", "redrive"); code != 2 {
+		t.Errorf("dlq redrive with nothing named: exit %d, want 2", code)
+	}
+
 	must[problem](t, http.StatusUnprocessableEntity)(s.request("POST", "/v1/dlq/redrive", map[string]any{"target": "erp", "all": true}))
 	r.setAnswer(func(int) int { return 204 })
-	res := must[map[string]int](t, http.StatusOK)(s.request("POST", "/v1/dlq/redrive", map[string]any{"target": "erp"}))
-	if res["redriven"] != 1 {
-		t.Errorf("redrive answered %v", res)
+	if code, out, errOut := runCLI(t, "dlq", "redrive", fmt.Sprint(dl.ID), "999999"); code != 0 || out != "redriven: 1 of 2 (the others are not dead deliveries)\n" {
+		t.Errorf("dlq redrive by id: %d %q %q", code, out, errOut)
 	}
 	waitFor(t, "the redriven delivery to be done", 20*time.Second, func() (bool, string) {
 		status, attempts, last := s.delivery("ord-w2", "erp")
@@ -189,6 +195,9 @@ func TestWebhookDeadLetterRedrive(t *testing.T) {
 		DeadLetters []deadLetter `json:"dead_letters"`
 	}](t, http.StatusOK)(s.request("GET", "/v1/dlq", nil)).DeadLetters); n != 0 {
 		t.Errorf("%d dead letters left", n)
+	}
+	if res := must[map[string]int](t, http.StatusOK)(s.request("POST", "/v1/dlq/redrive", map[string]any{"target": "erp"})); res["redriven"] != 0 {
+		t.Errorf("a redrive with nothing dead answered %v", res)
 	}
 }
 
