@@ -202,14 +202,8 @@ func (b *Bus) runTx(ctx context.Context, id int64, row *deliveryRow) (err error)
 		}
 	}()
 	return b.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// Re-read under the write lock: the due list may be stale, and a
-		// delivery that failed since must wait for its backoff.
-		err := tx.Where("id = ? AND status IN ? AND next_attempt_at <= ?", id, []string{StatusPending, StatusFailed}, time.Now().UTC()).
-			Take(row).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return errNotDue
-		}
-		if err != nil {
+		// Re-read under the write lock, where nobody can change it meanwhile.
+		if err := takeDue(tx, id, row); err != nil {
 			return err
 		}
 		run, ok := b.runners[row.Target]
@@ -219,9 +213,7 @@ func (b *Bus) runTx(ctx context.Context, id int64, row *deliveryRow) (err error)
 		if err := run(ctx, tx, row); err != nil {
 			return err
 		}
-		return tx.Model(&deliveryRow{}).Where("id = ?", id).Updates(map[string]any{
-			"status": StatusDone, "attempts": row.Attempts + 1, "last_error": "", "updated_at": time.Now().UTC(),
-		}).Error
+		return markDone(tx, row)
 	})
 }
 
@@ -229,12 +221,7 @@ func (b *Bus) runTx(ctx context.Context, id int64, row *deliveryRow) (err error)
 // so a slow receiver never holds the database; the receiver deduplicates by
 // the webhook-id header, which stays the same across retries.
 func (b *Bus) send(ctx context.Context, id int64, hook *webhook.Target, row *deliveryRow) error {
-	err := b.db.WithContext(ctx).Where("id = ? AND status IN ? AND next_attempt_at <= ?", id, []string{StatusPending, StatusFailed}, time.Now().UTC()).
-		Take(row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return errNotDue
-	}
-	if err != nil {
+	if err := takeDue(b.db.WithContext(ctx), id, row); err != nil {
 		return err
 	}
 	if err := hook.Send(ctx, fmt.Sprintf("%s.%d", row.EventID, row.ID), []byte(row.Payload)); err != nil {
@@ -243,7 +230,24 @@ func (b *Bus) send(ctx context.Context, id int64, hook *webhook.Target, row *del
 		}
 		return err
 	}
-	return b.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND status IN ?", id, []string{StatusPending, StatusFailed}).
+	return markDone(b.db.WithContext(ctx), row)
+}
+
+// takeDue loads delivery id if it is still due: the due list it came from
+// may be stale, and a delivery that failed since must wait for its backoff.
+func takeDue(db *gorm.DB, id int64, row *deliveryRow) error {
+	err := db.Where("id = ? AND status IN ? AND next_attempt_at <= ?", id, []string{StatusPending, StatusFailed}, time.Now().UTC()).
+		Take(row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return errNotDue
+	}
+	return err
+}
+
+// markDone records the delivery's successful attempt, unless it was
+// finished meanwhile.
+func markDone(db *gorm.DB, row *deliveryRow) error {
+	return db.Model(&deliveryRow{}).Where("id = ? AND status IN ?", row.ID, []string{StatusPending, StatusFailed}).
 		Updates(map[string]any{"status": StatusDone, "attempts": row.Attempts + 1, "last_error": "", "updated_at": time.Now().UTC()}).Error
 }
 
