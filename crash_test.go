@@ -47,8 +47,8 @@ func startProcess(t *testing.T, bin string, env []string, logFile *os.File) *pro
 	}
 	p := &process{cmd: cmd, url: "http://" + addr}
 	t.Cleanup(func() { p.kill() })
-	waitFor(t, "the process to answer /healthz", 30*time.Second, func() (bool, string) {
-		resp, err := http.Get(p.url + "/healthz")
+	waitFor(t, "the process to answer /readyz", 30*time.Second, func() (bool, string) {
+		resp, err := http.Get(p.url + "/readyz")
 		if err != nil {
 			return false, err.Error()
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os/signal"
 	"sync"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/shopbus/shopbus/config"
 	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/metrics"
 	"github.com/shopbus/shopbus/web"
 )
 
@@ -36,32 +38,72 @@ func serveCmd(load loader) *cobra.Command {
 }
 
 // serve runs shopbus until ctx is done. ready, if set, is told the address
-// the API listens on. On stop: the HTTP server first, then the bus and the
-// email worker finish what they hold, then the database closes.
+// the API listens on, as soon as it listens: /readyz answers 503 until the
+// database is migrated and the modules are wired. On stop: the HTTP server
+// first, then the bus and the email worker finish what they hold, then the
+// database closes.
 func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, ready func(addr string)) error {
 	log := newLogger(cfg.Log, stderr)
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+	}
+	front := web.NewFront(log)
+	errs := make(chan error, 6)
+	go func() { errs <- front.Serve(ln) }()
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	stopFront := func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+		defer cancel()
+		_ = front.Shutdown(shutdownCtx)
+	}
+
 	a, err := openApp(ctx, cfg, log)
 	if err != nil {
+		stopFront()
 		return err
 	}
 	defer database.Close(a.db)
 
 	key, err := a.keys.Bootstrap(ctx, cfg.BootstrapAPIKey)
 	if err != nil {
+		stopFront()
 		return err
 	}
 	if key != "" {
 		fmt.Fprintf(stdout, "Created the admin API key. It is shown only this once; keep it safe:\n\n    %s\n\n", key)
 	}
 
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
-	}
+	m := metrics.New(metrics.Backlogs{Bus: a.bus, Email: a.email})
+	a.bus.Observe(m)
+	a.email.Observe(m)
 	srv, err := web.New(web.Deps{DB: a.db, Keys: a.keys, Bus: a.bus, Checkout: a.checkout,
-		Inventory: a.inventory, Email: a.email, Log: log}, cfg.HTTP.Config)
+		Inventory: a.inventory, Email: a.email, Log: log, Metrics: m}, cfg.HTTP.Config)
 	if err != nil {
+		stopFront()
 		return err
+	}
+	var metricsSrv *http.Server
+	if cfg.HTTP.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.HTTP.MetricsAddr)
+		if err != nil {
+			stopFront()
+			return fmt.Errorf("listen on %s (http.metrics_addr): %w", cfg.HTTP.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m)
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+		go func() {
+			if err := metricsSrv.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				errs <- err
+			}
+		}()
+		log.Info("metrics serving", "addr", mln.Addr().String())
 	}
 	every := func(ctx context.Context, d time.Duration, fn func(context.Context, time.Time) (int64, error)) error {
 		t := time.NewTicker(d)
@@ -81,7 +123,6 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var workers sync.WaitGroup
-	errs := make(chan error, 3)
 	purgeKeys := func(ctx context.Context) error { return every(ctx, time.Hour, srv.PurgeIdempotencyKeys) }
 	for _, run := range []func(context.Context) error{a.orders.Run, a.bus.Run, a.email.Run, purgeKeys} {
 		workers.Go(func() {
@@ -90,11 +131,8 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 			}
 		})
 	}
-	go func() { errs <- srv.Serve(ln) }()
+	front.Open(srv)
 	log.Info("shopbus serving", "addr", ln.Addr().String(), "version", version, "database", cfg.Database.DSN)
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
 
 	var runErr error
 	select {
@@ -104,8 +142,11 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	log.Info("shopbus stopping")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	if err := front.Shutdown(shutdownCtx); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("http shutdown: %w", err))
+	}
+	if metricsSrv != nil {
+		_ = metricsSrv.Shutdown(shutdownCtx)
 	}
 	stopWork()
 	done := make(chan struct{})

@@ -74,6 +74,20 @@ func startShopLogging(t *testing.T, cfg *config.Config, mail *smtptest.Server, l
 		cancel()
 		t.Fatal("shopbus did not start")
 	}
+	// It listens before it migrates: wait until it says it is ready.
+	deadline := time.Now().Add(30 * time.Second)
+	for !s.isReady() {
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("serve: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatal("shopbus did not become ready")
+		}
+	}
 	stopped := false
 	s.stop = func() {
 		if stopped {
@@ -87,6 +101,16 @@ func startShopLogging(t *testing.T, cfg *config.Config, mail *smtptest.Server, l
 	}
 	t.Cleanup(s.stop)
 	return s
+}
+
+// isReady reports whether GET /readyz answers 200.
+func (s *shop) isReady() bool {
+	resp, err := http.Get(s.url + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // request sends a JSON request with the test's admin key and returns the

@@ -101,6 +101,7 @@ type Bus struct {
 	mu          sync.Mutex
 	inflight    map[int64]bool
 	afterCommit []func()
+	observer    Observer
 }
 
 // runner handles one delivery row inside tx.
@@ -120,6 +121,7 @@ func New(db *gorm.DB, rules []RuleConfig, opts Options, log *slog.Logger) *Bus {
 		checks:   map[string]func([]byte) error{},
 		wake:     make(chan struct{}, 1),
 		inflight: map[int64]bool{},
+		observer: noObserver{},
 	}
 }
 

@@ -71,7 +71,13 @@ func (b *Bus) route(ctx context.Context) error {
 
 func (b *Bus) routeBatch(ctx context.Context) (int, error) {
 	var events []eventRow
+	type routed struct {
+		ev    *eventRow
+		rules []string
+	}
+	var done []routed
 	err := b.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		done = done[:0]
 		if err := tx.Where("routed_at IS NULL").Order("seq").Limit(routeBatch).Find(&events).Error; err != nil {
 			return err
 		}
@@ -82,7 +88,8 @@ func (b *Bus) routeBatch(ctx context.Context) (int, error) {
 		var rows []deliveryRow
 		seqs := make([]int64, 0, len(events))
 		var matched []int
-		for _, ev := range events {
+		for i := range events {
+			ev := &events[i]
 			seqs = append(seqs, ev.Seq)
 			var err error
 			matched, err = b.matcher.Match([]byte(ev.Body), matched[:0])
@@ -90,6 +97,11 @@ func (b *Bus) routeBatch(ctx context.Context) (int, error) {
 				b.log.Error("bus: event cannot be matched", "event_id", ev.ID, "err", err)
 				continue
 			}
+			names := make([]string, len(matched))
+			for j, i := range matched {
+				names[j] = b.rules[i].name
+			}
+			done = append(done, routed{ev, names})
 			for _, i := range matched {
 				r := b.rules[i]
 				for _, t := range r.targets {
@@ -115,6 +127,11 @@ func (b *Bus) routeBatch(ctx context.Context) (int, error) {
 		}
 		return tx.Model(&eventRow{}).Where("seq IN ?", seqs).Update("routed_at", now).Error
 	})
+	if err == nil {
+		for _, r := range done {
+			b.observer.Routed(r.ev.Source, r.ev.DetailType, r.rules)
+		}
+	}
 	return len(events), err
 }
 
@@ -148,6 +165,7 @@ func (b *Bus) dispatch(ctx context.Context) error {
 		if _, ok := b.runners[d.Target]; !ok && b.webhooks[[2]string{d.Rule, d.Target}] == nil {
 			// Left by an earlier configuration: no one can take it.
 			b.bury(ctx, d.ID, fmt.Sprintf("no module or webhook named %q in this configuration", d.Target))
+			b.observer.Attempted(d.Rule, d.Target, OutcomeDead, 0)
 			continue
 		}
 		b.mu.Lock()
@@ -173,6 +191,7 @@ func (b *Bus) handle(id int64, rule, target string) {
 		b.Wake()
 	}()
 	ctx := b.ctx
+	start := time.Now()
 	var row deliveryRow
 	var err error
 	if hook := b.webhooks[[2]string{rule, target}]; hook != nil {
@@ -182,7 +201,9 @@ func (b *Bus) handle(id int64, rule, target string) {
 	}
 	switch {
 	case err == nil:
-		b.log.Debug("bus: delivered", "delivery_id", id, "event_id", row.EventID, "target", row.Target)
+		b.observer.Attempted(rule, target, OutcomeDone, time.Since(start))
+		b.log.Debug("bus: delivered", "delivery_id", id, "event_id", row.EventID, "order_id", row.OrderID,
+			"rule", rule, "target", target, "attempt", row.Attempts+1)
 		for _, fn := range b.afterCommit {
 			fn()
 		}
@@ -191,7 +212,8 @@ func (b *Bus) handle(id int64, rule, target string) {
 	case row.ID == 0:
 		b.log.Error("bus: load delivery", "delivery_id", id, "err", err)
 	default:
-		b.fail(ctx, &row, err)
+		outcome := b.fail(ctx, &row, err)
+		b.observer.Attempted(rule, target, outcome, time.Since(start))
 	}
 }
 
@@ -262,8 +284,9 @@ func (b *Bus) bury(ctx context.Context, id int64, reason string) {
 }
 
 // fail records a failed attempt: a retry after a backoff with full jitter,
-// or the dead letters once the rule's limits are spent.
-func (b *Bus) fail(ctx context.Context, row *deliveryRow, cause error) {
+// or the dead letters once the rule's limits are spent. It returns which
+// (OutcomeRetry or OutcomeDead).
+func (b *Bus) fail(ctx context.Context, row *deliveryRow, cause error) string {
 	retry := b.opts.Retry
 	if r, ok := b.ruleNamed(row.Rule); ok {
 		retry = r.retry
@@ -294,6 +317,10 @@ func (b *Bus) fail(ctx context.Context, row *deliveryRow, cause error) {
 	if err != nil {
 		b.log.Error("bus: record failure", "delivery_id", row.ID, "err", err)
 	}
+	if status == StatusDead {
+		return OutcomeDead
+	}
+	return OutcomeRetry
 }
 
 // backoff is "full jitter": a random wait up to an exponentially growing cap,

@@ -8,9 +8,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -43,7 +45,10 @@ type Config struct {
 type HTTP struct {
 	Addr            string        `yaml:"addr"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-	web.Config      `yaml:",inline"`
+	// MetricsAddr, if set, serves GET /metrics without a key on a second
+	// address, for a Prometheus on a private network.
+	MetricsAddr string `yaml:"metrics_addr"`
+	web.Config  `yaml:",inline"`
 }
 
 // Log sets the log's level ("debug", "info", "warn", "error") and format
@@ -53,6 +58,18 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
+// Validate refuses a level or format the logger would not know.
+func (l Log) Validate() error {
+	var level slog.Level
+	if l.Level != "" && level.UnmarshalText([]byte(l.Level)) != nil {
+		return fmt.Errorf("log.level: %q is not one of debug, info, warn, error (or SHOPBUS_LOG_LEVEL)", l.Level)
+	}
+	if l.Format != "" && !strings.EqualFold(l.Format, "text") && !strings.EqualFold(l.Format, "json") {
+		return fmt.Errorf("log.format: %q is not text or json (or SHOPBUS_LOG_FORMAT)", l.Format)
+	}
+	return nil
+}
+
 // Env lists the environment variables that override config keys.
 var Env = map[string]func(*Config, string){
 	"SHOPBUS_HTTP_ADDR":         func(c *Config, v string) { c.HTTP.Addr = v },
@@ -60,6 +77,9 @@ var Env = map[string]func(*Config, string){
 	"SHOPBUS_SMTP_ADDR":         func(c *Config, v string) { c.Mail.SMTPAddr = v },
 	"SHOPBUS_MAIL_DIR":          func(c *Config, v string) { c.Mail.Dir = v },
 	"SHOPBUS_BOOTSTRAP_API_KEY": func(c *Config, v string) { c.BootstrapAPIKey = v },
+	"SHOPBUS_METRICS_ADDR":      func(c *Config, v string) { c.HTTP.MetricsAddr = v },
+	"SHOPBUS_LOG_LEVEL":         func(c *Config, v string) { c.Log.Level = v },
+	"SHOPBUS_LOG_FORMAT":        func(c *Config, v string) { c.Log.Format = v },
 	"SHOPBUS_RATE_LIMIT_RPS": func(c *Config, v string) {
 		// Not a number: left as NaN, which Validate refuses with the variable's name.
 		c.HTTP.RateLimit.RPS = math.NaN()
@@ -159,6 +179,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Rules) == 0 {
 		errs = append(errs, errors.New("rules: at least one rule is required"))
+	}
+	if err := c.Log.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if math.IsNaN(c.HTTP.RateLimit.RPS) {
 		errs = append(errs, errors.New("SHOPBUS_RATE_LIMIT_RPS must be a number (0 turns the limit off)"))

@@ -244,6 +244,9 @@ func TestLoadEnvOverrides(t *testing.T) {
 		{"SHOPBUS_MAIL_DIR", "/var/mail/shop", func(c *Config) string { return c.Mail.Dir }, "file-mail"},
 		{"SHOPBUS_BOOTSTRAP_API_KEY", "sk-secret", func(c *Config) string { return c.BootstrapAPIKey }, ""},
 		{"SHOPBUS_RATE_LIMIT_RPS", "7.5", func(c *Config) string { return fmt.Sprint(c.HTTP.RateLimit.RPS) }, "0"},
+		{"SHOPBUS_METRICS_ADDR", "127.0.0.1:9090", func(c *Config) string { return c.HTTP.MetricsAddr }, ""},
+		{"SHOPBUS_LOG_LEVEL", "debug", func(c *Config) string { return c.Log.Level }, ""},
+		{"SHOPBUS_LOG_FORMAT", "json", func(c *Config) string { return c.Log.Format }, ""},
 	}
 	// Every variable Env knows is covered here.
 	var covered []string
@@ -362,6 +365,30 @@ func TestValidate(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+func TestLogSettingsAreChecked(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		log  Log
+		want string // in the error; empty: valid
+	}{
+		{"defaults", Log{}, ""},
+		{"debug json", Log{Level: "debug", Format: "json"}, ""},
+		{"upper case", Log{Level: "WARN", Format: "TEXT"}, ""},
+		{"unknown level", Log{Level: "verbose"}, `log.level: "verbose"`},
+		{"unknown format", Log{Format: "xml"}, `log.format: "xml"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.log.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Validate() = %v, want an error naming %s", err, tc.want)
 			}
 		})
 	}

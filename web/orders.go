@@ -16,10 +16,12 @@ func (s *Server) createOrder(c echo.Context) error {
 	if err := bind(c, &in); err != nil {
 		return err
 	}
+	annotate(c, "order_id", in.OrderID)
 	acc, err := s.Checkout.Place(c.Request().Context(), in)
 	if err != nil {
 		return err
 	}
+	annotate(c, "event_id", acc.EventID)
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/orders/"+acc.OrderID)
 	return c.JSON(http.StatusCreated, acc)
 }
@@ -31,10 +33,12 @@ func (s *Server) changeState(c echo.Context) error {
 	if err := bind(c, &in); err != nil {
 		return err
 	}
+	annotate(c, "order_id", c.Param("id"))
 	acc, err := s.Checkout.ChangeState(c.Request().Context(), c.Param("id"), in.OrderState)
 	if err != nil {
 		return err
 	}
+	annotate(c, "event_id", acc.EventID)
 	return c.JSON(http.StatusOK, acc)
 }
 

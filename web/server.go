@@ -42,6 +42,8 @@ type Deps struct {
 	Inventory *inventory.Service
 	Email     *email.Service
 	Log       *slog.Logger
+	// Metrics, if set, counts requests and answers GET /metrics.
+	Metrics Metrics
 }
 
 // Config is the gateway's part of the `http:` section of config.yaml.
@@ -100,7 +102,6 @@ type Server struct {
 	Deps
 	log      *slog.Logger
 	echo     *echo.Echo
-	http     *http.Server
 	failures *failures
 }
 
@@ -118,7 +119,7 @@ func New(d Deps, cfg Config) (*Server, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = cfg.ipExtractor()
-	e.Use(sanitizeRequestID, middleware.RequestID(), s.recoverer(), middleware.Secure())
+	e.Use(sanitizeRequestID, middleware.RequestID(), s.observe, s.recoverer(), middleware.Secure())
 	if len(cfg.CORSAllowOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  cfg.CORSAllowOrigins,
@@ -159,32 +160,14 @@ func New(d Deps, cfg Config) (*Server, error) {
 	v1.POST("/apikeys", s.createKey, guard(ScopeAdmin)...)
 	v1.GET("/apikeys", s.listKeys, guard(ScopeAdmin)...)
 	v1.DELETE("/apikeys/:name", s.revokeKey, guard(ScopeAdmin)...)
+	e.GET("/metrics", s.metrics, guard(ScopeAdmin)...)
+	e.GET("/debug/pprof/:name", profile, guard(ScopeAdmin)...)
 
-	s.http = &http.Server{
-		Handler:           e,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn),
-	}
 	return s, nil
 }
 
 // Handler returns the HTTP handler, for tests and embedding.
 func (s *Server) Handler() http.Handler { return s.echo }
-
-// Serve answers requests on l until Shutdown.
-func (s *Server) Serve(l net.Listener) error {
-	if err := s.http.Serve(l); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-// Shutdown stops accepting requests and waits for those in progress.
-func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
 
 // recoverer turns a panic into a 500 that leaks nothing, logged with the
 // request id.

@@ -134,6 +134,7 @@ type Service struct {
 	templates map[string]*template
 	client    *gomail.Client // nil: write .eml files to cfg.Dir
 	wake      chan struct{}
+	observer  Observer
 }
 
 // New validates cfg, parses the templates and prepares the SMTP client. It
@@ -146,7 +147,7 @@ func New(db *gorm.DB, cfg Config, log *slog.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{db: db, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+	s := &Service{db: db, cfg: cfg, log: log, wake: make(chan struct{}, 1), observer: noObserver{}}
 	var err error
 	if s.templates, err = loadTemplates(cfg.TemplatesDir, s.funcs()); err != nil {
 		return nil, err

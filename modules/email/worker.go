@@ -78,6 +78,7 @@ func (s *Service) process(ctx context.Context, j jobRow) {
 			log.Error("email: sent but not recorded", "err", err)
 			return
 		}
+		s.observer.Emailed(j.Template, OutcomeSent)
 		log.Info("email: sent", "attempt", j.Attempts+1)
 		return
 	}
@@ -88,9 +89,11 @@ func (s *Service) process(ctx context.Context, j jobRow) {
 		return
 	}
 	if status == StatusFailed {
+		s.observer.Emailed(j.Template, OutcomeFailed)
 		log.Error("email: failed for good", "attempt", j.Attempts+1, "err", err)
 		return
 	}
+	s.observer.Emailed(j.Template, OutcomeRetry)
 	log.Warn("email: send failed, will retry", "attempt", j.Attempts+1, "next_attempt_at", next, "err", err)
 }
 
