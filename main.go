@@ -94,7 +94,7 @@ type app struct {
 	db        *gorm.DB
 	bus       *bus.Bus
 	checkout  *checkout.Service
-	orders    *database.Batcher // group commit for checkout's writes
+	commits   *database.Batcher // group commit for orders and deliveries
 	inventory *inventory.Service
 	email     *email.Service
 	keys      *web.Keys
@@ -158,8 +158,11 @@ func (a *app) wire() error {
 	}
 	a.bus, a.email, a.inventory = b, mail, inv
 	a.checkout = checkout.New(a.db, b)
-	a.orders = database.NewBatcher(a.db, 256)
-	a.checkout.CommitWith(a.orders)
+	// Orders and deliveries share group commits: one durable commit covers
+	// every order and delivery written at the same moment.
+	a.commits = database.NewBatcher(a.db, 256)
+	a.checkout.CommitWith(a.commits)
+	b.CommitWith(a.commits)
 	return nil
 }
 

@@ -120,11 +120,17 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		}
 	}
 
+	// The group committer stops last: the bus's deliveries in flight commit
+	// through it while the bus drains.
+	commitCtx, stopCommits := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCommits()
+	commitsDone := make(chan struct{})
+	go func() { _ = a.commits.Run(commitCtx); close(commitsDone) }()
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var workers sync.WaitGroup
 	purgeKeys := func(ctx context.Context) error { return every(ctx, time.Hour, srv.PurgeIdempotencyKeys) }
-	for _, run := range []func(context.Context) error{a.orders.Run, a.bus.Run, a.email.Run, purgeKeys} {
+	for _, run := range []func(context.Context) error{a.bus.Run, a.email.Run, purgeKeys} {
 		workers.Go(func() {
 			if err := run(workCtx); err != nil {
 				errs <- err
@@ -150,7 +156,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	}
 	stopWork()
 	done := make(chan struct{})
-	go func() { workers.Wait(); close(done) }()
+	go func() { workers.Wait(); stopCommits(); <-commitsDone; close(done) }()
 	select {
 	case <-done:
 	case <-shutdownCtx.Done():

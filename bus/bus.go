@@ -24,6 +24,7 @@ import (
 
 	"github.com/shopbus/shopbus/bus/pattern"
 	"github.com/shopbus/shopbus/bus/webhook"
+	"github.com/shopbus/shopbus/database"
 )
 
 // ErrPermanent marks a handler error that no retry can fix (a payload the
@@ -35,7 +36,9 @@ func Permanent(err error) error { return fmt.Errorf("%w: %w", ErrPermanent, err)
 
 // Options tune the dispatcher.
 type Options struct {
-	// Workers bounds the deliveries handled at once.
+	// Workers bounds the deliveries handled at once. With a group
+	// committer, the deliveries in flight share commits, so more workers
+	// means bigger, cheaper batches.
 	Workers int `yaml:"workers"`
 	// PollInterval is how often the dispatcher looks for work nobody woke it for.
 	PollInterval time.Duration `yaml:"poll_interval"`
@@ -48,7 +51,7 @@ type Options struct {
 
 func (o *Options) setDefaults() {
 	if o.Workers == 0 {
-		o.Workers = 8
+		o.Workers = 128
 	}
 	if o.PollInterval == 0 {
 		o.PollInterval = 500 * time.Millisecond
@@ -102,7 +105,19 @@ type Bus struct {
 	inflight    map[int64]bool
 	afterCommit []func()
 	observer    Observer
+	committer   Committer
 }
+
+// Committer runs a unit of write work in a transaction and returns once it
+// is committed: database.Direct (the default) or a database.Batcher, which
+// shares one commit among the deliveries handled at the same moment.
+type Committer interface {
+	Do(ctx context.Context, fn func(tx *gorm.DB) error) error
+}
+
+// CommitWith makes the bus run each delivery's transaction through c. Call
+// it before Run.
+func (b *Bus) CommitWith(c Committer) { b.committer = c }
 
 // runner handles one delivery row inside tx.
 type runner func(ctx context.Context, tx *gorm.DB, d *deliveryRow) error
@@ -112,16 +127,17 @@ type runner func(ctx context.Context, tx *gorm.DB, d *deliveryRow) error
 func New(db *gorm.DB, rules []RuleConfig, opts Options, log *slog.Logger) *Bus {
 	opts.setDefaults()
 	return &Bus{
-		db:       db,
-		log:      log,
-		opts:     opts,
-		configs:  rules,
-		events:   EventBus.New(),
-		runners:  map[string]runner{},
-		checks:   map[string]func([]byte) error{},
-		wake:     make(chan struct{}, 1),
-		inflight: map[int64]bool{},
-		observer: noObserver{},
+		db:        db,
+		log:       log,
+		opts:      opts,
+		configs:   rules,
+		events:    EventBus.New(),
+		runners:   map[string]runner{},
+		checks:    map[string]func([]byte) error{},
+		wake:      make(chan struct{}, 1),
+		inflight:  map[int64]bool{},
+		observer:  noObserver{},
+		committer: database.Direct{DB: db},
 	}
 }
 

@@ -217,13 +217,15 @@ func (b *Bus) handle(id int64, rule, target string) {
 	}
 }
 
-func (b *Bus) runTx(ctx context.Context, id int64, row *deliveryRow) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("handler panic: %v", p)
-		}
-	}()
-	return b.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+func (b *Bus) runTx(ctx context.Context, id int64, row *deliveryRow) error {
+	return b.committer.Do(ctx, func(tx *gorm.DB) (err error) {
+		// The unit may run on the committer's goroutine: a handler's panic
+		// must fail this delivery, not the process (its savepoint rolls back).
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("handler panic: %v", p)
+			}
+		}()
 		// Re-read under the write lock, where nobody can change it meanwhile.
 		if err := takeDue(tx, id, row); err != nil {
 			return err

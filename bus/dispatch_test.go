@@ -1,11 +1,13 @@
 package bus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/shopbus/shopbus/bus/bustest"
 	"github.com/shopbus/shopbus/bus/transform"
+	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/database/dbtest"
 )
 
@@ -286,5 +289,65 @@ func TestDeliveries(t *testing.T) {
 	}
 	if none := deliveriesOf(t, b, "ord_unknown"); none == nil || len(none) != 0 {
 		t.Errorf("an unknown order has deliveries %#v, want an empty list", none)
+	}
+}
+
+// TestDeliveriesShareGroupCommits runs the bus through a database.Batcher:
+// deliveries handled at the same moment share one commit, yet a failing or
+// panicking handler rolls back alone and its delivery is retried, while its
+// batch-mates commit.
+func TestDeliveriesShareGroupCommits(t *testing.T) {
+	db := dbtest.Open(t, Migrations)
+	createWorkTable(t, db)
+	b := newTestBus(t, db, []RuleConfig{checkoutRule("fulfilment", detailTarget("inventory"))})
+	commits := database.NewBatcher(db, 64)
+	bustest.Run(t, commits.Run)
+	b.CommitWith(commits)
+	Subscribe(b, "inventory", func(ctx context.Context, d Delivery[orderChange]) error {
+		if err := d.Tx.Create(&work{OrderID: d.OrderID, Attempt: d.Attempt}).Error; err != nil {
+			return err
+		}
+		switch {
+		case d.OrderID == "ord_fail" && d.Attempt == 1:
+			return errors.New("warehouse offline")
+		case d.OrderID == "ord_panic" && d.Attempt == 1:
+			panic("handler bug")
+		}
+		return nil
+	})
+	var details []Detail
+	for i := range 40 {
+		details = append(details, newOrder(fmt.Sprintf("ord_%02d", i)))
+	}
+	details = append(details, newOrder("ord_fail"), newOrder("ord_panic"))
+	// Everything is in the outbox before the bus starts, so the first
+	// dispatch hands all of it over at once.
+	publish(t, db, b, details...)
+	runBus(t, b)
+
+	for _, d := range details {
+		id := d.(orderChange).OrderID
+		bustest.WaitFor(t, id+" to be done", statusIs(t, b, id, StatusDone))
+	}
+	want := map[string]int{"ord_fail": 2, "ord_panic": 2} // the failed attempt's work rolled back
+	got := map[string][]int{}
+	for _, w := range committedWork(t, db) {
+		got[w.OrderID] = append(got[w.OrderID], w.Attempt)
+	}
+	for _, d := range details {
+		id := d.(orderChange).OrderID
+		if attempt := cmp.Or(want[id], 1); !slices.Equal(got[id], []int{attempt}) {
+			t.Errorf("%s: committed work of attempts %v, want only attempt %d", id, got[id], attempt)
+		}
+	}
+	if ds := deliveriesOf(t, b, "ord_panic"); ds[0].Attempts != 2 {
+		t.Errorf("ord_panic: %+v, want done at the second attempt", ds[0])
+	}
+	var history string
+	if err := db.Raw("SELECT errors FROM bus_deliveries WHERE order_id = 'ord_panic'").Scan(&history).Error; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(history, "handler panic: handler bug") {
+		t.Errorf("ord_panic's error history %s does not record the panic", history)
 	}
 }

@@ -112,7 +112,7 @@ func TestParseRepoConfig(t *testing.T) {
 		{"database.dsn", c.Database.DSN, "data/shopbus.db"},
 		{"mail.from", c.Mail.From, "My Shop <shop@example.com>"},
 		{"mail.mail_dir", c.Mail.Dir, "data/mail"},
-		{"delivery.workers", c.Delivery.Workers, 8},
+		{"delivery.workers", c.Delivery.Workers, 128},
 		{"delivery.poll_interval", c.Delivery.PollInterval, 500 * time.Millisecond},
 		{"delivery.retry.max_attempts", c.Delivery.Retry.MaxAttempts, 300},
 		{"delivery.retry.max_age", c.Delivery.Retry.MaxAge, 24 * time.Hour},

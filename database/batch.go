@@ -28,6 +28,15 @@ type batchJob struct {
 	done chan error
 }
 
+// Direct runs each unit in a transaction of its own: the default where a
+// Batcher is not wired in.
+type Direct struct{ DB *gorm.DB }
+
+// Do runs fn in a transaction and returns once it is committed.
+func (d Direct) Do(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return d.DB.WithContext(ctx).Transaction(fn)
+}
+
 // NewBatcher returns a batcher that commits at most max units at a time.
 // It does nothing until Run.
 func NewBatcher(db *gorm.DB, max int) *Batcher {

@@ -54,7 +54,7 @@ func Open(cfg Config) (*gorm.DB, error) {
 	// The path is part of a URI: escape what SQLite would read as a query,
 	// fragment or escape.
 	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(cfg.DSN) +
-		"?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=FULL"
+		"?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=FULL&_stmt_cache_size=128"
 	db, err := gorm.Open(sqlite.Open(uri+"&_txlock=immediate"), &gorm.Config{
 		Logger:         logger.Discard,
 		NowFunc:        func() time.Time { return time.Now().UTC() },

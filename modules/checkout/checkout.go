@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/database"
 )
 
 // Errors the web layer maps to HTTP statuses.
@@ -126,7 +128,7 @@ type Service struct {
 
 // New returns the checkout service.
 func New(db *gorm.DB, waker Waker) *Service {
-	return &Service{db: db, waker: waker, committer: direct{db}}
+	return &Service{db: db, waker: waker, committer: database.Direct{DB: db}}
 }
 
 // Committer runs a unit of write work in a transaction and returns once it
@@ -138,13 +140,6 @@ type Committer interface {
 
 // CommitWith makes the service write orders through c.
 func (s *Service) CommitWith(c Committer) { s.committer = c }
-
-// direct is one transaction per unit.
-type direct struct{ db *gorm.DB }
-
-func (d direct) Do(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return d.db.WithContext(ctx).Transaction(fn)
-}
 
 // Page is one page of the order list, newest first.
 type Page struct {
