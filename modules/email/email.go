@@ -48,6 +48,7 @@ type Config struct {
 	OwnerEmail   string `yaml:"owner_email"`   // the shop owner, who receives alerts
 	ShopName     string `yaml:"shop_name"`     // default: From's display name
 
+	Workers        int           `yaml:"workers"`         // concurrent senders, each with its SMTP connection; default 4
 	PollInterval   time.Duration `yaml:"poll_interval"`   // default 1s; the worker is also woken by Wake
 	MaxAttempts    int           `yaml:"max_attempts"`    // default 50
 	InitialBackoff time.Duration `yaml:"initial_backoff"` // default 2s
@@ -60,6 +61,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = time.Second
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 50

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 )
 
 // sendTimeout bounds the dial and each SMTP command of one send.
@@ -80,33 +81,54 @@ func newClient(cfg Config) (*gomail.Client, error) {
 	return c, nil
 }
 
-// send hands m over to the SMTP server, or writes it to an .eml file. It
-// returns once the message is accepted, with a function that ends the
-// session: the caller records the send first, so the window in which a
-// crash would cause a re-send is as short as it can be.
-func (s *Service) send(ctx context.Context, m *gomail.Msg, messageID string) (closeConn func(), err error) {
+// session is one sender's SMTP connection, kept open between sends: a dial
+// (and TLS handshake) per email would cost more than the email.
+type session struct {
+	s    *Service
+	conn *smtp.Client
+}
+
+// send hands m over to the SMTP server, or writes it to an .eml file, and
+// returns once the message is accepted. go-mail checks a kept connection
+// with NOOP first; one the server has dropped meanwhile is replaced, once.
+func (ss *session) send(ctx context.Context, m *gomail.Msg, messageID string) error {
+	s := ss.s
 	if s.client == nil {
-		return func() {}, writeEML(s.cfg.Dir, messageID, m)
+		return writeEML(s.cfg.Dir, messageID, m)
 	}
-	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
-	defer cancel()
-	conn, err := s.client.DialToSMTPClientWithContext(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", s.cfg.SMTPAddr, err)
-	}
-	closeConn = func() {
-		if err := s.client.CloseWithSMTPClient(conn); err != nil {
-			s.log.Debug("email: close smtp connection", "err", err)
+	for fresh := false; ; fresh = true {
+		if ss.conn == nil {
+			dialCtx, cancel := context.WithTimeout(ctx, sendTimeout)
+			conn, err := s.client.DialToSMTPClientWithContext(dialCtx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("dial %s: %w", s.cfg.SMTPAddr, err)
+			}
+			ss.conn, fresh = conn, true
+		}
+		err := s.client.SendWithSMTPClient(ss.conn, m)
+		// go-mail sends RSET after the server accepted the data; a failed
+		// RSET does not un-send the message.
+		if err == nil || m.IsDelivered() {
+			return nil
+		}
+		ss.close()
+		var se *gomail.SendError
+		if fresh || !errors.As(err, &se) || se.Reason != gomail.ErrConnCheck {
+			return fmt.Errorf("send: %w", err)
 		}
 	}
-	err = s.client.SendWithSMTPClient(conn, m)
-	// go-mail sends RSET after the server accepted the data; a failed
-	// RSET does not un-send the message.
-	if err != nil && !m.IsDelivered() {
-		closeConn()
-		return nil, fmt.Errorf("send: %w", err)
+}
+
+// close ends the SMTP session, if one is open.
+func (ss *session) close() {
+	if ss.conn == nil {
+		return
 	}
-	return closeConn, nil
+	if err := ss.s.client.CloseWithSMTPClient(ss.conn); err != nil {
+		ss.s.log.Debug("email: close smtp connection", "err", err)
+	}
+	ss.conn = nil
 }
 
 // writeEML writes m to dir atomically, under a name derived from its

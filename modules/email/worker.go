@@ -4,26 +4,41 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
-// batchSize bounds the due jobs read at once.
+// batchSize bounds the due jobs read at once, per sender.
 const batchSize = 10
 
-// Run is the worker: it sends due jobs until ctx is done, looking for them
-// every PollInterval and whenever Wake is called. It does not start a send
-// once ctx is done, but lets the one in progress finish and be recorded, and
+// idleClose is how long a sender keeps an unused SMTP connection open:
+// well under the 5 minutes after which RFC 5321 lets a server drop it.
+const idleClose = 30 * time.Second
+
+// Run is the worker: it looks for due jobs every PollInterval and whenever
+// Wake is called, and hands them to cfg.Workers senders, each of which
+// keeps its SMTP connection open between sends. It does not start a send
+// once ctx is done, but lets those in progress finish and be recorded, and
 // then returns nil.
 func (s *Service) Run(ctx context.Context) error {
+	jobs := make(chan jobRow)
+	var senders sync.WaitGroup
+	inflight := newJobSet()
+	for range s.cfg.Workers {
+		senders.Go(func() { s.sender(ctx, jobs, inflight) })
+	}
+	defer senders.Wait()
+	defer close(jobs)
+
 	tick := time.NewTicker(s.cfg.PollInterval)
 	defer tick.Stop()
 	for {
 		for ctx.Err() == nil {
-			n, err := s.sendDue(ctx)
+			n, err := s.handOut(ctx, jobs, inflight)
 			if err != nil && ctx.Err() == nil {
 				s.log.Error("email: send due jobs", "err", err)
 			}
-			if err != nil || n < batchSize {
+			if err != nil || n == 0 {
 				break
 			}
 		}
@@ -36,43 +51,76 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// sendDue sends a batch of due jobs, claiming each just before its send,
-// and returns how many were due.
-func (s *Service) sendDue(ctx context.Context) (int, error) {
-	jobs, err := s.dueJobs(ctx, time.Now().UTC(), batchSize)
+// handOut passes due jobs that no sender holds to the senders, and returns
+// how many it passed. It blocks while every sender is busy, which paces it.
+func (s *Service) handOut(ctx context.Context, jobs chan<- jobRow, inflight *jobSet) (int, error) {
+	due, err := s.dueJobs(ctx, time.Now().UTC(), batchSize*s.cfg.Workers)
 	if err != nil {
 		return 0, err
 	}
-	for _, j := range jobs {
-		if ctx.Err() != nil {
-			return len(jobs), nil
+	n := 0
+	for _, j := range due {
+		if !inflight.add(j.ID) {
+			continue // listed again before its sender claimed it
 		}
-		ok, err := s.claim(ctx, j, time.Now().UTC())
-		if err != nil {
-			return len(jobs), err
-		}
-		if ok {
-			// The send and its record outlive ctx: cancelling mid-send
-			// would leave an accepted message unrecorded, and sent again.
-			s.process(context.WithoutCancel(ctx), j)
+		select {
+		case jobs <- j:
+			n++
+		case <-ctx.Done():
+			inflight.remove(j.ID)
+			return n, nil
 		}
 	}
-	return len(jobs), nil
+	return n, nil
+}
+
+// sender claims and sends the jobs it is handed, one at a time, over one
+// SMTP connection that it reopens when needed and closes when idle.
+func (s *Service) sender(ctx context.Context, jobs <-chan jobRow, inflight *jobSet) {
+	sess := &session{s: s}
+	defer sess.close()
+	idle := time.NewTimer(idleClose)
+	defer idle.Stop()
+	for {
+		select {
+		case j, ok := <-jobs:
+			if !ok {
+				return
+			}
+			s.claimAndSend(ctx, sess, j)
+			inflight.remove(j.ID)
+			idle.Reset(idleClose)
+		case <-idle.C:
+			sess.close()
+		}
+	}
+}
+
+func (s *Service) claimAndSend(ctx context.Context, sess *session, j jobRow) {
+	ok, err := s.claim(ctx, j, time.Now().UTC())
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("email: claim", "job_id", j.ID, "err", err)
+		}
+		return
+	}
+	if ok {
+		// The send and its record outlive ctx: cancelling mid-send would
+		// leave an accepted message unrecorded, and sent again.
+		s.process(context.WithoutCancel(ctx), sess, j)
+	}
 }
 
 // process sends one job and records the outcome.
-func (s *Service) process(ctx context.Context, j jobRow) {
+func (s *Service) process(ctx context.Context, sess *session, j jobRow) {
 	log := s.log.With("job_id", j.ID, "order_id", j.OrderID, "template", j.Template)
 	m, err := s.buildMsg(j, time.Now().UTC())
-	var closeConn func()
 	if err == nil {
-		closeConn, err = s.send(ctx, m, j.MessageID)
+		err = sess.send(ctx, m, j.MessageID)
 	}
 	now := time.Now().UTC()
 	if err == nil {
-		err := s.markSent(ctx, j, now)
-		closeConn()
-		if err != nil {
+		if err := s.markSent(ctx, j, now); err != nil {
 			// The lease expires and the email goes again, with the same
 			// Message-ID.
 			log.Error("email: sent but not recorded", "err", err)
@@ -95,6 +143,31 @@ func (s *Service) process(ctx context.Context, j jobRow) {
 	}
 	s.observer.Emailed(j.Template, OutcomeRetry)
 	log.Warn("email: send failed, will retry", "attempt", j.Attempts+1, "next_attempt_at", next, "err", err)
+}
+
+// jobSet is the jobs handed to senders and not yet finished.
+type jobSet struct {
+	mu  sync.Mutex
+	ids map[int64]bool
+}
+
+func newJobSet() *jobSet { return &jobSet{ids: map[int64]bool{}} }
+
+// add reports false if id is already in the set.
+func (js *jobSet) add(id int64) bool {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	if js.ids[id] {
+		return false
+	}
+	js.ids[id] = true
+	return true
+}
+
+func (js *jobSet) remove(id int64) {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	delete(js.ids, id)
 }
 
 // backoff is the wait after the attempt-th failure (counting from 1): full

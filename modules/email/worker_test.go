@@ -3,6 +3,7 @@ package email
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,5 +173,52 @@ func TestWorkerWritesEMLFiles(t *testing.T) {
 	if !strings.Contains(p.Subject, "ord_124") || !strings.Contains(p.Text, "MUG-1: requested 2, available 1") ||
 		!strings.Contains(p.Header.Get("To"), "owner@example.com") {
 		t.Errorf("shortage email: subject %q, To %q, text:\n%s", p.Subject, p.Header.Get("To"), p.Text)
+	}
+}
+
+// TestSendersKeepTheirConnections: each sender sends many emails over one
+// SMTP connection, and one the server dropped meanwhile is replaced without
+// counting as a failed attempt.
+func TestSendersKeepTheirConnections(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.1:0")
+	cfg := testConfig()
+	cfg.SMTPAddr = srv.Addr()
+	cfg.Workers = 2
+	s := newTestService(t, dbtest.Open(t, Migrations), cfg)
+	enqueueOrders := func(from, to int) {
+		for i := from; i < to; i++ {
+			m := orderMsg
+			m.OrderID = fmt.Sprintf("ord_%02d", i)
+			enqueue(t, s, m)
+		}
+		s.Wake()
+	}
+	waitSent := func(from, to int) {
+		for i := from; i < to; i++ {
+			bustest.WaitFor(t, "the job to be sent", jobIs(t, s, fmt.Sprintf("ord_%02d", i), StatusSent))
+		}
+	}
+	enqueueOrders(0, 20)
+	runWorker(t, s)
+	waitSent(0, 20)
+	if n := len(srv.Messages()); n != 20 {
+		t.Fatalf("server received %d messages, want 20", n)
+	}
+	if n := srv.Connections(); n < 1 || n > cfg.Workers {
+		t.Errorf("20 emails took %d SMTP connections, want at most one per sender (%d)", n, cfg.Workers)
+	}
+
+	// The server restarts: the senders' connections are gone.
+	srv.Close()
+	srv = smtptest.Start(t, srv.Addr())
+	enqueueOrders(20, 25)
+	waitSent(20, 25)
+	if n := len(srv.Messages()); n != 5 {
+		t.Errorf("the restarted server received %d messages, want 5", n)
+	}
+	for i := 20; i < 25; i++ {
+		if job := jobsFor(t, s, fmt.Sprintf("ord_%02d", i))[0]; job.Attempts != 1 || job.LastError != "" {
+			t.Errorf("job %+v after the server dropped a kept connection: want sent at the first attempt", job)
+		}
 	}
 }

@@ -31,8 +31,9 @@ type Server struct {
 	srv   *smtp.Server
 	delay time.Duration
 
-	mu   sync.Mutex
-	msgs []Message
+	mu    sync.Mutex
+	msgs  []Message
+	conns int
 }
 
 // Start serves SMTP on addr ("127.0.0.1:0" for any free port) until Close
@@ -44,7 +45,12 @@ func Start(t testing.TB, addr string) *Server {
 		t.Fatal(err)
 	}
 	s := &Server{addr: l.Addr().String()}
-	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{srv: s}, nil }))
+	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		s.mu.Lock()
+		s.conns++
+		s.mu.Unlock()
+		return &session{srv: s}, nil
+	}))
 	s.srv.Domain = "localhost"
 	go s.srv.Serve(l)
 	t.Cleanup(s.Close)
@@ -69,6 +75,13 @@ func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Message(nil), s.msgs...)
+}
+
+// Connections counts the SMTP sessions clients have opened.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
 }
 
 type session struct {
