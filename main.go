@@ -94,7 +94,7 @@ type app struct {
 	db        *gorm.DB
 	bus       *bus.Bus
 	checkout  *checkout.Service
-	commits   *database.Batcher // group commit for orders and deliveries
+	commits   *database.Batcher // group commit for orders, deliveries and sent emails
 	inventory *inventory.Service
 	email     *email.Service
 	keys      *web.Keys
@@ -163,6 +163,7 @@ func (a *app) wire() error {
 	a.commits = database.NewBatcher(a.db, 256)
 	a.checkout.CommitWith(a.commits)
 	b.CommitWith(a.commits)
+	mail.CommitWith(a.commits)
 	return nil
 }
 

@@ -120,8 +120,8 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		}
 	}
 
-	// The group committer stops last: the bus's deliveries in flight commit
-	// through it while the bus drains.
+	// The group committer stops last: the deliveries and sends in flight
+	// commit through it while the bus and the email worker drain.
 	commitCtx, stopCommits := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopCommits()
 	commitsDone := make(chan struct{})

@@ -11,6 +11,7 @@
 package email
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,8 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/database"
 )
 
 // Errors returned by this package.
@@ -139,7 +142,19 @@ type Service struct {
 	client    *gomail.Client // nil: write .eml files to cfg.Dir
 	wake      chan struct{}
 	observer  Observer
+	committer Committer
 }
+
+// Committer runs a unit of write work in a transaction and returns once it
+// is committed: database.Direct (the default) or a database.Batcher, which
+// shares one commit among the sends recorded at the same moment.
+type Committer interface {
+	Do(ctx context.Context, fn func(tx *gorm.DB) error) error
+}
+
+// CommitWith makes the worker record claims and sends through c. Call it
+// before Run.
+func (s *Service) CommitWith(c Committer) { s.committer = c }
 
 // New validates cfg, parses the templates and prepares the SMTP client. It
 // does not connect: the worker dials for each send.
@@ -151,7 +166,8 @@ func New(db *gorm.DB, cfg Config, log *slog.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{db: db, cfg: cfg, log: log, wake: make(chan struct{}, 1), observer: noObserver{}}
+	s := &Service{db: db, cfg: cfg, log: log, wake: make(chan struct{}, 1), observer: noObserver{},
+		committer: database.Direct{DB: db}}
 	var err error
 	if s.templates, err = loadTemplates(cfg.TemplatesDir, s.funcs()); err != nil {
 		return nil, err

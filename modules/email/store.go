@@ -117,20 +117,27 @@ func (s *Service) dueJobs(ctx context.Context, now time.Time, limit int) ([]jobR
 // false if another worker claimed or finished it first: two workers never
 // send the same job at once.
 func (s *Service) claim(ctx context.Context, j jobRow, now time.Time) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&jobRow{}).
-		Where("id = ? AND status = ? AND next_attempt_at <= ?", j.ID, StatusQueued, now).
-		Updates(map[string]any{"next_attempt_at": now.Add(lease), "updated_at": now})
-	if res.Error != nil {
-		return false, fmt.Errorf("email: claim job %d: %w", j.ID, res.Error)
+	var claimed bool
+	err := s.committer.Do(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&jobRow{}).
+			Where("id = ? AND status = ? AND next_attempt_at <= ?", j.ID, StatusQueued, now).
+			Updates(map[string]any{"next_attempt_at": now.Add(lease), "updated_at": now})
+		claimed = res.RowsAffected == 1
+		return res.Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("email: claim job %d: %w", j.ID, err)
 	}
-	return res.RowsAffected == 1, nil
+	return claimed, nil
 }
 
 // markSent records that the server accepted the job's email.
 func (s *Service) markSent(ctx context.Context, j jobRow, now time.Time) error {
-	err := s.db.WithContext(ctx).Model(&jobRow{}).Where("id = ?", j.ID).Updates(map[string]any{
-		"status": StatusSent, "attempts": j.Attempts + 1, "last_error": "", "sent_at": now, "updated_at": now,
-	}).Error
+	err := s.committer.Do(ctx, func(tx *gorm.DB) error {
+		return tx.Model(&jobRow{}).Where("id = ?", j.ID).Updates(map[string]any{
+			"status": StatusSent, "attempts": j.Attempts + 1, "last_error": "", "sent_at": now, "updated_at": now,
+		}).Error
+	})
 	if err != nil {
 		return fmt.Errorf("email: mark job %d sent: %w", j.ID, err)
 	}
@@ -145,9 +152,11 @@ func (s *Service) markFailed(ctx context.Context, j jobRow, cause error, permane
 	if permanent || attempts >= s.cfg.MaxAttempts {
 		status = StatusFailed
 	}
-	err := s.db.WithContext(ctx).Model(&jobRow{}).Where("id = ?", j.ID).Updates(map[string]any{
-		"status": status, "attempts": attempts, "last_error": cause.Error(), "next_attempt_at": next, "updated_at": now,
-	}).Error
+	err := s.committer.Do(ctx, func(tx *gorm.DB) error {
+		return tx.Model(&jobRow{}).Where("id = ?", j.ID).Updates(map[string]any{
+			"status": status, "attempts": attempts, "last_error": cause.Error(), "next_attempt_at": next, "updated_at": now,
+		}).Error
+	})
 	if err != nil {
 		return status, fmt.Errorf("email: mark job %d failed: %w", j.ID, err)
 	}
