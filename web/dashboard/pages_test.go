@@ -29,7 +29,7 @@ func TestPages(t *testing.T) {
 	}{
 		{"/dashboard/orders", http.StatusOK, []string{`id="order-ord-1"`, `id="order-ord-2"`, "ada@example.com", "new order created",
 			`class="chip s-done"`, `class="chip s-dead"`, "19.00 EUR", `data-live-insert="start"`, `data-live="/dashboard/live?since=`}, nil},
-		{"/dashboard/orders?q=BOB", http.StatusOK, []string{`id="order-ord-2"`, "1 matching order."}, []string{`id="order-ord-1"`, "data-live-insert"}},
+		{"/dashboard/orders?q=BOB", http.StatusOK, []string{`id="order-ord-2"`, `Matching: <strong data-live-count="orders-body">1</strong>.`}, []string{`id="order-ord-1"`, "data-live-insert"}},
 		{"/dashboard/orders?state=order_paid", http.StatusOK, []string{"No orders match."}, []string{`id="order-ord-`}},
 		{"/dashboard/orders?state=lost", http.StatusBadRequest, []string{"There is no order state"}, nil},
 		{"/dashboard/orders/ord-1", http.StatusOK, []string{"<h1>Order ord-1</h1>", "no carrier for this address", "Redrive", "Order State Change",

@@ -19,9 +19,12 @@
   var quiet = null;
 
   function show(text, state) {
-    if (status && status.textContent !== text) {
+    if (!status) {
+      return;
+    }
+    status.className = 'live ' + state;
+    if (status.textContent !== text) { // a status region speaks each change
       status.textContent = text;
-      status.className = 'live ' + state;
     }
   }
 
@@ -41,11 +44,31 @@
     clearTimeout(quiet);
     quiet = setTimeout(function () { show('Reconnecting…', 'off'); }, 3000);
   });
+  // same reports whether el already shows html, apart from what the
+  // reader changed (an opened <details>) or this script added (.fresh).
+  function same(el, html) {
+    var t = document.createElement('template');
+    t.innerHTML = html;
+    var a = el.cloneNode(true);
+    a.classList.remove('fresh');
+    if (a.getAttribute('class') === '') {
+      a.removeAttribute('class');
+    }
+    a.querySelectorAll('details[open]').forEach(function (d) { d.removeAttribute('open'); });
+    return a.isEqualNode(t.content.firstElementChild);
+  }
+
   source.addEventListener('patch', function (e) {
     var p = JSON.parse(e.data);
     var old = document.getElementById(p.id);
     if (old) {
+      if (same(old, p.html)) {
+        return; // sent again after a reconnection: nothing new
+      }
+      var open = [].map.call(old.querySelectorAll('details'), function (d) { return d.open; });
       old.outerHTML = p.html;
+      var now = document.getElementById(p.id);
+      now.querySelectorAll('details').forEach(function (d, i) { d.open = !!open[i]; });
     } else {
       var into = p.into && document.getElementById(p.into);
       if (!into || into.getAttribute('data-live-insert') !== p.at) {
@@ -56,10 +79,11 @@
       for (var i = maxRows; i < rows.length; i++) {
         rows[i].remove();
       }
+      var count = document.querySelector('[data-live-count="' + p.into + '"]');
+      if (count) {
+        count.textContent = String(Number(count.textContent) + 1);
+      }
     }
-    var now = document.getElementById(p.id);
-    if (now) {
-      now.classList.add('fresh');
-    }
+    document.getElementById(p.id).classList.add('fresh');
   });
 }());
