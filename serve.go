@@ -16,6 +16,7 @@ import (
 	"github.com/shopbus/shopbus/config"
 	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/web"
+	"github.com/shopbus/shopbus/web/dashboard"
 )
 
 func serveCmd(load loader) *cobra.Command {
@@ -58,8 +59,13 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
+	dash, err := dashboard.New(dashboard.Deps{DB: a.db, Keys: a.keys, Orders: a.checkout, Journeys: a.bus, Rules: a.bus,
+		DeadLetters: a.bus, Emails: a.email, Stock: a.inventory, Log: log})
+	if err != nil {
+		return err
+	}
 	srv, err := web.New(web.Deps{DB: a.db, Keys: a.keys, Bus: a.bus, Checkout: a.checkout,
-		Inventory: a.inventory, Email: a.email, Log: log}, cfg.HTTP.Config)
+		Inventory: a.inventory, Email: a.email, Log: log, Dashboard: dash}, cfg.HTTP.Config)
 	if err != nil {
 		return err
 	}
@@ -102,6 +108,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	case runErr = <-errs:
 	}
 	log.Info("shopbus stopping")
+	dash.Close() // the dashboard's live streams end, so the HTTP shutdown does not wait for browsers
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {

@@ -42,6 +42,9 @@ type Deps struct {
 	Inventory *inventory.Service
 	Email     *email.Service
 	Log       *slog.Logger
+	// Dashboard, when set, adds the browser dashboard's routes under
+	// /dashboard (web/dashboard).
+	Dashboard interface{ Register(e *echo.Echo) }
 }
 
 // Config is the gateway's part of the `http:` section of config.yaml.
@@ -159,6 +162,9 @@ func New(d Deps, cfg Config) (*Server, error) {
 	v1.POST("/apikeys", s.createKey, guard(ScopeAdmin)...)
 	v1.GET("/apikeys", s.listKeys, guard(ScopeAdmin)...)
 	v1.DELETE("/apikeys/:name", s.revokeKey, guard(ScopeAdmin)...)
+	if d.Dashboard != nil {
+		d.Dashboard.Register(e)
+	}
 
 	s.http = &http.Server{
 		Handler:           e,
