@@ -21,6 +21,11 @@ func TestPages(t *testing.T) {
 		}
 	}
 	b := s.loggedIn()
+	for _, path := range []string{"/dashboard", "/dashboard/"} {
+		if p := b.get(path); p.status != http.StatusSeeOther || p.header.Get("Location") != "/dashboard/orders" {
+			t.Errorf("GET %s: %d to %q, want 303 to the orders", path, p.status, p.header.Get("Location"))
+		}
+	}
 	for _, tc := range []struct {
 		path       string
 		wantStatus int
@@ -42,6 +47,7 @@ func TestPages(t *testing.T) {
 		{"/dashboard/rules", http.StatusOK, []string{"new_order_created", "Test the rules"}, nil},
 		{"/dashboard/inventory", http.StatusOK, []string{"<strong>1</strong> out of stock, <strong>1</strong> low", `<tr class="out">`, `<tr class="low">`}, nil},
 		{"/dashboard/inventory?low=-1", http.StatusBadRequest, []string{"threshold"}, nil},
+		{"/dashboard/no-such-page", http.StatusNotFound, []string{"<h1>Not Found</h1>"}, nil},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			p := b.get(tc.path)
