@@ -123,7 +123,10 @@ func New(d Deps) (*Dashboard, error) {
 	}
 	dash.rows = base
 	for _, name := range pageNames {
-		t, err := template.Must(base.Clone()).ParseFS(templateFiles, "templates/"+name+".html")
+		t, err := base.Clone()
+		if err == nil {
+			t, err = t.ParseFS(templateFiles, "templates/"+name+".html")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("dashboard: template %s: %w", name, err)
 		}
