@@ -27,6 +27,7 @@ import (
 	"github.com/shopbus/shopbus/modules/payment"
 	"github.com/shopbus/shopbus/modules/shipping"
 	"github.com/shopbus/shopbus/web"
+	"github.com/shopbus/shopbus/web/dashboard"
 )
 
 // defaultConfig is config.yaml as built into the binary: what runs when no
@@ -81,7 +82,8 @@ func rootCmd() *cobra.Command {
 func migrations() []database.Migration {
 	var all []database.Migration
 	for _, m := range [][]database.Migration{bus.Migrations, checkout.Migrations, inventory.Migrations,
-		shipping.Migrations, payment.Migrations, crm.Migrations, email.Migrations, web.Migrations, web.IdempotencyMigrations} {
+		shipping.Migrations, payment.Migrations, crm.Migrations, email.Migrations, web.Migrations, web.IdempotencyMigrations,
+		bus.QueryMigrations, checkout.QueryMigrations, dashboard.Migrations} {
 		all = append(all, m...)
 	}
 	return all

@@ -35,10 +35,10 @@ func metricFamilies(t *testing.T, url, key string) map[string]*dto.MetricFamily 
 	return fams
 }
 
-// value is the sum of a family's series whose labels include want (a
+// metricValue is the sum of a family's series whose labels include want (a
 // counter's or gauge's value, a histogram's count); -1 when the family is
 // missing.
-func value(fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+func metricValue(fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
 	f, ok := fams[name]
 	if !ok {
 		return -1
@@ -88,7 +88,7 @@ func TestMetricsMoveWithAnOrder(t *testing.T) {
 	after := metricFamilies(t, s.url+"/metrics", testKey)
 	moved := func(name string, labels map[string]string, by float64) {
 		t.Helper()
-		b, a := max(value(before, name, labels), 0), value(after, name, labels)
+		b, a := max(metricValue(before, name, labels), 0), metricValue(after, name, labels)
 		if a-b != by {
 			t.Errorf("%s%v went from %v to %v, want +%v", name, labels, b, a, by)
 		}
@@ -107,7 +107,7 @@ func TestMetricsMoveWithAnOrder(t *testing.T) {
 	moved("shopbus_deliveries_total", map[string]string{"outcome": "dead"}, 0)
 	moved("shopbus_emails_total", map[string]string{"template": "order_success", "outcome": "sent"}, 1)
 	for _, q := range []string{"events", "deliveries", "emails"} {
-		if v := value(after, "shopbus_backlog", map[string]string{"queue": q}); v != 0 {
+		if v := metricValue(after, "shopbus_backlog", map[string]string{"queue": q}); v != 0 {
 			t.Errorf("shopbus_backlog{queue=%q} = %v once the order settled, want 0", q, v)
 		}
 	}
@@ -152,7 +152,7 @@ func TestMetricsAddrServesWithoutAKey(t *testing.T) {
 		t.Fatalf("no \"metrics serving\" line in the log:\n%s", logs.String())
 	}
 	fams := metricFamilies(t, "http://"+addr+"/metrics", "")
-	if value(fams, "shopbus_backlog", map[string]string{"queue": "deliveries"}) != 0 {
+	if metricValue(fams, "shopbus_backlog", map[string]string{"queue": "deliveries"}) != 0 {
 		t.Errorf("metrics_addr: no shopbus_backlog gauge")
 	}
 	// Only /metrics: the API is not on the metrics address.

@@ -18,6 +18,7 @@ import (
 	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/metrics"
 	"github.com/shopbus/shopbus/web"
+	"github.com/shopbus/shopbus/web/dashboard"
 )
 
 func serveCmd(load loader) *cobra.Command {
@@ -82,8 +83,14 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	m := metrics.New(metrics.Backlogs{Bus: a.bus, Email: a.email})
 	a.bus.Observe(m)
 	a.email.Observe(m)
+	dash, err := dashboard.New(dashboard.Deps{DB: a.db, Keys: a.keys, Orders: a.checkout, Journeys: a.bus, Rules: a.bus,
+		DeadLetters: a.bus, Emails: a.email, Stock: a.inventory, Log: log})
+	if err != nil {
+		stopFront()
+		return err
+	}
 	srv, err := web.New(web.Deps{DB: a.db, Keys: a.keys, Bus: a.bus, Checkout: a.checkout,
-		Inventory: a.inventory, Email: a.email, Log: log, Metrics: m}, cfg.HTTP.Config)
+		Inventory: a.inventory, Email: a.email, Log: log, Metrics: m, Dashboard: dash}, cfg.HTTP.Config)
 	if err != nil {
 		stopFront()
 		return err
@@ -146,6 +153,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	case runErr = <-errs:
 	}
 	log.Info("shopbus stopping")
+	dash.Close() // the dashboard's live streams end, so the HTTP shutdown does not wait for browsers
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	if err := front.Shutdown(shutdownCtx); err != nil {

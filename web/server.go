@@ -44,6 +44,9 @@ type Deps struct {
 	Log       *slog.Logger
 	// Metrics, if set, counts requests and answers GET /metrics.
 	Metrics Metrics
+	// Dashboard, when set, adds the browser dashboard's routes under
+	// /dashboard (web/dashboard).
+	Dashboard interface{ Register(e *echo.Echo) }
 }
 
 // Config is the gateway's part of the `http:` section of config.yaml.
@@ -162,6 +165,9 @@ func New(d Deps, cfg Config) (*Server, error) {
 	v1.DELETE("/apikeys/:name", s.revokeKey, guard(ScopeAdmin)...)
 	e.GET("/metrics", s.metrics, guard(ScopeAdmin)...)
 	e.GET("/debug/pprof/:name", profile, guard(ScopeAdmin)...)
+	if d.Dashboard != nil {
+		d.Dashboard.Register(e)
+	}
 
 	return s, nil
 }

@@ -1,0 +1,97 @@
+package dashboard
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"strings"
+	"time"
+
+	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/modules/email"
+)
+
+// funcs are the templates' functions.
+var funcs = template.FuncMap{
+	"money":      money,
+	"when":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"pretty":     pretty,
+	"symbol":     symbol,
+	"human":      func(state string) string { return strings.ReplaceAll(state, "_", " ") },
+	"mailSymbol": mailSymbol,
+}
+
+// money formats an amount in minor units, as the emails do: 12345 EUR is
+// "123.45 EUR". Every currency gets two decimals, which is wrong for the
+// few without (JPY) or with three (KWD).
+func money(minor int64, currency string) string {
+	sign, u := "", uint64(minor)
+	if minor < 0 {
+		sign, u = "-", uint64(-minor)
+	}
+	return strings.TrimSpace(fmt.Sprintf("%s%d.%02d %s", sign, u/100, u%100, currency))
+}
+
+// pretty indents JSON for reading; what is not JSON is shown as it is.
+func pretty(raw json.RawMessage) string {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return string(raw)
+	}
+	return buf.String()
+}
+
+// symbol marks a status with a sign, so it does not rest on colour alone.
+func symbol(status string) string {
+	switch status {
+	case bus.StatusDone:
+		return "✓"
+	case bus.StatusFailed:
+		return "↻"
+	case bus.StatusDead:
+		return "✗"
+	}
+	return "…" // pending, queued
+}
+
+// mailSymbol is symbol for an email's status: a failed email is final.
+func mailSymbol(status string) string {
+	switch status {
+	case email.StatusSent:
+		return "✓"
+	case email.StatusFailed:
+		return "✗"
+	}
+	return "…"
+}
+
+// step is one target of an order's journey at a glance: the least finished
+// status among its deliveries.
+type step struct {
+	Target string
+	Status string
+}
+
+// rank orders statuses from finished to stuck.
+var rank = map[string]int{bus.StatusDone: 0, bus.StatusPending: 1, bus.StatusFailed: 2, bus.StatusDead: 3}
+
+// journey sums an order's deliveries up by target, in the order the
+// targets were first reached.
+func journey(ds []bus.DeliveryStatus) []step {
+	var out []step
+	at := map[string]int{}
+	for _, d := range ds {
+		i, ok := at[d.Target]
+		if !ok {
+			at[d.Target] = len(out)
+			out = append(out, step{Target: d.Target, Status: d.Status})
+			continue
+		}
+		if rank[d.Status] > rank[out[i].Status] {
+			out[i].Status = d.Status
+		}
+	}
+	return out
+}
