@@ -22,6 +22,7 @@ func (k *Keys) AuthenticateRef(ctx context.Context, ref string) (Principal, erro
 		return Principal{}, ErrUnauthorized
 	}
 	var row apiKey
+	// Read on every request, so a revocation counts at once.
 	err := k.db.WithContext(ctx).Where("hash = ? AND revoked_at IS NULL", ref).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return Principal{}, ErrUnauthorized
@@ -29,6 +30,8 @@ func (k *Keys) AuthenticateRef(ctx context.Context, ref string) (Principal, erro
 	if err != nil {
 		return Principal{}, err
 	}
+	// The lookup is by hash, so no secret byte leaks through its timing;
+	// the comparison is constant-time all the same.
 	if subtle.ConstantTimeCompare([]byte(row.Hash), []byte(ref)) != 1 ||
 		(row.ExpiresAt != nil && !time.Now().Before(*row.ExpiresAt)) {
 		return Principal{}, ErrUnauthorized

@@ -186,7 +186,7 @@ const MaxPage = 500
 // List returns up to limit orders (1 to MaxPage), newest first, starting
 // after the order named by after (empty: from the newest).
 func (s *Service) List(ctx context.Context, limit int, after string) (Page, error) {
-	return s.store().list(ctx, min(max(limit, 1), MaxPage), after)
+	return s.Search(ctx, Filter{}, limit, after)
 }
 
 // States lists every order state.

@@ -138,39 +138,3 @@ func (st store) get(ctx context.Context, orderID string) (Order, error) {
 	}
 	return row.order()
 }
-
-func (st store) list(ctx context.Context, limit int, after string) (Page, error) {
-	db := st.db.WithContext(ctx)
-	var p Page
-	if err := db.Model(&orderRow{}).Count(&p.Total).Error; err != nil {
-		return Page{}, err
-	}
-	q := db.Order("seq DESC").Limit(limit + 1)
-	if after != "" {
-		var cursor orderRow
-		if err := db.Select("seq").Where("order_id = ?", after).Take(&cursor).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return Page{}, fmt.Errorf("%w: %s", ErrNotFound, after)
-			}
-			return Page{}, err
-		}
-		q = q.Where("seq < ?", cursor.Seq)
-	}
-	var rows []orderRow
-	if err := q.Find(&rows).Error; err != nil {
-		return Page{}, err
-	}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		p.Next = rows[limit-1].OrderID
-	}
-	p.Orders = make([]Order, 0, len(rows))
-	for _, r := range rows {
-		o, err := r.order()
-		if err != nil {
-			return Page{}, err
-		}
-		p.Orders = append(p.Orders, o)
-	}
-	return p, nil
-}

@@ -76,24 +76,6 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	}
 }
 
-func TestMoney(t *testing.T) {
-	for _, tc := range []struct {
-		minor    int64
-		currency string
-		want     string
-	}{
-		{12345, "EUR", "123.45 EUR"},
-		{5, "USD", "0.05 USD"},
-		{100, "", "1.00"},
-		{-1999, "GBP", "-19.99 GBP"},
-		{-9223372036854775808, "EUR", "-92233720368547758.08 EUR"},
-	} {
-		if got := money(tc.minor, tc.currency); got != tc.want {
-			t.Errorf("money(%d, %q) = %q, want %q", tc.minor, tc.currency, got, tc.want)
-		}
-	}
-}
-
 func TestBackoff(t *testing.T) {
 	initial, maxWait := 2*time.Second, 10*time.Minute
 	for attempt, ceiling := range map[int]time.Duration{1: 2 * time.Second, 3: 8 * time.Second, 9: 512 * time.Second, 10: maxWait, 200: maxWait} {

@@ -17,8 +17,7 @@ func (s *Service) ForOrders(ctx context.Context, orderIDs []string) (map[string]
 		return nil, fmt.Errorf("email: jobs of %d orders: %w", len(orderIDs), err)
 	}
 	for _, r := range rows {
-		out[r.OrderID] = append(out[r.OrderID], Job{Template: r.Template, To: r.Recipient, Status: r.Status,
-			Attempts: r.Attempts, LastError: r.LastError, MessageID: r.MessageID, SentAt: r.SentAt})
+		out[r.OrderID] = append(out[r.OrderID], r.job())
 	}
 	return out, nil
 }

@@ -54,6 +54,12 @@ type jobRow struct {
 
 func (jobRow) TableName() string { return "email_jobs" }
 
+// job is the row as callers see it.
+func (r jobRow) job() Job {
+	return Job{Template: r.Template, To: r.Recipient, Status: r.Status, Attempts: r.Attempts,
+		LastError: r.LastError, MessageID: r.MessageID, SentAt: r.SentAt}
+}
+
 // lease is how long a claimed job is hidden from other workers; a worker
 // that dies mid-send leaves its job to be retried after it. It outlasts one
 // send (sendTimeout) and little more, so mail held by a crashed process goes
@@ -96,8 +102,7 @@ func (s *Service) ForOrder(ctx context.Context, orderID string) ([]Job, error) {
 	}
 	jobs := make([]Job, 0, len(rows))
 	for _, r := range rows {
-		jobs = append(jobs, Job{Template: r.Template, To: r.Recipient, Status: r.Status, Attempts: r.Attempts,
-			LastError: r.LastError, MessageID: r.MessageID, SentAt: r.SentAt})
+		jobs = append(jobs, r.job())
 	}
 	return jobs, nil
 }

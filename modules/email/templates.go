@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	texttemplate "text/template"
+
+	"github.com/shopbus/shopbus/money"
 )
 
 // OrderSuccess is the data of the "order_success" email. Its JSON names
@@ -175,18 +177,7 @@ func (t *template) render(data []byte) (rendered, error) {
 // the shop.
 func (s *Service) funcs() map[string]any {
 	return map[string]any{
-		"money": money,
+		"money": money.Format,
 		"shop":  func() string { return s.cfg.ShopName },
 	}
-}
-
-// money formats an amount in minor units: money(12345, "EUR") is
-// "123.45 EUR". Every currency is shown with two decimals, which is wrong
-// for the few without (JPY) or with three (KWD).
-func money(minor int64, currency string) string {
-	sign, u := "", uint64(minor)
-	if minor < 0 {
-		sign, u = "-", uint64(-minor) // -MinInt64 wraps to 1<<63, the right magnitude
-	}
-	return strings.TrimSpace(fmt.Sprintf("%s%d.%02d %s", sign, u/100, u%100, currency))
 }

@@ -3,35 +3,24 @@ package dashboard
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"html/template"
 	"strings"
 	"time"
 
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/modules/email"
+	"github.com/shopbus/shopbus/money"
 )
 
 // funcs are the templates' functions.
 var funcs = template.FuncMap{
-	"money":      money,
+	"money":      money.Format,
 	"when":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"pretty":     pretty,
 	"symbol":     symbol,
 	"human":      func(state string) string { return strings.ReplaceAll(state, "_", " ") },
 	"mailSymbol": mailSymbol,
-}
-
-// money formats an amount in minor units, as the emails do: 12345 EUR is
-// "123.45 EUR". Every currency gets two decimals, which is wrong for the
-// few without (JPY) or with three (KWD).
-func money(minor int64, currency string) string {
-	sign, u := "", uint64(minor)
-	if minor < 0 {
-		sign, u = "-", uint64(-minor)
-	}
-	return strings.TrimSpace(fmt.Sprintf("%s%d.%02d %s", sign, u/100, u%100, currency))
 }
 
 // pretty indents JSON for reading; what is not JSON is shown as it is.
