@@ -91,7 +91,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		})
 	}
 	go func() { errs <- srv.Serve(ln) }()
-	log.Info("shopbus serving", "addr", ln.Addr().String(), "version", version, "database", cfg.Database.DSN)
+	log.Info("shopbus serving", "addr", ln.Addr().String(), "version", version, "database", cfg.Database.Where())
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
