@@ -104,6 +104,9 @@ type app struct {
 
 // openDB opens and migrates the database.
 func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*gorm.DB, error) {
+	if err := cfg.Database.Validate(); err != nil {
+		return nil, invalidInput{fmt.Errorf("config: %s: %w", cfg.File, err)}
+	}
 	db, err := database.Open(cfg.Database)
 	if err != nil {
 		return nil, err
@@ -123,7 +126,7 @@ func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*gorm.DB
 // bus then checks the rules against the modules that exist.
 func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, invalidInput{err}
 	}
 	db, err := openDB(ctx, cfg, log)
 	if err != nil {

@@ -145,7 +145,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		})
 	}
 	front.Open(srv)
-	log.Info("shopbus serving", "addr", ln.Addr().String(), "version", version, "database", cfg.Database.DSN)
+	log.Info("shopbus serving", "addr", ln.Addr().String(), "version", version, "database", cfg.Database.Where())
 
 	var runErr error
 	select {

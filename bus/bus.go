@@ -5,6 +5,12 @@
 // Every delivery is a row. A subscriber does its work inside the transaction
 // that marks its delivery done, so a delivery that is handed over twice (after
 // a crash, say) has its effect once.
+//
+// Instances that share one database claim their work in it: a batch of
+// events to route under row locks that others skip, a delivery under a
+// lease in its row. So each event is routed once and each delivery is
+// worked by one instance at a time, and the claims of an instance that
+// dies pass to the others when their lease ends.
 package bus
 
 import (
@@ -14,12 +20,14 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/asaskevich/EventBus"
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus/pattern"
@@ -106,6 +114,11 @@ type Bus struct {
 	afterCommit []func()
 	observer    Observer
 	committer   Committer
+
+	// owner names this instance in the leases it takes on deliveries, and
+	// lease is how long they hold (defaultLease).
+	owner string
+	lease time.Duration
 }
 
 // Committer runs a unit of write work in a transaction and returns once it
@@ -135,10 +148,21 @@ func New(db *gorm.DB, rules []RuleConfig, opts Options, log *slog.Logger) *Bus {
 		runners:   map[string]runner{},
 		checks:    map[string]func([]byte) error{},
 		wake:      make(chan struct{}, 1),
+		owner:     instanceName(),
+		lease:     defaultLease,
 		inflight:  map[int64]bool{},
 		observer:  noObserver{},
 		committer: database.Direct{DB: db},
 	}
+}
+
+// instanceName names this process among the instances that share a
+// database: its host, its process ID and a random part, so two processes
+// never share a name, even on one host, nor a process with its own
+// predecessor.
+func instanceName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8])
 }
 
 func topic(target string) string { return "deliver:" + target }

@@ -14,13 +14,29 @@ import (
 
 	"github.com/shopbus/shopbus/bus/transform"
 	"github.com/shopbus/shopbus/bus/webhook"
+	"github.com/shopbus/shopbus/database"
 )
 
 const routeBatch = 200
 
+// defaultLease is how long a claimed delivery is this instance's alone: it
+// covers the moment from the claim to the handler's transaction, which then
+// holds the row itself (webhooks renew it to cover their send). Once it
+// ends, another instance may take the delivery: that is how the claims of
+// an instance that died are taken over.
+const defaultLease = 10 * time.Second
+
+// headOfOrder keeps, of the unrouted events, each order's oldest: an
+// order's deliveries are then written in the order of its events, even
+// while another instance routes another batch beside this one. An order's
+// later events wait for the next round.
+const headOfOrder = `(order_id = '' OR NOT EXISTS (
+	SELECT 1 FROM bus_events p WHERE p.order_id = bus_events.order_id AND p.seq < bus_events.seq AND p.routed_at IS NULL))`
+
 // Run routes and dispatches until ctx is done, then waits for the
 // deliveries in flight to finish. Work left pending (by a crash, say) is
-// picked up on the next Run: nothing depends on memory.
+// picked up on the next Run, or by another instance: nothing depends on
+// memory. What a crashed process had claimed waits for its lease to end.
 func (b *Bus) Run(ctx context.Context) error {
 	if b.matcher == nil {
 		return errors.New("bus: Run before Start")
@@ -78,7 +94,12 @@ func (b *Bus) routeBatch(ctx context.Context) (int, error) {
 	var done []routed
 	err := b.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		done = done[:0]
-		if err := tx.Where("routed_at IS NULL").Order("seq").Limit(routeBatch).Find(&events).Error; err != nil {
+		// The events stay locked until this transaction marks them routed;
+		// another instance skips them rather than routing them too.
+		err := tx.Where("routed_at IS NULL").Where(headOfOrder).Order("seq").Limit(routeBatch).
+			Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked}).
+			Find(&events).Error
+		if err != nil {
 			return err
 		}
 		if len(events) == 0 {
@@ -135,22 +156,29 @@ func (b *Bus) routeBatch(ctx context.Context) (int, error) {
 	return len(events), err
 }
 
-// dueQuery selects deliveries whose time has come, skipping any that has an
-// earlier unfinished delivery for the same order and target: an order's
-// cancellation never overtakes its creation, while other orders go on.
-const dueQuery = `SELECT d.id, d.rule, d.target FROM bus_deliveries d
-WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?
+// dueQuery selects deliveries whose time has come and that no live lease
+// holds, skipping any that has an earlier unfinished delivery for the same
+// order and target: an order's cancellation never overtakes its creation,
+// while other orders go on. It ends with database.SkipLocked.
+const dueQuery = `SELECT d.id FROM bus_deliveries d
+WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= @now
+AND (d.lease_until IS NULL OR d.lease_until <= @now)
 AND (d.order_id = '' OR NOT EXISTS (
 	SELECT 1 FROM bus_deliveries p
 	WHERE p.order_id = d.order_id AND p.target = d.target AND p.id < d.id AND p.status IN ('pending', 'failed')))
-ORDER BY d.next_attempt_at, d.id LIMIT ?`
+ORDER BY d.next_attempt_at, d.id LIMIT @n %s`
 
-// dispatch hands due deliveries to their subscribers, up to the free workers.
+// claimQuery leases due deliveries to this instance in one statement, so
+// no two instances ever hold a delivery at once.
+const claimQuery = `UPDATE bus_deliveries SET lease_owner = @owner, lease_until = @until
+WHERE id IN (` + dueQuery + `) RETURNING id, rule, target`
+
+// dispatch claims due deliveries, up to the free workers, and hands them to
+// their subscribers.
 func (b *Bus) dispatch(ctx context.Context) error {
 	b.mu.Lock()
-	busy := len(b.inflight)
+	free := b.opts.Workers - len(b.inflight)
 	b.mu.Unlock()
-	free := b.opts.Workers - busy
 	if free <= 0 {
 		return nil
 	}
@@ -158,7 +186,11 @@ func (b *Bus) dispatch(ctx context.Context) error {
 		ID           int64
 		Rule, Target string
 	}
-	if err := b.db.WithContext(ctx).Raw(dueQuery, time.Now().UTC(), free+busy).Scan(&due).Error; err != nil {
+	now := time.Now().UTC()
+	claim := fmt.Sprintf(claimQuery, database.SkipLocked(b.db))
+	err := b.db.WithContext(ctx).Raw(claim, map[string]any{"owner": b.owner, "until": now.Add(b.lease), "now": now, "n": free}).
+		Scan(&due).Error
+	if err != nil {
 		return err
 	}
 	for _, d := range due {
@@ -169,16 +201,29 @@ func (b *Bus) dispatch(ctx context.Context) error {
 			continue
 		}
 		b.mu.Lock()
-		skip := b.inflight[d.ID] || len(b.inflight) >= b.opts.Workers
+		skip := b.inflight[d.ID]
 		if !skip {
 			b.inflight[d.ID] = true
 		}
 		b.mu.Unlock()
-		if !skip {
-			b.events.Publish(topic(d.Target), d.ID, d.Rule, d.Target)
+		if skip {
+			// Its worker here has just recorded the outcome and is on its
+			// way out (or outlived the lease): give the claim back, or the
+			// delivery would wait out a lease nobody works under.
+			b.release(ctx, d.ID)
+			continue
 		}
+		b.events.Publish(topic(d.Target), d.ID, d.Rule, d.Target)
 	}
 	return nil
+}
+
+// release ends this instance's lease on a delivery.
+func (b *Bus) release(ctx context.Context, id int64) {
+	err := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND lease_owner = ?", id, b.owner).Update("lease_until", nil).Error
+	if err != nil && ctx.Err() == nil {
+		b.log.Error("bus: release delivery", "delivery_id", id, "err", err)
+	}
 }
 
 // handle runs one delivery: the subscriber's work and the row's "done" commit
@@ -226,8 +271,10 @@ func (b *Bus) runTx(ctx context.Context, id int64, row *deliveryRow) error {
 				err = fmt.Errorf("handler panic: %v", p)
 			}
 		}()
-		// Re-read under the write lock, where nobody can change it meanwhile.
-		if err := takeDue(tx, id, row); err != nil {
+		// Re-read under a lock (SQLite's write lock, PostgreSQL's on the
+		// row), where nobody can change it meanwhile and no other instance
+		// can claim it until this commits, even if the lease ends.
+		if err := takeDue(tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}), id, b.owner, row); err != nil {
 			return err
 		}
 		run, ok := b.runners[row.Target]
@@ -237,7 +284,7 @@ func (b *Bus) runTx(ctx context.Context, id int64, row *deliveryRow) error {
 		if err := run(ctx, tx, row); err != nil {
 			return err
 		}
-		return markDone(tx, row)
+		return markDone(tx, row, b.owner)
 	})
 }
 
@@ -245,7 +292,13 @@ func (b *Bus) runTx(ctx context.Context, id int64, row *deliveryRow) error {
 // so a slow receiver never holds the database; the receiver deduplicates by
 // the webhook-id header, which stays the same across retries.
 func (b *Bus) send(ctx context.Context, id int64, hook *webhook.Target, row *deliveryRow) error {
-	if err := takeDue(b.db.WithContext(ctx), id, row); err != nil {
+	// No lock is held during the send: the lease must outlast it.
+	res := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND lease_owner = ?", id, b.owner).
+		Update("lease_until", time.Now().UTC().Add(hook.Timeout()+b.lease))
+	if res.Error != nil {
+		return res.Error
+	}
+	if err := takeDue(b.db.WithContext(ctx), id, b.owner, row); err != nil {
 		return err
 	}
 	if err := hook.Send(ctx, fmt.Sprintf("%s.%d", row.EventID, row.ID), []byte(row.Payload)); err != nil {
@@ -254,34 +307,42 @@ func (b *Bus) send(ctx context.Context, id int64, hook *webhook.Target, row *del
 		}
 		return err
 	}
-	return markDone(b.db.WithContext(ctx), row)
+	return markDone(b.db.WithContext(ctx), row, b.owner)
 }
 
-// takeDue loads delivery id if it is still due: the due list it came from
-// may be stale, and a delivery that failed since must wait for its backoff.
-func takeDue(db *gorm.DB, id int64, row *deliveryRow) error {
-	err := db.Where("id = ? AND status IN ? AND next_attempt_at <= ?", id, []string{StatusPending, StatusFailed}, time.Now().UTC()).
-		Take(row).Error
+// takeDue loads delivery id if it is still due and owner's claim: the claim
+// may be stale (the delivery finished, or, its lease over, another
+// instance took it), and a delivery that failed since must wait for its
+// backoff.
+func takeDue(db *gorm.DB, id int64, owner string, row *deliveryRow) error {
+	err := db.Where("id = ? AND status IN ? AND next_attempt_at <= ? AND lease_owner = ?",
+		id, []string{StatusPending, StatusFailed}, time.Now().UTC(), owner).Take(row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return errNotDue
 	}
 	return err
 }
 
-// markDone records the delivery's successful attempt, unless it was
-// finished meanwhile.
-func markDone(db *gorm.DB, row *deliveryRow) error {
-	return db.Model(&deliveryRow{}).Where("id = ? AND status IN ?", row.ID, []string{StatusPending, StatusFailed}).
-		Updates(map[string]any{"status": StatusDone, "attempts": row.Attempts + 1, "last_error": "", "updated_at": time.Now().UTC()}).Error
+// markDone records the delivery's successful attempt and ends owner's
+// lease. A delivery finished meanwhile, or taken over by another instance,
+// is errNotDue: inside the handler's transaction that rolls its work back.
+func markDone(db *gorm.DB, row *deliveryRow, owner string) error {
+	res := db.Model(&deliveryRow{}).Where("id = ? AND status IN ? AND lease_owner = ?", row.ID, []string{StatusPending, StatusFailed}, owner).
+		Updates(map[string]any{"status": StatusDone, "attempts": row.Attempts + 1, "last_error": "", "lease_until": nil, "updated_at": time.Now().UTC()})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return errNotDue
+	}
+	return res.Error
 }
 
-// errNotDue means a handed-over delivery is no longer due.
+// errNotDue means a handed-over delivery is no longer due, or no longer
+// this instance's.
 var errNotDue = errors.New("bus: delivery not due")
 
 // bury sends a delivery straight to the dead letters.
 func (b *Bus) bury(ctx context.Context, id int64, reason string) {
-	err := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND status IN ?", id, []string{StatusPending, StatusFailed}).
-		Updates(map[string]any{"status": StatusDead, "last_error": reason, "updated_at": time.Now().UTC()}).Error
+	err := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND status IN ? AND lease_owner = ?", id, []string{StatusPending, StatusFailed}, b.owner).
+		Updates(map[string]any{"status": StatusDead, "last_error": reason, "lease_until": nil, "updated_at": time.Now().UTC()}).Error
 	b.log.Error("bus: delivery dead", "delivery_id", id, "reason", reason, "err", err)
 }
 
@@ -307,9 +368,10 @@ func (b *Bus) fail(ctx context.Context, row *deliveryRow, cause error) string {
 	_ = json.Unmarshal([]byte(row.Errors), &history) // a damaged history starts again
 	history = append(history, AttemptError{Attempt: attempts, At: now, Error: cause.Error()})
 	errs, _ := json.Marshal(history)
-	err := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND status IN ?", row.ID, []string{StatusPending, StatusFailed}).
+	// The lease ends: the retry is anyone's once it is due.
+	err := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND status IN ? AND lease_owner = ?", row.ID, []string{StatusPending, StatusFailed}, b.owner).
 		Updates(map[string]any{"status": status, "attempts": attempts, "last_error": cause.Error(), "errors": string(errs),
-			"next_attempt_at": next, "updated_at": now}).Error
+			"next_attempt_at": next, "lease_until": nil, "updated_at": now}).Error
 	level := slog.LevelWarn
 	if status == StatusDead {
 		level = slog.LevelError

@@ -29,7 +29,8 @@ func detailTarget(module string) TargetConfig {
 // the test can see which handler transactions committed.
 func createWorkTable(t *testing.T, db *gorm.DB) {
 	t.Helper()
-	if err := db.Exec(`CREATE TABLE work (order_id TEXT NOT NULL, attempt INTEGER NOT NULL)`).Error; err != nil {
+	step := database.Migration{ID: "test-work", SQL: []string{`CREATE TABLE work (seq $AUTOID, order_id TEXT NOT NULL, attempt INTEGER NOT NULL)`}}
+	if _, err := database.Migrate(context.Background(), db, []database.Migration{step}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -44,7 +45,7 @@ func (work) TableName() string { return "work" }
 func committedWork(t *testing.T, db *gorm.DB) []work {
 	t.Helper()
 	var ws []work
-	if err := db.Order("rowid").Find(&ws).Error; err != nil {
+	if err := db.Order("seq").Find(&ws).Error; err != nil {
 		t.Fatal(err)
 	}
 	return ws

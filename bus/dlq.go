@@ -97,7 +97,8 @@ func (b *Bus) Redrive(ctx context.Context, r Redrive) (int64, error) {
 		return 0, ErrBadRedrive
 	}
 	now := time.Now().UTC()
-	res := q.Updates(map[string]any{"status": StatusPending, "attempts": 0, "next_attempt_at": now, "started_at": now, "updated_at": now})
+	res := q.Updates(map[string]any{"status": StatusPending, "attempts": 0, "next_attempt_at": now, "started_at": now,
+		"lease_until": nil, "updated_at": now})
 	if res.Error == nil && res.RowsAffected > 0 {
 		b.log.Info("bus: redrive", "deliveries", res.RowsAffected, "target", r.Target, "ids", r.IDs)
 		b.Wake()

@@ -55,6 +55,11 @@ type deliveryRow struct {
 	StartedAt time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// LeaseOwner is the instance that last claimed the delivery, and
+	// LeaseUntil, while set, when its claim ends: until then no other
+	// instance takes it.
+	LeaseOwner string
+	LeaseUntil *time.Time
 }
 
 // AttemptError is one failed attempt of a delivery.
@@ -104,6 +109,17 @@ var Migrations = []database.Migration{{
 		`CREATE INDEX bus_deliveries_order ON bus_deliveries (order_id, target, id)`,
 		`CREATE INDEX bus_deliveries_dead ON bus_deliveries (target, id) WHERE status = 'dead'`,
 		`CREATE INDEX bus_events_time ON bus_events (created_at)`,
+	},
+}, {
+	// Instances that share a database (PostgreSQL) claim deliveries with a
+	// lease, so each is worked by one at a time, and one that dies leaves
+	// its claims to the others when the lease ends.
+	ID: "bus-0002",
+	SQL: []string{
+		`ALTER TABLE bus_deliveries ADD COLUMN lease_owner TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE bus_deliveries ADD COLUMN lease_until TIMESTAMP`,
+		// Routing takes each order's oldest unrouted event (see routeBatch).
+		`CREATE INDEX bus_events_unrouted_order ON bus_events (order_id, seq) WHERE routed_at IS NULL`,
 	},
 }}
 

@@ -73,6 +73,7 @@ func (l Log) Validate() error {
 // Env lists the environment variables that override config keys.
 var Env = map[string]func(*Config, string){
 	"SHOPBUS_HTTP_ADDR":         func(c *Config, v string) { c.HTTP.Addr = v },
+	"SHOPBUS_DATABASE_DRIVER":   func(c *Config, v string) { c.Database.Driver = v },
 	"SHOPBUS_DATABASE_DSN":      func(c *Config, v string) { c.Database.DSN = v },
 	"SHOPBUS_SMTP_ADDR":         func(c *Config, v string) { c.Mail.SMTPAddr = v },
 	"SHOPBUS_MAIL_DIR":          func(c *Config, v string) { c.Mail.Dir = v },
@@ -159,7 +160,7 @@ func (c *Config) setDefaults() {
 		c.HTTP.ShutdownTimeout = 10 * time.Second
 	}
 	if c.Database.Driver == "" {
-		c.Database.Driver = "sqlite"
+		c.Database.Driver = database.SQLite
 	}
 	if c.HTTP.RateLimit.RPS > 0 && c.HTTP.RateLimit.Burst == 0 {
 		c.HTTP.RateLimit.Burst = max(1, int(2*c.HTTP.RateLimit.RPS))
@@ -171,6 +172,9 @@ func (c *Config) setDefaults() {
 // checked by the bus once the modules are known.
 func (c *Config) Validate() error {
 	var errs []error
+	if d := c.Database.Driver; d != "" && d != database.SQLite && d != database.Postgres {
+		errs = append(errs, fmt.Errorf("database.driver %q is neither %s nor %s (or SHOPBUS_DATABASE_DRIVER)", d, database.SQLite, database.Postgres))
+	}
 	if c.Database.DSN == "" {
 		errs = append(errs, errors.New("database.dsn is required (or SHOPBUS_DATABASE_DSN)"))
 	}

@@ -239,6 +239,7 @@ func TestLoadEnvOverrides(t *testing.T) {
 		file  string // the value without the variable
 	}{
 		{"SHOPBUS_HTTP_ADDR", ":9999", func(c *Config) string { return c.HTTP.Addr }, ":1111"},
+		{"SHOPBUS_DATABASE_DRIVER", "postgres", func(c *Config) string { return c.Database.Driver }, "sqlite"},
 		{"SHOPBUS_DATABASE_DSN", "/var/lib/shop.db", func(c *Config) string { return c.Database.DSN }, "file.db"},
 		{"SHOPBUS_SMTP_ADDR", "mail.example:587", func(c *Config) string { return c.Mail.SMTPAddr }, "file:25"},
 		{"SHOPBUS_MAIL_DIR", "/var/mail/shop", func(c *Config) string { return c.Mail.Dir }, "file-mail"},
@@ -347,6 +348,7 @@ func TestValidate(t *testing.T) {
 		want   []string
 	}{
 		{"no dsn", func(c *Config) { c.Database.DSN = "" }, []string{"database.dsn"}},
+		{"unknown driver", func(c *Config) { c.Database.Driver = "mysql" }, []string{`database.driver "mysql"`, "SHOPBUS_DATABASE_DRIVER"}},
 		{"no rates", func(c *Config) { c.Shipping.Rates = nil }, []string{"shipping.rates"}},
 		{"negative rate", func(c *Config) { c.Shipping.Rates[0].RateMinor = -1 }, []string{"shipping.rates[0]"}},
 		{"no rules", func(c *Config) { c.Rules = nil }, []string{"rules"}},

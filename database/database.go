@@ -8,44 +8,128 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 	"gorm.io/plugin/dbresolver"
 )
 
+// The drivers: SQLite, one file on one machine, is the default; PostgreSQL
+// is one server that several shopbus instances share.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
 // Config says where the data lives.
 type Config struct {
-	// Driver is the storage engine; only "sqlite" is supported today.
+	// Driver is the storage engine: "sqlite" (the default) or "postgres".
 	Driver string `yaml:"driver"`
-	// DSN is the SQLite file path.
+	// DSN is the SQLite file path, or PostgreSQL's connection string (a
+	// postgres:// URL or key=value pairs, as libpq reads them).
 	DSN string `yaml:"dsn"`
+}
+
+// Validate checks the driver and that there is a DSN.
+func (c Config) Validate() error {
+	if c.Driver != "" && c.Driver != SQLite && c.Driver != Postgres {
+		return fmt.Errorf("database: unknown driver %q (supported: %s, %s)", c.Driver, SQLite, Postgres)
+	}
+	if c.DSN == "" {
+		return errors.New("database: dsn is empty")
+	}
+	return nil
+}
+
+// Where names the database for messages and logs: the SQLite file, or
+// PostgreSQL's user, host and database, never its password.
+func (c Config) Where() string {
+	if c.Driver != Postgres {
+		return c.DSN
+	}
+	pc, err := pgx.ParseConfig(c.DSN)
+	if err != nil {
+		return "postgres (a DSN that does not parse)"
+	}
+	u := url.URL{Scheme: "postgres", User: url.User(pc.User), Host: fmt.Sprintf("%s:%d", pc.Host, pc.Port), Path: "/" + pc.Database}
+	return u.String()
 }
 
 // readers is how many connections serve reads beside the one writer.
 const readers = 4
 
-// Open opens the database. For SQLite it creates the file's folder and
-// opens two pools on the file, in WAL mode so readers never wait for the
-// writer, with synchronous=FULL so a commit is on disk before it returns (an
-// accepted order survives a power cut, not only a crash of the process): ONE writer connection, whose IMMEDIATE transactions queue in Go
-// (first come, first served) instead of sleeping in SQLite's busy handler,
-// and a few read-only connections that queries are routed to
-// (gorm's dbresolver: transactions and writes go to the writer, plain
-// queries to the readers).
+// postgresConns bounds the connections one instance opens to PostgreSQL:
+// enough for the bus's workers, the group commit and the API, few enough
+// that several instances fit in the server's default max_connections (100).
+const postgresConns = 16
+
+// Open opens the database the config names.
 func Open(cfg Config) (*gorm.DB, error) {
-	if cfg.Driver != "" && cfg.Driver != "sqlite" {
-		return nil, fmt.Errorf("database: unknown driver %q (supported: sqlite)", cfg.Driver)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.DSN == "" {
-		return nil, errors.New("database: dsn is empty")
+	if cfg.Driver == Postgres {
+		return openPostgres(cfg)
 	}
+	return openSQLite(cfg)
+}
+
+func gormConfig() *gorm.Config {
+	return &gorm.Config{
+		Logger:  logger.Discard,
+		NowFunc: func() time.Time { return time.Now().UTC() },
+		// Errors become gorm's, such as ErrDuplicatedKey, whatever the engine.
+		TranslateError: true,
+	}
+}
+
+// openPostgres opens one pool on the server. Transactions run at
+// PostgreSQL's default READ COMMITTED; writes that must not race say so in
+// their own statements (conditional UPDATEs, row locks).
+func openPostgres(cfg Config) (*gorm.DB, error) {
+	pc, err := pgx.ParseConfig(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("database: postgres dsn: %w", err) // pgx leaves the password out
+	}
+	// Times are stored as UTC without a zone: a UTC session makes the
+	// server's now() agree with them.
+	if _, ok := pc.RuntimeParams["timezone"]; !ok {
+		pc.RuntimeParams["timezone"] = "UTC"
+	}
+	// A server that does not answer is an error, not a hang.
+	if pc.ConnectTimeout == 0 {
+		pc.ConnectTimeout = 10 * time.Second
+	}
+	pool := stdlib.OpenDB(*pc)
+	pool.SetMaxOpenConns(postgresConns)
+	pool.SetMaxIdleConns(postgresConns)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	db, err := gorm.Open(postgres.New(postgres.Config{Conn: pool}), gormConfig())
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("database: open %s: %w", cfg.Where(), err), pool.Close())
+	}
+	return db, nil
+}
+
+// openSQLite creates the file's folder and opens two pools on the file, in
+// WAL mode so readers never wait for the writer, with synchronous=FULL so a
+// commit is on disk before it returns (an accepted order survives a power
+// cut, not only a crash of the process): ONE writer connection, whose
+// IMMEDIATE transactions queue in Go (first come, first served) instead of
+// sleeping in SQLite's busy handler, and a few read-only connections that
+// queries are routed to (gorm's dbresolver: transactions and writes go to
+// the writer, plain queries to the readers).
+func openSQLite(cfg Config) (*gorm.DB, error) {
 	if dir := filepath.Dir(cfg.DSN); dir != "." {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("database: create folder: %w", err)
@@ -55,11 +139,7 @@ func Open(cfg Config) (*gorm.DB, error) {
 	// fragment or escape.
 	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(cfg.DSN) +
 		"?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=FULL&_stmt_cache_size=128"
-	db, err := gorm.Open(sqlite.Open(uri+"&_txlock=immediate"), &gorm.Config{
-		Logger:         logger.Discard,
-		NowFunc:        func() time.Time { return time.Now().UTC() },
-		TranslateError: true,
-	})
+	db, err := gorm.Open(sqlite.Open(uri+"&_txlock=immediate"), gormConfig())
 	if err != nil {
 		return nil, fmt.Errorf("database: open %s: %w", cfg.DSN, err)
 	}
@@ -85,10 +165,11 @@ func Open(cfg Config) (*gorm.DB, error) {
 	return db, nil
 }
 
-// readPools finds each writer's reader pool, for Close.
+// readPools finds each SQLite writer's reader pool, for Close and Ping.
 var readPools sync.Map // *sql.DB -> *sql.DB
 
-// Close closes both connection pools.
+// Close closes the database's connection pools (SQLite's two, or
+// PostgreSQL's one).
 func Close(db *gorm.DB) error {
 	writer, err := db.DB()
 	if err != nil {
@@ -100,8 +181,8 @@ func Close(db *gorm.DB) error {
 	return errors.Join(err, writer.Close())
 }
 
-// Ping reports whether the database answers, on a reader connection, so
-// a long write does not make the process look dead.
+// Ping reports whether the database answers. On SQLite it asks a reader
+// connection, so a long write does not make the process look dead.
 func Ping(ctx context.Context, db *gorm.DB) error {
 	writer, err := db.DB()
 	if err != nil {

@@ -1,4 +1,4 @@
-package database
+package database_test
 
 import (
 	"context"
@@ -9,28 +9,23 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/database/dbtest"
 )
 
-// openTestDB opens an empty SQLite database in a temporary folder.
+// openTestDB opens an empty database of the engine the tests run against.
 func openTestDB(t *testing.T) *gorm.DB {
 	t.Helper()
-	db, err := Open(Config{DSN: filepath.Join(t.TempDir(), "shop.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { Close(db) })
-	return db
+	return dbtest.Connect(t, dbtest.Config(t))
 }
 
 func tableExists(t *testing.T, db *gorm.DB, name string) bool {
 	t.Helper()
-	var n int64
-	if err := db.Raw(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, name).Scan(&n).Error; err != nil {
-		t.Fatal(err)
-	}
-	return n == 1
+	return db.Migrator().HasTable(name)
 }
 
 func recorded(t *testing.T, db *gorm.DB) []string {
@@ -42,7 +37,7 @@ func recorded(t *testing.T, db *gorm.DB) []string {
 	return ids
 }
 
-var testSteps = []Migration{
+var testSteps = []database.Migration{
 	{ID: "test-0001", SQL: []string{`CREATE TABLE widgets (id $AUTOID, name TEXT NOT NULL)`}},
 	{ID: "test-0002", SQL: []string{
 		`ALTER TABLE widgets ADD COLUMN colour TEXT NOT NULL DEFAULT ''`,
@@ -54,7 +49,7 @@ func TestMigrateAppliesEachStepOnce(t *testing.T) {
 	db := openTestDB(t)
 	ctx := context.Background()
 
-	applied, err := Migrate(ctx, db, testSteps)
+	applied, err := database.Migrate(ctx, db, testSteps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +66,7 @@ func TestMigrateAppliesEachStepOnce(t *testing.T) {
 		t.Errorf("widget ids = %v, want [1 2]", ids)
 	}
 
-	applied, err = Migrate(ctx, db, testSteps)
+	applied, err = database.Migrate(ctx, db, testSteps)
 	if err != nil {
 		t.Fatalf("second run: %v", err)
 	}
@@ -80,8 +75,8 @@ func TestMigrateAppliesEachStepOnce(t *testing.T) {
 	}
 
 	// A new step is applied alone.
-	more := append(slices.Clone(testSteps), Migration{ID: "test-0003", SQL: []string{`CREATE TABLE gadgets (id $AUTOID)`}})
-	applied, err = Migrate(ctx, db, more)
+	more := append(slices.Clone(testSteps), database.Migration{ID: "test-0003", SQL: []string{`CREATE TABLE gadgets (id $AUTOID)`}})
+	applied, err = database.Migrate(ctx, db, more)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +91,7 @@ func TestMigrateAppliesEachStepOnce(t *testing.T) {
 func TestMigrateFailingStepRollsBack(t *testing.T) {
 	db := openTestDB(t)
 	ctx := context.Background()
-	steps := []Migration{
+	steps := []database.Migration{
 		{ID: "ok-0001", SQL: []string{`CREATE TABLE first (id $AUTOID)`}},
 		{ID: "bad-0002", SQL: []string{
 			`CREATE TABLE half (id $AUTOID)`,
@@ -105,9 +100,9 @@ func TestMigrateFailingStepRollsBack(t *testing.T) {
 		{ID: "never-0003", SQL: []string{`CREATE TABLE never (id $AUTOID)`}},
 	}
 
-	applied, err := Migrate(ctx, db, steps)
+	applied, err := database.Migrate(ctx, db, steps)
 	if err == nil {
-		t.Fatal("Migrate with a broken step succeeded")
+		t.Fatal("database.Migrate with a broken step succeeded")
 	}
 	if !strings.Contains(err.Error(), "bad-0002") {
 		t.Errorf("error %q does not name the failing step", err)
@@ -130,7 +125,7 @@ func TestMigrateFailingStepRollsBack(t *testing.T) {
 
 	// Once fixed, the step applies on the next run.
 	steps[1].SQL[1] = `CREATE TABLE broken (id $AUTOID)`
-	applied, err = Migrate(ctx, db, steps)
+	applied, err = database.Migrate(ctx, db, steps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,13 +136,13 @@ func TestMigrateFailingStepRollsBack(t *testing.T) {
 
 func TestMigrateRefusesDuplicateIDs(t *testing.T) {
 	db := openTestDB(t)
-	steps := []Migration{
+	steps := []database.Migration{
 		{ID: "dup-0001", SQL: []string{`CREATE TABLE one (id $AUTOID)`}},
 		{ID: "dup-0001", SQL: []string{`CREATE TABLE two (id $AUTOID)`}},
 	}
-	_, err := Migrate(context.Background(), db, steps)
+	_, err := database.Migrate(context.Background(), db, steps)
 	if err == nil {
-		t.Fatal("Migrate accepted a duplicate step ID")
+		t.Fatal("database.Migrate accepted a duplicate step ID")
 	}
 	if !strings.Contains(err.Error(), "dup-0001") {
 		t.Errorf("error %q does not name the duplicate", err)
@@ -159,14 +154,14 @@ func TestMigrateRefusesDuplicateIDs(t *testing.T) {
 
 func TestMigrateChecksDuplicatesBeforeApplying(t *testing.T) {
 	db := openTestDB(t)
-	steps := []Migration{
+	steps := []database.Migration{
 		{ID: "a-0001", SQL: []string{`CREATE TABLE one (id $AUTOID)`}},
 		{ID: "b-0001", SQL: []string{`CREATE TABLE two (id $AUTOID)`}},
 		{ID: "a-0001", SQL: []string{`CREATE TABLE three (id $AUTOID)`}},
 	}
-	applied, err := Migrate(context.Background(), db, steps)
+	applied, err := database.Migrate(context.Background(), db, steps)
 	if err == nil {
-		t.Fatal("Migrate accepted a duplicate step ID")
+		t.Fatal("database.Migrate accepted a duplicate step ID")
 	}
 	if len(applied) != 0 || tableExists(t, db, "one") || len(recorded(t, db)) != 0 {
 		t.Errorf("a list with a duplicate ID was partly applied: %v", applied)
@@ -174,16 +169,17 @@ func TestMigrateChecksDuplicatesBeforeApplying(t *testing.T) {
 }
 
 func TestOpen(t *testing.T) {
+	dbtest.SQLiteOnly(t, "the file, its folder and its pragmas")
 	dir := filepath.Join(t.TempDir(), "nested", "data")
 	dsn := filepath.Join(dir, "shop.db")
-	db, err := Open(Config{DSN: dsn})
+	db, err := database.Open(database.Config{DSN: dsn})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { Close(db) })
+	t.Cleanup(func() { database.Close(db) })
 
 	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("Open did not create the folder: %v", err)
+		t.Fatalf("database.Open did not create the folder: %v", err)
 	}
 	// Force a write so the file surely exists.
 	if err := db.Exec(`CREATE TABLE t (id INTEGER)`).Error; err != nil {
@@ -218,11 +214,11 @@ func TestOpen(t *testing.T) {
 
 func TestOpenEnforcesForeignKeys(t *testing.T) {
 	db := openTestDB(t)
-	steps := []Migration{{ID: "fk-0001", SQL: []string{
+	steps := []database.Migration{{ID: "fk-0001", SQL: []string{
 		`CREATE TABLE parents (id $AUTOID)`,
 		`CREATE TABLE children (id $AUTOID, parent_id BIGINT NOT NULL REFERENCES parents (id))`,
 	}}}
-	if _, err := Migrate(context.Background(), db, steps); err != nil {
+	if _, err := database.Migrate(context.Background(), db, steps); err != nil {
 		t.Fatal(err)
 	}
 	err := db.Exec(`INSERT INTO children (parent_id) VALUES (42)`).Error
@@ -237,21 +233,26 @@ func TestOpenEnforcesForeignKeys(t *testing.T) {
 func TestOpenRefuses(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  Config
+		cfg  database.Config
 		want string
 	}{
-		{"empty dsn", Config{}, "dsn is empty"},
-		{"unknown driver", Config{Driver: "oracle", DSN: "x.db"}, `unknown driver "oracle"`},
+		{"empty dsn", database.Config{}, "dsn is empty"},
+		{"unknown driver", database.Config{Driver: "oracle", DSN: "x.db"}, `unknown driver "oracle"`},
+		{"postgres dsn that does not parse", database.Config{Driver: database.Postgres, DSN: "postgres://u:secret@host:notaport/db"}, "postgres dsn"},
+		{"postgres server that does not answer", database.Config{Driver: database.Postgres, DSN: "postgres://u:secret@127.0.0.1:1/db?connect_timeout=2"}, "127.0.0.1:1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db, err := Open(tt.cfg)
+			db, err := database.Open(tt.cfg)
 			if err == nil {
-				Close(db)
-				t.Fatal("Open succeeded")
+				database.Close(db)
+				t.Fatal("database.Open succeeded")
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("error %q shows the password", err)
 			}
 		})
 	}
@@ -259,20 +260,21 @@ func TestOpenRefuses(t *testing.T) {
 
 func TestPing(t *testing.T) {
 	db := openTestDB(t)
-	if err := Ping(context.Background(), db); err != nil {
+	if err := database.Ping(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestOpenPathWithURICharacters(t *testing.T) {
+	dbtest.SQLiteOnly(t, "file paths")
 	for _, name := range []string{"a#b", "q?x", "50%25"} {
 		t.Run(name, func(t *testing.T) {
 			dsn := filepath.Join(t.TempDir(), name, "shop.db")
-			db, err := Open(Config{DSN: dsn})
+			db, err := database.Open(database.Config{DSN: dsn})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer Close(db)
+			defer database.Close(db)
 			if err := db.Exec(`CREATE TABLE t (id INTEGER)`).Error; err != nil {
 				t.Fatal(err)
 			}
@@ -288,25 +290,20 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 	}
 }
 
-// TestMigrateConcurrently runs Migrate from several connections pools at
+// TestMigrateConcurrently runs database.Migrate from several connections pools at
 // once, as two processes starting together would: each step runs once.
 func TestMigrateConcurrently(t *testing.T) {
-	dsn := filepath.Join(t.TempDir(), "shop.db")
+	cfg := dbtest.Config(t)
 	const runners = 4
 	dbs := make([]*gorm.DB, runners)
 	for i := range dbs {
-		db, err := Open(Config{DSN: dsn})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { Close(db) })
-		dbs[i] = db
+		dbs[i] = dbtest.Connect(t, cfg)
 	}
 	applied := make([][]string, runners)
 	errs := make([]error, runners)
 	var wg sync.WaitGroup
 	for i, db := range dbs {
-		wg.Go(func() { applied[i], errs[i] = Migrate(context.Background(), db, testSteps) })
+		wg.Go(func() { applied[i], errs[i] = database.Migrate(context.Background(), db, testSteps) })
 	}
 	wg.Wait()
 	var all []string
@@ -322,5 +319,57 @@ func TestMigrateConcurrently(t *testing.T) {
 	}
 	if got := recorded(t, dbs[0]); !slices.Equal(got, []string{"test-0001", "test-0002"}) {
 		t.Errorf("schema_migrations = %v", got)
+	}
+}
+
+// TestOpenPostgres: a PostgreSQL session speaks UTC, so times go in and
+// come out as the UTC instants they are (to PostgreSQL's microsecond).
+func TestOpenPostgres(t *testing.T) {
+	if !dbtest.Postgres() {
+		t.Skip("PostgreSQL only: " + dbtest.EnvPostgres + " is not set")
+	}
+	db := openTestDB(t)
+	var zone string
+	if err := db.Raw(`SHOW timezone`).Scan(&zone).Error; err != nil {
+		t.Fatal(err)
+	}
+	if zone != "UTC" {
+		t.Errorf("session time zone %q, want UTC", zone)
+	}
+	if err := db.Exec(`CREATE TABLE times (at TIMESTAMP NOT NULL)`).Error; err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 25, 18, 0, 0, 123456789, time.UTC)
+	if err := db.Exec(`INSERT INTO times (at) VALUES (?)`, at).Error; err != nil {
+		t.Fatal(err)
+	}
+	var got time.Time
+	if err := db.Raw(`SELECT at FROM times`).Row().Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := at.Truncate(time.Microsecond); !got.Equal(want) || got.Location() != time.UTC {
+		t.Errorf("read back %v, want %v in UTC", got, want)
+	}
+	var n int64
+	if err := db.Raw(`SELECT COUNT(*) FROM times WHERE at <= now()`).Scan(&n).Error; err != nil || n != 1 {
+		t.Errorf("a past time compared with now(): %d rows, %v", n, err)
+	}
+}
+
+func TestConfigWhere(t *testing.T) {
+	tests := []struct {
+		cfg  database.Config
+		want string
+	}{
+		{database.Config{Driver: database.SQLite, DSN: "data/shopbus.db"}, "data/shopbus.db"},
+		{database.Config{DSN: "data/shopbus.db"}, "data/shopbus.db"},
+		{database.Config{Driver: database.Postgres, DSN: "postgres://shop:secret@db.internal:5433/shop?sslmode=require"}, "postgres://shop@db.internal:5433/shop"},
+		{database.Config{Driver: database.Postgres, DSN: "host=db.internal user=shop password=secret dbname=shop"}, "postgres://shop@db.internal:5432/shop"},
+		{database.Config{Driver: database.Postgres, DSN: "postgres://shop:secret@db:port/shop"}, "postgres (a DSN that does not parse)"},
+	}
+	for _, tt := range tests {
+		if got := tt.cfg.Where(); got != tt.want {
+			t.Errorf("Where(%q) = %q, want %q", tt.cfg.DSN, got, tt.want)
+		}
 	}
 }

@@ -79,6 +79,9 @@ func New(c Config) (*Target, error) {
 	return t, nil
 }
 
+// Timeout bounds one Send.
+func (t *Target) Timeout() time.Duration { return t.timeout }
+
 // Close releases the target's idle connections.
 func (t *Target) Close() { t.client.CloseIdleConnections() }
 

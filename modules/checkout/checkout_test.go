@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/database/dbtest"
 )
 
@@ -122,7 +123,11 @@ func TestLegacyOrderSubtotal(t *testing.T) {
 	if _, err := s.Place(ctx, validOrder("ord-1")); err != nil {
 		t.Fatal(err)
 	}
-	res := db.Exec(`UPDATE checkout_orders SET body = json_remove(body, '$.subtotal_minor') WHERE order_id = ?`, "ord-1")
+	strip := `json_remove(body, '$.subtotal_minor')`
+	if db.Dialector.Name() == database.Postgres {
+		strip = `(body::jsonb - 'subtotal_minor')::text`
+	}
+	res := db.Exec(`UPDATE checkout_orders SET body = `+strip+` WHERE order_id = ?`, "ord-1")
 	if res.Error != nil || res.RowsAffected != 1 {
 		t.Fatalf("strip subtotal: %v (%d rows)", res.Error, res.RowsAffected)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"gorm.io/gorm"
 
@@ -39,7 +40,10 @@ func (s *Service) handle(ctx context.Context, d bus.Delivery[orderEvent]) error 
 			want[it.SKU] += it.Quantity
 		}
 		err := d.Tx.Transaction(func(tx *gorm.DB) error { // a savepoint: all items or none
-			for _, sku := range skus {
+			// SKU by SKU in one order, the same for every order: two orders
+			// then never each hold a stock row the other waits for (on
+			// PostgreSQL, a deadlock that fails one of them).
+			for _, sku := range slices.Sorted(slices.Values(skus)) {
 				if err := reserve(tx, ev.OrderID, sku, want[sku]); err != nil {
 					return err
 				}

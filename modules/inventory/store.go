@@ -107,7 +107,8 @@ func reserve(tx *gorm.DB, orderID, sku string, qty int64) error {
 // units back to available, committed takes them off the shelf.
 func settle(tx *gorm.DB, orderID, status string) error {
 	var rows []reservationRow
-	if err := tx.Where("order_id = ? AND status = ?", orderID, reserved).Find(&rows).Error; err != nil {
+	// By SKU, the order reserve locks stock rows in.
+	if err := tx.Where("order_id = ? AND status = ?", orderID, reserved).Order("sku").Find(&rows).Error; err != nil {
 		return err
 	}
 	now := time.Now().UTC()
