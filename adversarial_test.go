@@ -284,6 +284,10 @@ func TestAdversarial(t *testing.T) {
 		{name: "path/stock for a NUL sku", method: "PUT", path: "/v1/inventory/%00", body: `{"on_hand":1}`, want: 422},
 		{name: "path/stock for an ESC sku", method: "PUT", path: "/v1/inventory/%1B%5B31mMUG", body: `{"on_hand":1}`, want: 422},
 		{name: "path/stock for a 201-character sku", method: "PUT", path: "/v1/inventory/" + strings.Repeat("S", 201), body: `{"on_hand":1}`, want: 422},
+		// A NUL is where PostgreSQL's text ends: no query may carry one.
+		{name: "path/NUL sku", method: "GET", path: "/v1/inventory/%00", want: 404},
+		{name: "path/NUL key name", method: "DELETE", path: "/v1/apikeys/%00", want: 404},
+		{name: "query/NUL after", method: "GET", path: "/v1/orders?after=%00", want: 404},
 
 		// Query strings.
 		{name: "query/limit 999999", method: "GET", path: "/v1/orders?limit=999999", want: 422, field: "limit"},
@@ -645,4 +649,17 @@ func gzipped(s string) []byte {
 
 func quoted(names []string) string {
 	return "'" + strings.Join(names, "', '") + "'"
+}
+
+// TestNULNamesNothing: a NUL in a name the API filters by finds nothing,
+// as any unknown name does, whatever the engine (PostgreSQL's text cannot
+// hold one, so it must never reach a query).
+func TestNULNamesNothing(t *testing.T) {
+	s := startShop(t, testConfig(t, smtptest.FreeAddr(t)), nil)
+	if status, body := s.request("GET", "/v1/dlq?target=%00", nil); status != http.StatusOK || !strings.Contains(string(body), `"dead_letters":[]`) {
+		t.Errorf("dead letters of a NUL target: %d %s", status, body)
+	}
+	if status, body := s.request("POST", "/v1/dlq/redrive", map[string]string{"target": "\x00"}); status != http.StatusOK || !strings.Contains(string(body), `"redriven":0`) {
+		t.Errorf("redrive a NUL target: %d %s", status, body)
+	}
 }

@@ -160,6 +160,9 @@ func (s *Service) ChangeState(ctx context.Context, orderID, state string) (Accep
 	if !slices.Contains(States(), state) {
 		return Accepted{}, &ValidationError{Fields: []FieldError{{Field: "order_state", Message: "must be one of " + fmt.Sprint(States())}}}
 	}
+	if !possibleOrderID(orderID) {
+		return Accepted{}, fmt.Errorf("%w: %s", ErrNotFound, orderID)
+	}
 	acc, err := s.store().changeState(ctx, orderID, state)
 	if err == nil {
 		s.waker.Wake()
@@ -182,6 +185,9 @@ func (s *Service) Place(ctx context.Context, in NewOrder) (Accepted, error) {
 
 // Get returns one order.
 func (s *Service) Get(ctx context.Context, orderID string) (Order, error) {
+	if !possibleOrderID(orderID) {
+		return Order{}, fmt.Errorf("%w: %s", ErrNotFound, orderID)
+	}
 	return s.store().get(ctx, orderID)
 }
 
@@ -191,6 +197,9 @@ const MaxPage = 500
 // List returns up to limit orders (1 to MaxPage), newest first, starting
 // after the order named by after (empty: from the newest).
 func (s *Service) List(ctx context.Context, limit int, after string) (Page, error) {
+	if after != "" && !possibleOrderID(after) {
+		return Page{}, fmt.Errorf("%w: %s", ErrNotFound, after)
+	}
 	return s.store().list(ctx, min(max(limit, 1), MaxPage), after)
 }
 
