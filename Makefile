@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Packages whose tests exercise concurrency: run under the race detector.
 RACE_PKGS := . ./bus/... ./modules/... ./web/...
 
-.PHONY: build run test race vet fmt-check fuzz bench bench-quick bench-match vulncheck clean
+.PHONY: build run test suite test-postgres race vet fmt-check fuzz bench bench-quick bench-match vulncheck clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
@@ -18,9 +18,24 @@ run: build
 
 # Every test: vet and gofmt, the whole suite, then the concurrent packages
 # again under the race detector.
-test: vet fmt-check
+test: vet fmt-check suite
+
+suite:
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race -short $(RACE_PKGS)
+
+# The same suite against PostgreSQL: each test gets a fresh database on the
+# server SHOPBUS_TEST_POSTGRES_DSN names (its user may CREATE DATABASE).
+# Without it, a throwaway cluster is started for the run and removed after
+# (.ci/postgres; it needs Debian's postgresql package).
+test-postgres:
+	@if [ -n "$$SHOPBUS_TEST_POSTGRES_DSN" ]; then \
+		$(MAKE) --no-print-directory suite; \
+	else \
+		dir=$$(mktemp -d) && trap '.ci/postgres stop "$$dir"' EXIT && \
+		dsn=$$(.ci/postgres start "$$dir") && \
+		SHOPBUS_TEST_POSTGRES_DSN=$$dsn $(MAKE) --no-print-directory suite; \
+	fi
 
 vet:
 	$(GO) vet ./...

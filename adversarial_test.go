@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/modules/checkout"
 	"github.com/shopbus/shopbus/modules/email/smtptest"
 )
@@ -46,12 +47,12 @@ type chunked []byte
 func TestAdversarial(t *testing.T) {
 	mail := smtptest.Start(t, "127.0.0.1:0")
 	s := startShop(t, testConfig(t, mail.Addr()), mail)
-	dsn := s.cfg.Database.DSN
+	store := s.cfg.Database
 	s.setStock("MUG", 100)
 	// An order to aim state changes at, settled so nothing moves below.
 	must[map[string]string](t, http.StatusCreated)(s.request("POST", "/v1/orders", newOrder("adv-state", "state@example.com", "MUG", 1)))
 	s.waitSettled("adv-state", 4, 1)
-	initial := settledCounts(t, dsn)
+	initial := settledCounts(t, store)
 
 	n := 0
 	// order is validOrder with each (old, new) pair replaced once, and an
@@ -284,6 +285,10 @@ func TestAdversarial(t *testing.T) {
 		{name: "path/stock for a NUL sku", method: "PUT", path: "/v1/inventory/%00", body: `{"on_hand":1}`, want: 422},
 		{name: "path/stock for an ESC sku", method: "PUT", path: "/v1/inventory/%1B%5B31mMUG", body: `{"on_hand":1}`, want: 422},
 		{name: "path/stock for a 201-character sku", method: "PUT", path: "/v1/inventory/" + strings.Repeat("S", 201), body: `{"on_hand":1}`, want: 422},
+		// A NUL is where PostgreSQL's text ends: no query may carry one.
+		{name: "path/NUL sku", method: "GET", path: "/v1/inventory/%00", want: 404},
+		{name: "path/NUL key name", method: "DELETE", path: "/v1/apikeys/%00", want: 404},
+		{name: "query/NUL after", method: "GET", path: "/v1/orders?after=%00", want: 404},
 
 		// Query strings.
 		{name: "query/limit 999999", method: "GET", path: "/v1/orders?limit=999999", want: 422, field: "limit"},
@@ -337,9 +342,9 @@ func TestAdversarial(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := sendCase(t, s.url, tc)
 			checkProblem(t, resp, body, tc.want, tc.field)
-			if after := rowCounts(t, dsn); after != before {
+			if after := rowCounts(t, store); after != before {
 				t.Errorf("rows written:\nbefore %s\nafter  %s", before, after)
-				before = settledCounts(t, dsn) // so the next case is judged on its own
+				before = settledCounts(t, store) // so the next case is judged on its own
 			}
 		})
 	}
@@ -360,15 +365,15 @@ func TestAdversarial(t *testing.T) {
 			if status < 400 || status > 499 {
 				t.Errorf("status %d, want a 4xx", status)
 			}
-			if after := rowCounts(t, dsn); after != before {
+			if after := rowCounts(t, store); after != before {
 				t.Errorf("rows written:\nbefore %s\nafter  %s", before, after)
-				before = settledCounts(t, dsn)
+				before = settledCounts(t, store)
 			}
 		})
 	}
 
 	// Nothing moved in the background either, and the server still serves.
-	if final := settledCounts(t, dsn); final != initial {
+	if final := settledCounts(t, store); final != initial {
 		t.Errorf("rows changed over the suite:\nbefore %s\nafter  %s", initial, final)
 	}
 	if resp, body := rawRequest(t, "GET", s.url+"/healthz", nil, "", nil); resp.StatusCode != 200 {
@@ -384,7 +389,7 @@ func TestAdversarial(t *testing.T) {
 func TestInjectionStringsStoredVerbatim(t *testing.T) {
 	mail := smtptest.Start(t, "127.0.0.1:0")
 	s := startShop(t, testConfig(t, mail.Addr()), mail)
-	dsn := s.cfg.Database.DSN
+	store := s.cfg.Database
 	s.setStock("MUG", 100)
 	hostile := []string{
 		`Robert'); DROP TABLE checkout_orders;--`,
@@ -424,13 +429,13 @@ func TestInjectionStringsStoredVerbatim(t *testing.T) {
 			t.Errorf("%s: the JSON carries raw markup: %s", id, raw)
 		}
 		var stored string
-		queryRow(t, dsn, fmt.Sprintf("SELECT body FROM checkout_orders WHERE order_id = '%s'", id), &stored)
+		queryRow(t, store, fmt.Sprintf("SELECT body FROM checkout_orders WHERE order_id = '%s'", id), &stored)
 		var row checkout.Order
 		if err := json.Unmarshal([]byte(stored), &row); err != nil || row.Customer.Name != v || row.ShippingAddress.Line1 != v {
 			t.Errorf("%s stored as %s (%v)", id, stored, err)
 		}
 		var crmName string
-		queryRow(t, dsn, fmt.Sprintf("SELECT name FROM crm_customers WHERE email = 'inj%d@example.com'", i), &crmName)
+		queryRow(t, store, fmt.Sprintf("SELECT name FROM crm_customers WHERE email = 'inj%d@example.com'", i), &crmName)
 		if crmName != v {
 			t.Errorf("%s: CRM has the name %q, want %q", id, crmName, v)
 		}
@@ -438,9 +443,13 @@ func TestInjectionStringsStoredVerbatim(t *testing.T) {
 
 	// The tables are all there and hold what was placed.
 	var tables, orders, keys int
-	queryRow(t, dsn, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ("+quoted(countedTables)+")", &tables)
-	queryRow(t, dsn, "SELECT COUNT(*) FROM checkout_orders", &orders)
-	queryRow(t, dsn, "SELECT COUNT(*) FROM web_api_keys", &keys)
+	catalog := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN (%s)"
+	if store.Driver == database.Postgres {
+		catalog = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name IN (%s)"
+	}
+	queryRow(t, store, fmt.Sprintf(catalog, quoted(countedTables)), &tables)
+	queryRow(t, store, "SELECT COUNT(*) FROM checkout_orders", &orders)
+	queryRow(t, store, "SELECT COUNT(*) FROM web_api_keys", &keys)
 	if tables != len(countedTables) || orders != len(hostile) || keys != 1 {
 		t.Errorf("%d of %d tables, %d orders (want %d), %d API keys (want 1)", tables, len(countedTables), orders, len(hostile), keys)
 	}
@@ -480,24 +489,24 @@ var countedTables = []string{"checkout_orders", "bus_events", "bus_deliveries", 
 	"email_jobs", "web_api_keys", "web_idempotency_keys"}
 
 // rowCounts reads how many rows each table holds, in one query.
-func rowCounts(t testing.TB, dsn string) string {
+func rowCounts(t testing.TB, store database.Config) string {
 	t.Helper()
 	parts := make([]string, len(countedTables))
 	for i, name := range countedTables {
 		parts[i] = fmt.Sprintf("'%s=' || (SELECT COUNT(*) FROM %s)", name, name)
 	}
 	var counts string
-	queryRow(t, dsn, "SELECT "+strings.Join(parts, " || ' ' || "), &counts)
+	queryRow(t, store, "SELECT "+strings.Join(parts, " || ' ' || "), &counts)
 	return counts
 }
 
 // settledCounts waits until the row counts have not moved for a while, so
 // background deliveries have finished, and returns them.
-func settledCounts(t testing.TB, dsn string) string {
+func settledCounts(t testing.TB, store database.Config) string {
 	t.Helper()
-	last, since := rowCounts(t, dsn), time.Now()
+	last, since := rowCounts(t, store), time.Now()
 	waitFor(t, "the database to settle", 20*time.Second, func() (bool, string) {
-		if now := rowCounts(t, dsn); now != last {
+		if now := rowCounts(t, store); now != last {
 			last, since = now, time.Now()
 		}
 		return time.Since(since) > 300*time.Millisecond, last
@@ -645,4 +654,17 @@ func gzipped(s string) []byte {
 
 func quoted(names []string) string {
 	return "'" + strings.Join(names, "', '") + "'"
+}
+
+// TestNULNamesNothing: a NUL in a name the API filters by finds nothing,
+// as any unknown name does, whatever the engine (PostgreSQL's text cannot
+// hold one, so it must never reach a query).
+func TestNULNamesNothing(t *testing.T) {
+	s := startShop(t, testConfig(t, smtptest.FreeAddr(t)), nil)
+	if status, body := s.request("GET", "/v1/dlq?target=%00", nil); status != http.StatusOK || !strings.Contains(string(body), `"dead_letters":[]`) {
+		t.Errorf("dead letters of a NUL target: %d %s", status, body)
+	}
+	if status, body := s.request("POST", "/v1/dlq/redrive", map[string]string{"target": "\x00"}); status != http.StatusOK || !strings.Contains(string(body), `"redriven":0`) {
+		t.Errorf("redrive a NUL target: %d %s", status, body)
+	}
 }

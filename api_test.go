@@ -78,8 +78,8 @@ func TestAPIRefusesBadRequests(t *testing.T) {
 
 	// Nothing above wrote an order or an event beyond ord-1's.
 	var orders, events int
-	queryRow(t, s.cfg.Database.DSN, "SELECT COUNT(*) FROM checkout_orders", &orders)
-	queryRow(t, s.cfg.Database.DSN, "SELECT COUNT(*) FROM bus_events WHERE source = 'shopbus.checkout'", &events)
+	queryRow(t, s.cfg.Database, "SELECT COUNT(*) FROM checkout_orders", &orders)
+	queryRow(t, s.cfg.Database, "SELECT COUNT(*) FROM bus_events WHERE source = 'shopbus.checkout'", &events)
 	if orders != 1 || events != 1 {
 		t.Errorf("%d orders and %d events after refused requests, want 1 and 1", orders, events)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shopbus/shopbus/database/dbtest"
 	"github.com/shopbus/shopbus/modules/email/smtptest"
 )
 
@@ -168,7 +169,8 @@ func mustMarshal(t *testing.T, v any) string {
 // database a server then uses.
 func TestAdminCommands(t *testing.T) {
 	dir := t.TempDir()
-	t.Setenv("SHOPBUS_DATABASE_DSN", filepath.Join(dir, "shop.db"))
+	store := dbtest.Config(t)
+	useDatabase(t, store)
 	t.Setenv("SHOPBUS_MAIL_DIR", filepath.Join(dir, "mail"))
 	if code, out, errOut := runCLI(t, "migrate"); code != 0 || out != "database is up to date\n" {
 		t.Fatalf("migrate: %d %q %q", code, out, errOut)
@@ -213,7 +215,7 @@ func TestAdminCommands(t *testing.T) {
 	}
 
 	cfg := testConfig(t, smtptest.FreeAddr(t))
-	cfg.Database.DSN = filepath.Join(dir, "shop.db")
+	cfg.Database = store
 	cfg.BootstrapAPIKey = ""
 	s := startShop(t, cfg, nil)
 	st := must[stock](t, http.StatusOK)(s.requestKey("GET", "/v1/inventory/MUG", nil, key))
@@ -222,5 +224,17 @@ func TestAdminCommands(t *testing.T) {
 	}
 	if status, _ := s.requestKey("POST", "/v1/orders", newOrder("ord-web", "a@example.com", "MUG", 1), storefront); status != 401 {
 		t.Errorf("a key revoked from the command line: %d, want 401", status)
+	}
+}
+
+// TestUnknownDriver: a database driver shopbus does not have is invalid
+// configuration, refused before anything opens: exit 2, naming it.
+func TestUnknownDriver(t *testing.T) {
+	t.Setenv("SHOPBUS_DATABASE_DRIVER", "mysql")
+	t.Setenv("SHOPBUS_DATABASE_DSN", filepath.Join(t.TempDir(), "shop.db"))
+	for _, args := range [][]string{{"migrate"}, {"serve"}, {"rules", "check"}, {"apikey", "list"}} {
+		if code, out, errOut := runCLI(t, args...); code != 2 || out != "" || !strings.Contains(errOut, `"mysql"`) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and the driver named", args, code, out, errOut)
+		}
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/shopbus/shopbus/config"
+	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/database/dbtest"
 	"github.com/shopbus/shopbus/modules/email/smtptest"
 )
 
@@ -60,12 +62,12 @@ func startProcess(t *testing.T, bin string, env []string, logFile *os.File) *pro
 }
 
 // binaryShop is the built binary with what a deployment gives it: a
-// database file, a log file every run appends to, a real SMTP server and
-// the environment that points the process at them.
+// database, a log file every run appends to, a real SMTP server and the
+// environment that points the process at them.
 type binaryShop struct {
 	bin     string
 	env     []string
-	dsn     string
+	store   database.Config
 	logFile *os.File
 	mail    *smtptest.Server
 }
@@ -87,9 +89,10 @@ func newBinaryShop(t *testing.T, smtpDelay time.Duration, extraEnv ...string) *b
 	t.Cleanup(func() { logFile.Close() })
 	mail := smtptest.Start(t, "127.0.0.1:0")
 	mail.SetDelay(smtpDelay)
-	dsn := filepath.Join(dir, "shop.db")
-	env := append([]string{"SHOPBUS_DATABASE_DSN=" + dsn, "SHOPBUS_SMTP_ADDR=" + mail.Addr(), "SHOPBUS_BOOTSTRAP_API_KEY=" + testKey}, extraEnv...)
-	return &binaryShop{bin: bin, env: env, dsn: dsn, logFile: logFile, mail: mail}
+	store := dbtest.Config(t)
+	env := append([]string{"SHOPBUS_DATABASE_DRIVER=" + store.Driver, "SHOPBUS_DATABASE_DSN=" + store.DSN,
+		"SHOPBUS_SMTP_ADDR=" + mail.Addr(), "SHOPBUS_BOOTSTRAP_API_KEY=" + testKey}, extraEnv...)
+	return &binaryShop{bin: bin, env: env, store: store, logFile: logFile, mail: mail}
 }
 
 // start runs the binary and waits until it answers.
@@ -113,7 +116,7 @@ func (p *process) kill() {
 func TestKillBetweenAcceptAndDelivery(t *testing.T) {
 	// A slow relay keeps mail queued when the kill comes.
 	shop := newBinaryShop(t, 10*time.Millisecond, "SHOPBUS_MAIL_DIR="+filepath.Join(t.TempDir(), "mail"))
-	dsn, mail := shop.dsn, shop.mail
+	store, mail := shop.store, shop.mail
 
 	p := shop.start(t)
 	must[stock](t, http.StatusOK)(doJSON(t, "PUT", p.url+"/v1/inventory/MUG", map[string]int{"on_hand": 10000}, testKey))
@@ -142,9 +145,9 @@ func TestKillBetweenAcceptAndDelivery(t *testing.T) {
 		// The kill must have come between accept and delivery for some work,
 		// or this test proves nothing.
 		var unrouted, undelivered, unsent int
-		queryRow(t, dsn, "SELECT COUNT(*) FROM bus_events WHERE routed_at IS NULL", &unrouted)
-		queryRow(t, dsn, "SELECT COUNT(*) FROM bus_deliveries WHERE status != 'done'", &undelivered)
-		queryRow(t, dsn, "SELECT COUNT(*) FROM email_jobs WHERE status != 'sent'", &unsent)
+		queryRow(t, store, "SELECT COUNT(*) FROM bus_events WHERE routed_at IS NULL", &unrouted)
+		queryRow(t, store, "SELECT COUNT(*) FROM bus_deliveries WHERE status != 'done'", &undelivered)
+		queryRow(t, store, "SELECT COUNT(*) FROM email_jobs WHERE status != 'sent'", &unsent)
 		t.Logf("round %d: killed with %d events unrouted, %d deliveries and %d emails outstanding", round, unrouted, undelivered, unsent)
 		if unrouted+undelivered+unsent == 0 {
 			t.Fatalf("round %d: nothing was outstanding at the kill", round)
@@ -167,7 +170,7 @@ func TestKillBetweenAcceptAndDelivery(t *testing.T) {
 		t.Errorf("MUG reserved %d, want %d (one per accepted order)", st.Reserved, len(accepted))
 	}
 	var records int
-	queryRow(t, dsn, "SELECT COUNT(*) FROM crm_orders", &records)
+	queryRow(t, store, "SELECT COUNT(*) FROM crm_orders", &records)
 	if records != len(accepted) {
 		t.Errorf("%d CRM records, want %d", records, len(accepted))
 	}
@@ -209,7 +212,7 @@ func TestKillBetweenAcceptAndDelivery(t *testing.T) {
 // no side effect without its order.
 func TestCrashUnderLoad(t *testing.T) {
 	shop := newBinaryShop(t, 2*time.Millisecond)
-	dsn, mail := shop.dsn, shop.mail
+	store, mail := shop.store, shop.mail
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	t.Logf("seed %d", seed)
@@ -257,19 +260,19 @@ func TestCrashUnderLoad(t *testing.T) {
 	// Drain: nothing unrouted, undelivered or unsent.
 	waitFor(t, "the backlog to drain", 120*time.Second, func() (bool, string) {
 		var unrouted, undelivered, unsent int
-		queryRow(t, dsn, "SELECT COUNT(*) FROM bus_events WHERE routed_at IS NULL", &unrouted)
-		queryRow(t, dsn, "SELECT COUNT(*) FROM bus_deliveries WHERE status != 'done'", &undelivered)
-		queryRow(t, dsn, "SELECT COUNT(*) FROM email_jobs WHERE status != 'sent'", &unsent)
+		queryRow(t, store, "SELECT COUNT(*) FROM bus_events WHERE routed_at IS NULL", &unrouted)
+		queryRow(t, store, "SELECT COUNT(*) FROM bus_deliveries WHERE status != 'done'", &undelivered)
+		queryRow(t, store, "SELECT COUNT(*) FROM email_jobs WHERE status != 'sent'", &unsent)
 		return unrouted+undelivered+unsent == 0, fmt.Sprintf("%d unrouted, %d undelivered, %d unsent", unrouted, undelivered, unsent)
 	})
 
 	var orders, acceptedCount int
-	queryRow(t, dsn, "SELECT COUNT(*) FROM checkout_orders", &orders)
+	queryRow(t, store, "SELECT COUNT(*) FROM checkout_orders", &orders)
 	missing := 0
 	accepted.Range(func(id, _ any) bool {
 		acceptedCount++
 		var n int
-		queryRow(t, dsn, fmt.Sprintf("SELECT COUNT(*) FROM checkout_orders WHERE order_id = '%s'", id), &n)
+		queryRow(t, store, fmt.Sprintf("SELECT COUNT(*) FROM checkout_orders WHERE order_id = '%s'", id), &n)
 		if n != 1 {
 			missing++
 		}
@@ -300,14 +303,14 @@ func TestCrashUnderLoad(t *testing.T) {
 	}
 	for what, query := range checks {
 		var n int
-		queryRow(t, dsn, query, &n)
+		queryRow(t, store, query, &n)
 		if n != 0 {
 			t.Errorf("%s: %d", what, n)
 		}
 	}
 	var mugs, tees int64
-	queryRow(t, dsn, "SELECT reserved FROM inventory_stock WHERE sku = 'MUG'", &mugs)
-	queryRow(t, dsn, "SELECT reserved FROM inventory_stock WHERE sku = 'TEE'", &tees)
+	queryRow(t, store, "SELECT reserved FROM inventory_stock WHERE sku = 'MUG'", &mugs)
+	queryRow(t, store, "SELECT reserved FROM inventory_stock WHERE sku = 'TEE'", &tees)
 	if mugs != int64(orders) || tees != 2*int64(orders) {
 		t.Errorf("reserved MUG %d, TEE %d; want %d and %d", mugs, tees, orders, 2*orders)
 	}

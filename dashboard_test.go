@@ -107,7 +107,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	step(t, ctx, "log out", chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("key")),
 		chromedp.Navigate(s.url+"/dashboard/orders"), chromedp.WaitVisible(chromedp.ID("key")))
 	var sessions int64
-	queryRow(t, cfg.Database.DSN, `SELECT COUNT(*) FROM dashboard_sessions`, &sessions)
+	queryRow(t, cfg.Database, `SELECT COUNT(*) FROM dashboard_sessions`, &sessions)
 	if sessions != 0 {
 		t.Errorf("%d sessions left after logging out", sessions)
 	}

@@ -121,8 +121,8 @@ func TestCancelReleasesStock(t *testing.T) {
 		t.Errorf("after cancel: %+v, want all 10 available", st)
 	}
 	var shipment, payment string
-	queryRow(t, s.cfg.Database.DSN, "SELECT status FROM shipping_shipments WHERE order_id = 'ord-c1'", &shipment)
-	queryRow(t, s.cfg.Database.DSN, "SELECT status FROM payment_payments WHERE order_id = 'ord-c1'", &payment)
+	queryRow(t, s.cfg.Database, "SELECT status FROM shipping_shipments WHERE order_id = 'ord-c1'", &shipment)
+	queryRow(t, s.cfg.Database, "SELECT status FROM payment_payments WHERE order_id = 'ord-c1'", &payment)
 	if shipment != "cancelled" || payment != "voided" {
 		t.Errorf("shipment %q, payment %q; want cancelled, voided", shipment, payment)
 	}
@@ -151,7 +151,7 @@ func TestShipCommitsStock(t *testing.T) {
 		t.Errorf("after shipping: %+v, want 6 on hand, none reserved", st)
 	}
 	var payment string
-	queryRow(t, s.cfg.Database.DSN, "SELECT status FROM payment_payments WHERE order_id = 'ord-s1'", &payment)
+	queryRow(t, s.cfg.Database, "SELECT status FROM payment_payments WHERE order_id = 'ord-s1'", &payment)
 	if payment != "captured" {
 		t.Errorf("payment %q, want captured", payment)
 	}

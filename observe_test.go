@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/shopbus/shopbus/database/dbtest"
 	"github.com/shopbus/shopbus/modules/email/smtptest"
 )
 
@@ -215,6 +216,7 @@ func TestLogsFollowAnOrder(t *testing.T) {
 // migrations are done /readyz answers 503 and the API refuses with 503, while
 // /healthz says the process lives.
 func TestReadyzWhileMigrating(t *testing.T) {
+	dbtest.SQLiteOnly(t, "holds SQLite's write lock to keep the migrations waiting")
 	mail := smtptest.Start(t, "127.0.0.1:0")
 	cfg := testConfig(t, mail.Addr())
 	// Another connection holds the database's write lock, so the migrations

@@ -42,7 +42,7 @@ func TestReplay(t *testing.T) {
 	cfg := testConfig(t, mail.Addr())
 	cfg.Rules = loaded.Rules
 	s := startShop(t, cfg, mail)
-	t.Setenv("SHOPBUS_DATABASE_DSN", cfg.Database.DSN)
+	useDatabase(t, cfg.Database)
 	s.setStock("MUG", 10)
 
 	const orders = 3
@@ -54,7 +54,7 @@ func TestReplay(t *testing.T) {
 	}
 	countRows := func(query string) int {
 		var n int
-		queryRow(t, cfg.Database.DSN, query, &n)
+		queryRow(t, cfg.Database, query, &n)
 		return n
 	}
 	deliveries, jobs := countRows("SELECT COUNT(*) FROM bus_deliveries"), countRows("SELECT COUNT(*) FROM email_jobs")

@@ -8,11 +8,15 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/shopbus/shopbus/config"
 	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/database/dbtest"
 	"github.com/shopbus/shopbus/modules/email/smtptest"
 )
 
@@ -29,7 +33,8 @@ type shop struct {
 }
 
 // testConfig is the built-in config.yaml made quick for tests: short polls
-// and backoffs, a temporary database, mail to smtpAddr.
+// and backoffs, a fresh database (SQLite, or PostgreSQL with
+// SHOPBUS_TEST_POSTGRES_DSN set), mail to smtpAddr.
 func testConfig(t *testing.T, smtpAddr string) *config.Config {
 	t.Helper()
 	cfg, err := config.Parse("config.yaml", defaultConfig)
@@ -38,7 +43,7 @@ func testConfig(t *testing.T, smtpAddr string) *config.Config {
 	}
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.HTTP.ShutdownTimeout = 10 * time.Second
-	cfg.Database.DSN = t.TempDir() + "/shop.db"
+	cfg.Database = dbtest.Config(t)
 	cfg.Mail.SMTPAddr = smtpAddr
 	cfg.Mail.PollInterval = 20 * time.Millisecond
 	cfg.Mail.InitialBackoff, cfg.Mail.MaxBackoff = 20*time.Millisecond, 200*time.Millisecond
@@ -302,16 +307,43 @@ type problem struct {
 	} `json:"errors"`
 }
 
-// queryRow reads one value straight from the shop's database file, as an
-// operator with sqlite3 would.
-func queryRow(t testing.TB, dsn, query string, dest any) {
+// queryRow reads one value straight from the shop's database, as an
+// operator with sqlite3 or psql would.
+func queryRow(t testing.TB, store database.Config, query string, dest any) {
 	t.Helper()
-	db, err := database.Open(database.Config{DSN: dsn})
+	if err := operator(t, store).Raw(query).Scan(dest).Error; err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// operators are the connections queryRow reads with, one per database,
+// kept until the test that opened it ends: tests poll with queryRow, and a
+// new PostgreSQL connection per query would cost more than the query.
+var operators sync.Map // database.Config -> *gorm.DB
+
+func operator(t testing.TB, store database.Config) *gorm.DB {
+	t.Helper()
+	if db, ok := operators.Load(store); ok {
+		return db.(*gorm.DB)
+	}
+	db, err := database.Open(store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer database.Close(db)
-	if err := db.Raw(query).Scan(dest).Error; err != nil {
-		t.Fatalf("%s: %v", query, err)
+	if other, loaded := operators.LoadOrStore(store, db); loaded {
+		database.Close(db)
+		return other.(*gorm.DB)
 	}
+	t.Cleanup(func() {
+		operators.Delete(store)
+		database.Close(db)
+	})
+	return db
+}
+
+// useDatabase points the command line, run in-process, at store, as a
+// deployment does through the environment.
+func useDatabase(t *testing.T, store database.Config) {
+	t.Setenv("SHOPBUS_DATABASE_DRIVER", store.Driver)
+	t.Setenv("SHOPBUS_DATABASE_DSN", store.DSN)
 }

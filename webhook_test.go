@@ -169,7 +169,7 @@ func TestWebhookDeadLetterRedrive(t *testing.T) {
 		t.Errorf("GET /v1/dlq/%d gave %+v", dl.ID, one)
 	}
 	// The CLI sees the same dead letter in the same database.
-	t.Setenv("SHOPBUS_DATABASE_DSN", s.cfg.Database.DSN)
+	useDatabase(t, s.cfg.Database)
 	t.Setenv("SHOPBUS_MAIL_DIR", t.TempDir())
 	if code, out, errOut := runCLI(t, "dlq", "list", "--target", "erp"); code != 0 || !strings.Contains(out, fmt.Sprint(dl.ID)) || !strings.Contains(out, "400") {
 		t.Errorf("dlq list: %d %q %q", code, out, errOut)

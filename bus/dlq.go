@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -49,6 +50,9 @@ func (r deliveryRow) deadLetter() DeadLetter {
 // DeadLetters lists dead deliveries, oldest first, for one target or all
 // (target empty), at most limit of them.
 func (b *Bus) DeadLetters(ctx context.Context, target string, limit int) ([]DeadLetter, error) {
+	if strings.ContainsRune(target, 0) {
+		return []DeadLetter{}, nil // no target has a NUL in its name (nor could PostgreSQL compare one)
+	}
 	q := b.db.WithContext(ctx).Where("status = ?", StatusDead).Order("id").Limit(limit)
 	if target != "" {
 		q = q.Where("target = ?", target)
@@ -91,6 +95,9 @@ func (b *Bus) Redrive(ctx context.Context, r Redrive) (int64, error) {
 	case len(r.IDs) > 0 && r.Target == "" && !r.All:
 		q = q.Where("id IN ?", r.IDs)
 	case len(r.IDs) == 0 && r.Target != "" && !r.All:
+		if strings.ContainsRune(r.Target, 0) {
+			return 0, nil // as for any target without dead letters; PostgreSQL could not compare it
+		}
 		q = q.Where("target = ?", r.Target)
 	case len(r.IDs) == 0 && r.Target == "" && r.All:
 	default:

@@ -19,6 +19,7 @@ import (
 
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/config"
+	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/database/dbtest"
 	"github.com/shopbus/shopbus/modules/checkout"
 	"github.com/shopbus/shopbus/modules/crm"
@@ -392,15 +393,26 @@ func TestIdempotencyDoesNotKeepRefusedRequests(t *testing.T) {
 // client's retry with the same key runs the handler.
 func TestIdempotencyReleasesKeyOn5xx(t *testing.T) {
 	s := newIdemShop(t)
-	if err := s.db.Exec(`CREATE TRIGGER idem_fail BEFORE INSERT ON checkout_orders BEGIN SELECT RAISE(ABORT, 'disk on fire'); END`).Error; err != nil {
-		t.Fatal(err)
+	breakDisk := []string{`CREATE TRIGGER idem_fail BEFORE INSERT ON checkout_orders BEGIN SELECT RAISE(ABORT, 'disk on fire'); END`}
+	mend := `DROP TRIGGER idem_fail`
+	if s.db.Dialector.Name() == database.Postgres {
+		breakDisk = []string{
+			`CREATE FUNCTION idem_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$`,
+			`CREATE TRIGGER idem_fail BEFORE INSERT ON checkout_orders FOR EACH ROW EXECUTE FUNCTION idem_fail()`,
+		}
+		mend = `DROP TRIGGER idem_fail ON checkout_orders`
+	}
+	for _, stmt := range breakDisk {
+		if err := s.db.Exec(stmt).Error; err != nil {
+			t.Fatal(err)
+		}
 	}
 	body := orderBody("ada@example.com")
 	wantProblem(t, s.post("/v1/orders", body, "retry-me"), http.StatusInternalServerError)
 	if k, o := s.keys(), s.orders(); k != 0 || o != 0 {
 		t.Fatalf("after a 500: %d keys, %d orders, want 0 and 0", k, o)
 	}
-	if err := s.db.Exec(`DROP TRIGGER idem_fail`).Error; err != nil {
+	if err := s.db.Exec(mend).Error; err != nil {
 		t.Fatal(err)
 	}
 	retry := s.post("/v1/orders", body, "retry-me")

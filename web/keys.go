@@ -121,7 +121,7 @@ type NewKey struct {
 
 func (n *NewKey) validate() error {
 	n.Name = strings.TrimSpace(n.Name)
-	if n.Name == "" || len(n.Name) > 100 || strings.ContainsFunc(n.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if !possibleKeyName(n.Name) {
 		return fmt.Errorf("%w: the name must be 1-100 printable characters", ErrInvalidKey)
 	}
 	if len(n.Scopes) == 0 {
@@ -136,6 +136,12 @@ func (n *NewKey) validate() error {
 		return fmt.Errorf("%w: the expiry must be in the future", ErrInvalidKey)
 	}
 	return nil
+}
+
+// possibleKeyName reports whether a key may be called name: 1-100
+// characters, none a control character.
+func possibleKeyName(name string) bool {
+	return name != "" && len(name) <= 100 && !strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
 // Create makes a new key and returns it; it is shown only this once.
@@ -202,6 +208,9 @@ func (k *Keys) List(ctx context.Context) ([]KeyInfo, error) {
 
 // Revoke ends the live key named name; the next request with it is refused.
 func (k *Keys) Revoke(ctx context.Context, name string) error {
+	if !possibleKeyName(name) { // no key has it (and PostgreSQL would refuse a NUL in it)
+		return fmt.Errorf("%w: %q", ErrKeyNotFound, name)
+	}
 	res := k.db.WithContext(ctx).Model(&apiKey{}).Where("name = ? AND revoked_at IS NULL", name).Update("revoked_at", time.Now().UTC())
 	if res.Error == nil && res.RowsAffected == 0 {
 		return fmt.Errorf("%w: %q", ErrKeyNotFound, name)

@@ -155,6 +155,9 @@ func (s *Service) ChangeState(ctx context.Context, orderID, state string) (Accep
 	if !slices.Contains(States(), state) {
 		return Accepted{}, &ValidationError{Fields: []FieldError{{Field: "order_state", Message: "must be one of " + fmt.Sprint(States())}}}
 	}
+	if !possibleOrderID(orderID) {
+		return Accepted{}, fmt.Errorf("%w: %s", ErrNotFound, orderID)
+	}
 	acc, err := s.store().changeState(ctx, orderID, state)
 	if err == nil {
 		s.waker.Wake()
@@ -177,6 +180,9 @@ func (s *Service) Place(ctx context.Context, in NewOrder) (Accepted, error) {
 
 // Get returns one order.
 func (s *Service) Get(ctx context.Context, orderID string) (Order, error) {
+	if !possibleOrderID(orderID) {
+		return Order{}, fmt.Errorf("%w: %s", ErrNotFound, orderID)
+	}
 	return s.store().get(ctx, orderID)
 }
 

@@ -48,6 +48,9 @@ func (f Filter) apply(q *gorm.DB) *gorm.DB {
 // every match.
 func (s *Service) Search(ctx context.Context, f Filter, limit int, after string) (Page, error) {
 	limit = min(max(limit, 1), MaxPage)
+	if after != "" && !possibleOrderID(after) {
+		return Page{}, fmt.Errorf("%w: %s", ErrNotFound, after)
+	}
 	db := s.db.WithContext(ctx)
 	var p Page
 	if err := f.apply(db.Model(&orderRow{})).Count(&p.Total).Error; err != nil {

@@ -84,6 +84,9 @@ func (s *Service) Set(ctx context.Context, sku string, onHand int64) (Stock, err
 
 // Get returns a SKU's numbers.
 func (s *Service) Get(ctx context.Context, sku string) (Stock, error) {
+	if checkSKU(sku) != nil { // Set stores no such SKU (and PostgreSQL would refuse a NUL in it)
+		return Stock{}, fmt.Errorf("%w: %s", ErrNotFound, sku)
+	}
 	return getStock(s.db.WithContext(ctx), sku)
 }
 
