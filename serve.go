@@ -46,7 +46,7 @@ func serveCmd(load loader) *cobra.Command {
 func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, ready func(addr string)) error {
 	log := newLogger(cfg.Log, stderr)
 	if err := cfg.Validate(); err != nil {
-		return err
+		return invalidInput{err} // before listening: a bad config never looks alive
 	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
