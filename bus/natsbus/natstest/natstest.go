@@ -1,0 +1,49 @@
+// Package natstest runs a real NATS server with JetStream inside a test,
+// listening on a random loopback port, with its storage in the test's
+// temporary folder: what the bus's transport over NATS is tested against.
+package natstest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Start starts a JetStream server that stops when the test ends, and
+// returns it; its ClientURL is what clients connect to.
+func Start(t testing.TB) *server.Server {
+	t.Helper()
+	return StartIn(t, t.TempDir())
+}
+
+// StartIn starts a JetStream server that keeps its streams in dir, so a
+// second server on the same dir finds them again (a restart).
+func StartIn(t testing.TB, dir string) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{
+		ServerName: "shopbus-test",
+		Host:       "127.0.0.1",
+		Port:       server.RANDOM_PORT,
+		JetStream:  true,
+		StoreDir:   dir,
+		NoLog:      true,
+		NoSigs:     true,
+		// Small limits: the tests' streams hold little.
+		JetStreamMaxMemory: 64 << 20,
+		JetStreamMaxStore:  1 << 30,
+	})
+	if err != nil {
+		t.Fatalf("natstest: %v", err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		t.Fatal("natstest: the server did not start")
+	}
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return s
+}
