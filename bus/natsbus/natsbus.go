@@ -123,6 +123,7 @@ func Dial(ctx context.Context, url string, opts Options) (*Transport, error) {
 		return nil, err
 	}
 	t.ownConn = true
+	t.opts.Log.Info("natsbus: connected", "server", nc.ConnectedUrlRedacted(), "events", EventsStream, "deliveries", DeliveriesStream)
 	return t, nil
 }
 
