@@ -86,7 +86,15 @@ const (
 	retryDelay = time.Second
 	// opTimeout bounds a request to JetStream made without a caller's context.
 	opTimeout = 10 * time.Second
+	// roomTimeout bounds the question of how full the deliveries stream is.
+	roomTimeout = time.Second
+	// flushTimeout bounds the wait for the last acks to leave at Close.
+	flushTimeout = 2 * time.Second
 )
+
+// errDisconnected fails a call at once while the client reconnects, rather
+// than after a request's timeout: the bus tries again at its next round.
+var errDisconnected = errors.New("natsbus: not connected to NATS (reconnecting)")
 
 // Transport is a bus.Transport over JetStream.
 type Transport struct {
@@ -189,6 +197,9 @@ func (*Transport) Shared() bool { return true }
 // of its detail-type with its id as Nats-Msg-Id, and waits until the
 // stream has stored them all.
 func (t *Transport) Publish(ctx context.Context, events []bus.OutboxEvent) error {
+	if !t.nc.IsConnected() {
+		return errDisconnected
+	}
 	acks := make([]jetstream.PubAckFuture, 0, len(events))
 	for _, ev := range events {
 		msg := &nats.Msg{Subject: EventsSubject + subjectToken(ev.DetailType), Data: ev.Body, Header: nats.Header{}}
@@ -215,6 +226,13 @@ func (t *Transport) Publish(ctx context.Context, events []bus.OutboxEvent) error
 // every instance's dispatcher fills: so a hand-over rarely waits longer
 // than a lease to be started.
 func (t *Transport) Room(ctx context.Context) (int, error) {
+	if !t.nc.IsConnected() {
+		return 0, errDisconnected
+	}
+	// Short: a request lost as the connection drops must not hold up the
+	// dispatcher's round for JetStream's default of 5 s.
+	ctx, cancel := context.WithTimeout(ctx, roomTimeout)
+	defer cancel()
 	info, err := t.deliveries.Info(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("natsbus: stream %s: %w", DeliveriesStream, err)
@@ -277,14 +295,11 @@ func ConsumerConfig(target string, ackWait time.Duration) jetstream.ConsumerConf
 	}
 }
 
-// take hands target's hand-overs to workers until the transport closes.
+// take hands target's hand-overs to workers until the iterator is closed:
+// after Close drains it, what it still holds is handled too.
 func (t *Transport) take(target string, it jetstream.MessagesContext, fn func(bus.Handover) error) {
 	for {
-		select {
-		case t.slots <- struct{}{}:
-		case <-t.closing:
-			return
-		}
+		t.slots <- struct{}{} // a worker is free: the handlers in flight end, even at Close
 		msg, err := it.Next()
 		if err != nil {
 			<-t.slots
@@ -355,20 +370,31 @@ func (t *Transport) Close() error {
 	}
 	t.closed = true
 	close(t.closing)
+	// Drained, an iterator hands out what it holds, then ends; without a
+	// connection nothing can be acknowledged, so it stops at once (what it
+	// held comes back to another instance after AckWait).
+	connected := t.nc.IsConnected()
 	for _, it := range t.iters {
-		it.Drain()
+		if connected {
+			it.Drain()
+		} else {
+			it.Stop()
+		}
 	}
 	t.mu.Unlock()
 	t.loops.Wait()
 	t.work.Wait()
-	err := t.nc.FlushTimeout(opTimeout) // the last acks
+	if t.nc.IsConnected() {
+		// The last acks. One that does not reach the server only brings its
+		// hand-over back, stale, to another instance.
+		if err := t.nc.FlushTimeout(flushTimeout); err != nil {
+			t.opts.Log.Warn("natsbus: flush the last acknowledgements", "err", err)
+		}
+	}
 	if t.ownConn {
 		t.nc.Close()
 	}
-	if errors.Is(err, nats.ErrConnectionClosed) {
-		err = nil // closed by its owner already: nothing left to send
-	}
-	return err
+	return nil
 }
 
 // subjectToken makes s one subject token: spaces, dots and wildcards

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -89,6 +90,16 @@ func (s *shop) connect() *nats.Conn {
 // after (if set).
 func (s *shop) instance(name string, nc *nats.Conn, after func()) *bus.Bus {
 	s.t.Helper()
+	tr, err := natsbus.New(context.Background(), nc, natsbus.Options{AckWait: ackWait, Log: transporttest.Logger(s.t)})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return s.instanceOver(name, tr, after)
+}
+
+// instanceOver is instance over a transport of the caller's.
+func (s *shop) instanceOver(name string, tr bus.Transport, after func()) *bus.Bus {
+	s.t.Helper()
 	rule := bus.RuleConfig{Name: "shipments", Pattern: map[string]any{"source": []any{"shopbus.checkout"}},
 		Targets: []bus.TargetConfig{{Module: "shipping", Spec: transform.Spec{InputPath: "$.detail"}}}}
 	b := bus.New(dbtest.Connect(s.t, s.cfg), []bus.RuleConfig{rule}, transporttest.Options(), transporttest.Logger(s.t))
@@ -104,10 +115,6 @@ func (s *shop) instance(name string, nc *nats.Conn, after func()) *bus.Bus {
 		}
 		return nil
 	})
-	tr, err := natsbus.New(context.Background(), nc, natsbus.Options{AckWait: ackWait, Log: transporttest.Logger(s.t)})
-	if err != nil {
-		s.t.Fatal(err)
-	}
 	b.UseTransport(tr)
 	if err := b.Start(); err != nil {
 		s.t.Fatal(err)
@@ -399,5 +406,49 @@ func TestDialRefused(t *testing.T) {
 	}
 	if msg := err.Error(); !strings.Contains(msg, "127.0.0.1:1") || strings.Contains(msg, "secret") {
 		t.Errorf("error %q should name the server and not its password", msg)
+	}
+}
+
+// TestNATSRestart: while the NATS server is down, orders wait in the
+// database; once it is back (with its storage), routing and hand-overs
+// resume by themselves.
+func TestNATSRestart(t *testing.T) {
+	s := newShop(t)
+	store := t.TempDir()
+	first := natstest.StartAt(t, store, 0)
+	port := first.Addr().(*net.TCPAddr).Port
+	tr, err := natsbus.Dial(context.Background(), first.ClientURL(), natsbus.Options{AckWait: ackWait, Log: transporttest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := s.instanceOver("instance-1", tr, nil)
+	s.publish(b, "ord_1")
+	bustest.WaitFor(t, "the first order's delivery", func() bool { return s.delivery("ord_1").Status == bus.StatusDone })
+
+	first.Shutdown()
+	first.WaitForShutdown()
+	s.publish(b, "ord_2")
+	time.Sleep(500 * time.Millisecond) // the bus tries, and fails, meanwhile
+	if d := s.delivery("ord_2"); d.Status == bus.StatusDone {
+		t.Fatal("delivered with no NATS server")
+	}
+	// Registered last, this server stops first when the test ends, before
+	// the bus: its Close must not wait for a server that is gone.
+	natstest.StartAt(t, store, port)
+	waitLong(t, "the second order's delivery after the restart", func() bool { return s.delivery("ord_2").Status == bus.StatusDone })
+	if ws := s.work(); len(ws) != 2 {
+		t.Errorf("work %+v, want one unit per order", ws)
+	}
+}
+
+// waitLong is bustest.WaitFor with room for a client's reconnect.
+func waitLong(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

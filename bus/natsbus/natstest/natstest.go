@@ -14,17 +14,21 @@ import (
 // returns it; its ClientURL is what clients connect to.
 func Start(t testing.TB) *server.Server {
 	t.Helper()
-	return StartIn(t, t.TempDir())
+	return StartAt(t, t.TempDir(), 0)
 }
 
-// StartIn starts a JetStream server that keeps its streams in dir, so a
-// second server on the same dir finds them again (a restart).
-func StartIn(t testing.TB, dir string) *server.Server {
+// StartAt starts a JetStream server on port (0: a random one) that keeps
+// its streams in dir, so a second server on the same dir and port is the
+// first one restarted.
+func StartAt(t testing.TB, dir string, port int) *server.Server {
 	t.Helper()
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
 	s, err := server.NewServer(&server.Options{
 		ServerName: "shopbus-test",
 		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
+		Port:       port,
 		JetStream:  true,
 		StoreDir:   dir,
 		NoLog:      true,
