@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shopbus/shopbus/bus/natsbus"
 	"github.com/shopbus/shopbus/config"
 	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/metrics"
@@ -127,6 +128,17 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		}
 	}
 
+	if cfg.Bus.Transport == config.TransportNATS {
+		// The bus closes it when it stops, after the handlers in flight.
+		tr, err := natsbus.Dial(ctx, cfg.Bus.NATSURL, natsbus.Options{Workers: cfg.Delivery.Workers,
+			EventRetention: cfg.Delivery.Retention, Log: log})
+		if err != nil {
+			stopFront()
+			return err
+		}
+		a.bus.UseTransport(tr)
+	}
+
 	// The group committer stops last: the deliveries and sends in flight
 	// commit through it while the bus and the email worker drain.
 	commitCtx, stopCommits := context.WithCancel(context.WithoutCancel(ctx))
@@ -145,7 +157,8 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		})
 	}
 	front.Open(srv)
-	log.Info("shopbus serving", "addr", ln.Addr().String(), "version", version, "database", cfg.Database.Where())
+	log.Info("shopbus serving", "addr", ln.Addr().String(), "version", version, "database", cfg.Database.Where(),
+		"transport", cfg.Bus.Transport)
 
 	var runErr error
 	select {

@@ -1,6 +1,7 @@
 // Package bus is shopbus's event bus: an outbox of EventBridge-shaped events,
 // rules from config.yaml that route them to targets, and typed subscribers
-// that receive each delivery through asaskevich/EventBus.
+// that receive each delivery through a Transport: asaskevich/EventBus within
+// the process by default, or NATS JetStream (bus/natsbus) between instances.
 //
 // Every delivery is a row. A subscriber does its work inside the transaction
 // that marks its delivery done, so a delivery that is handed over twice (after
@@ -10,7 +11,10 @@
 // events to route under row locks that others skip, a delivery under a
 // lease in its row. So each event is routed once and each delivery is
 // worked by one instance at a time, and the claims of an instance that
-// dies pass to the others when their lease ends.
+// dies pass to the others when their lease ends. Over a shared transport
+// the instance that handles a delivery may not be the one that claimed
+// it: the row, locked in the handler's transaction, and the attempt the
+// hand-over names keep its effect to once.
 package bus
 
 import (
@@ -26,7 +30,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/asaskevich/EventBus"
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
@@ -99,18 +102,22 @@ type Bus struct {
 	configs []RuleConfig
 	rules   []*rule
 	matcher *pattern.Matcher
-	events  EventBus.Bus
 	runners map[string]runner
 	// checks tell whether a payload suits each target's Go type.
 	checks map[string]func([]byte) error
 	// webhooks are the webhook targets, by rule and target name.
 	webhooks map[[2]string]*webhook.Target
+	// targets are the modules and webhooks that Start found, which Run
+	// consumes.
+	targets  []string
 	examples []Detail
+	// transport carries hand-overs to handlers (newInproc by default).
+	transport Transport
 
 	ctx         context.Context // the context handlers run in, set by Run
 	wake        chan struct{}
 	mu          sync.Mutex
-	inflight    map[int64]bool
+	inflight    map[int64]bool // deliveries this instance's handlers are working
 	afterCommit []func()
 	observer    Observer
 	committer   Committer
@@ -144,7 +151,6 @@ func New(db *gorm.DB, rules []RuleConfig, opts Options, log *slog.Logger) *Bus {
 		log:       log,
 		opts:      opts,
 		configs:   rules,
-		events:    EventBus.New(),
 		runners:   map[string]runner{},
 		checks:    map[string]func([]byte) error{},
 		wake:      make(chan struct{}, 1),
@@ -153,6 +159,7 @@ func New(db *gorm.DB, rules []RuleConfig, opts Options, log *slog.Logger) *Bus {
 		inflight:  map[int64]bool{},
 		observer:  noObserver{},
 		committer: database.Direct{DB: db},
+		transport: newInproc(opts.Workers),
 	}
 }
 
@@ -165,8 +172,6 @@ func instanceName() string {
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8])
 }
 
-func topic(target string) string { return "deliver:" + target }
-
 // Subscribe registers h as target's handler. The payload of each delivery is
 // decoded into T; a payload that does not decode is dead at once.
 func Subscribe[T any](b *Bus, target string, h Handler[T]) {
@@ -178,11 +183,6 @@ func Subscribe[T any](b *Bus, target string, h Handler[T]) {
 			return Permanent(fmt.Errorf("decode payload for %s: %w", target, err))
 		}
 		return h(ctx, d)
-	}
-	// SubscribeAsync only: EventBus holds its lock while a synchronous
-	// handler runs, so a handler that published would deadlock.
-	if err := b.events.SubscribeAsync(topic(target), b.handle, false); err != nil {
-		panic(fmt.Sprintf("bus: subscribe %s: %v", target, err)) // only a non-func can fail
 	}
 }
 
@@ -220,17 +220,17 @@ func (b *Bus) Start() error {
 	b.matcher = pattern.NewMatcher(patterns)
 	errs = append(errs, b.checkExamples())
 	b.webhooks = map[[2]string]*webhook.Target{}
+	targets := maps.Clone(modules)
 	for _, r := range b.rules {
 		for _, t := range r.targets {
 			if t.hook == nil {
 				continue
 			}
-			if !b.events.HasCallback(topic(t.module)) {
-				errs = append(errs, b.events.SubscribeAsync(topic(t.module), b.handle, false))
-			}
+			targets[t.module] = true
 			b.webhooks[[2]string{r.name, t.module}] = t.hook
 		}
 	}
+	b.targets = slices.Sorted(maps.Keys(targets))
 	return errors.Join(errs...)
 }
 

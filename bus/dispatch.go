@@ -44,6 +44,11 @@ func (b *Bus) Run(ctx context.Context) error {
 	// Handlers finish the delivery they hold even while the bus stops, so a
 	// shutdown never leaves half of a transaction to retry.
 	b.ctx = context.WithoutCancel(ctx)
+	for _, target := range b.targets {
+		if err := b.transport.Consume(target, b.handle); err != nil {
+			return errors.Join(fmt.Errorf("bus: consume deliveries to %s: %w", target, err), b.transport.Close())
+		}
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var purged time.Time
@@ -63,9 +68,13 @@ func (b *Bus) Run(ctx context.Context) error {
 		timer.Reset(b.opts.PollInterval)
 		select {
 		case <-ctx.Done():
-			b.events.WaitAsync()
+			// No more hand-overs are taken; those in flight finish.
+			err := b.transport.Close()
 			for _, hook := range b.webhooks {
 				hook.Close()
+			}
+			if err != nil {
+				return fmt.Errorf("bus: close transport: %w", err)
 			}
 			return nil
 		case <-b.wake:
@@ -146,6 +155,15 @@ func (b *Bus) routeBatch(ctx context.Context) (int, error) {
 				return err
 			}
 		}
+		// Published before they are marked routed: a crash in between
+		// publishes them again, which the log drops by event id.
+		out := make([]OutboxEvent, len(events))
+		for i, ev := range events {
+			out[i] = OutboxEvent{ID: ev.ID, Source: ev.Source, DetailType: ev.DetailType, Body: []byte(ev.Body)}
+		}
+		if err := b.transport.Publish(ctx, out); err != nil {
+			return fmt.Errorf("publish events: %w", err)
+		}
 		return tx.Model(&eventRow{}).Where("seq IN ?", seqs).Update("routed_at", now).Error
 	})
 	if err == nil {
@@ -171,24 +189,24 @@ ORDER BY d.next_attempt_at, d.id LIMIT @n %s`
 // claimQuery leases due deliveries to this instance in one statement, so
 // no two instances ever hold a delivery at once.
 const claimQuery = `UPDATE bus_deliveries SET lease_owner = @owner, lease_until = @until
-WHERE id IN (` + dueQuery + `) RETURNING id, rule, target`
+WHERE id IN (` + dueQuery + `) RETURNING id, rule, target, attempts, started_at`
 
-// dispatch claims due deliveries, up to the free workers, and hands them to
-// their subscribers.
+// dispatch claims due deliveries, as many as the transport has room for,
+// and hands them over.
 func (b *Bus) dispatch(ctx context.Context) error {
-	b.mu.Lock()
-	free := b.opts.Workers - len(b.inflight)
-	b.mu.Unlock()
-	if free <= 0 {
-		return nil
+	free, err := b.transport.Room(ctx)
+	if err != nil || free <= 0 {
+		return err
 	}
 	var due []struct {
 		ID           int64
 		Rule, Target string
+		Attempts     int
+		StartedAt    time.Time
 	}
 	now := time.Now().UTC()
 	claim := fmt.Sprintf(claimQuery, database.SkipLocked(b.db))
-	err := b.db.WithContext(ctx).Raw(claim, map[string]any{"owner": b.owner, "until": now.Add(b.lease), "now": now, "n": free}).
+	err = b.db.WithContext(ctx).Raw(claim, map[string]any{"owner": b.owner, "until": now.Add(b.lease), "now": now, "n": free}).
 		Scan(&due).Error
 	if err != nil {
 		return err
@@ -200,20 +218,11 @@ func (b *Bus) dispatch(ctx context.Context) error {
 			b.observer.Attempted(d.Rule, d.Target, OutcomeDead, 0)
 			continue
 		}
-		b.mu.Lock()
-		skip := b.inflight[d.ID]
-		if !skip {
-			b.inflight[d.ID] = true
+		if err := b.transport.Deliver(ctx, handover(d.ID, d.Rule, d.Target, d.Attempts, d.StartedAt)); err != nil {
+			// The claim stands: once its lease ends, the delivery is
+			// claimed and handed over again.
+			return fmt.Errorf("hand over delivery %d: %w", d.ID, err)
 		}
-		b.mu.Unlock()
-		if skip {
-			// Its worker here has just recorded the outcome and is on its
-			// way out (or outlived the lease): give the claim back, or the
-			// delivery would wait out a lease nobody works under.
-			b.release(ctx, d.ID)
-			continue
-		}
-		b.events.Publish(topic(d.Target), d.ID, d.Rule, d.Target)
 	}
 	return nil
 }
@@ -226,43 +235,99 @@ func (b *Bus) release(ctx context.Context, id int64) {
 	}
 }
 
-// handle runs one delivery: the subscriber's work and the row's "done" commit
-// together or not at all.
-func (b *Bus) handle(id int64, rule, target string) {
+// guard is what a handler must still find in a delivery's row to work it
+// and record its outcome: the delivery due at the attempt its hand-over
+// names, and, where hand-overs stay in this process, this instance's
+// claim. Over a shared transport another instance may have claimed it;
+// the attempt alone then tells a stale hand-over (one whose attempt
+// already has an outcome) from a live one.
+type guard struct {
+	attempts int    // the attempts recorded before this one
+	owner    string // the lease owner, or "" for any
+}
+
+func (b *Bus) guard(h Handover) guard {
+	g := guard{attempts: h.Attempt - 1}
+	if !b.transport.Shared() {
+		g.owner = b.owner
+	}
+	return g
+}
+
+// where narrows db to delivery id while g holds.
+func (g guard) where(db *gorm.DB, id int64) *gorm.DB {
+	db = db.Where("id = ? AND status IN ? AND attempts = ?", id, []string{StatusPending, StatusFailed}, g.attempts)
+	if g.owner != "" {
+		db = db.Where("lease_owner = ?", g.owner)
+	}
+	return db
+}
+
+// handle runs one hand-over: the subscriber's work and the row's "done"
+// commit together or not at all. It returns nil once an outcome is
+// recorded or the hand-over proved stale, an error otherwise (see
+// Transport.Consume).
+func (b *Bus) handle(h Handover) error {
+	b.mu.Lock()
+	busy := b.inflight[h.ID]
+	if !busy {
+		b.inflight[h.ID] = true
+	}
+	b.mu.Unlock()
+	ctx := b.ctx
+	if busy {
+		if !b.transport.Shared() {
+			// Its worker here has just recorded the outcome and is on its
+			// way out (or outlived the lease): give the claim back, or the
+			// delivery would wait out a lease nobody works under.
+			b.release(ctx, h.ID)
+		}
+		return errBusy
+	}
 	defer func() {
 		b.mu.Lock()
-		delete(b.inflight, id)
+		delete(b.inflight, h.ID)
 		b.mu.Unlock()
 		b.Wake()
 	}()
-	ctx := b.ctx
+	rule, target, g := h.Rule, h.Target, b.guard(h)
 	start := time.Now()
 	var row deliveryRow
 	var err error
 	if hook := b.webhooks[[2]string{rule, target}]; hook != nil {
-		err = b.send(ctx, id, hook, &row)
+		err = b.send(ctx, h.ID, g, hook, &row)
 	} else {
-		err = b.runTx(ctx, id, &row)
+		err = b.runTx(ctx, h.ID, g, &row)
 	}
 	switch {
 	case err == nil:
 		b.observer.Attempted(rule, target, OutcomeDone, time.Since(start))
-		b.log.Debug("bus: delivered", "delivery_id", id, "event_id", row.EventID, "order_id", row.OrderID,
+		b.log.Debug("bus: delivered", "delivery_id", h.ID, "event_id", row.EventID, "order_id", row.OrderID,
 			"rule", rule, "target", target, "attempt", row.Attempts+1)
 		for _, fn := range b.afterCommit {
 			fn()
 		}
+		return nil
 	case errors.Is(err, errNotDue):
 		// Done, dead or rescheduled meanwhile: a stale hand-over, nothing to do.
+		return nil
 	case row.ID == 0:
-		b.log.Error("bus: load delivery", "delivery_id", id, "err", err)
+		b.log.Error("bus: load delivery", "delivery_id", h.ID, "err", err)
+		return err
 	default:
-		outcome := b.fail(ctx, &row, err)
+		outcome, err := b.fail(ctx, &row, g, err)
+		if errors.Is(err, errNotDue) {
+			return nil // another hand-over of this attempt recorded its outcome
+		}
 		b.observer.Attempted(rule, target, outcome, time.Since(start))
+		return err
 	}
 }
 
-func (b *Bus) runTx(ctx context.Context, id int64, row *deliveryRow) error {
+// errBusy means a handler of this instance is working the delivery.
+var errBusy = errors.New("bus: delivery in flight here")
+
+func (b *Bus) runTx(ctx context.Context, id int64, g guard, row *deliveryRow) error {
 	return b.committer.Do(ctx, func(tx *gorm.DB) (err error) {
 		// The unit may run on the committer's goroutine: a handler's panic
 		// must fail this delivery, not the process (its savepoint rolls back).
@@ -273,8 +338,8 @@ func (b *Bus) runTx(ctx context.Context, id int64, row *deliveryRow) error {
 		}()
 		// Re-read under a lock (SQLite's write lock, PostgreSQL's on the
 		// row), where nobody can change it meanwhile and no other instance
-		// can claim it until this commits, even if the lease ends.
-		if err := takeDue(tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}), id, b.owner, row); err != nil {
+		// can claim or work it until this commits, even if the lease ends.
+		if err := takeDue(tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}), id, g, row); err != nil {
 			return err
 		}
 		run, ok := b.runners[row.Target]
@@ -284,21 +349,28 @@ func (b *Bus) runTx(ctx context.Context, id int64, row *deliveryRow) error {
 		if err := run(ctx, tx, row); err != nil {
 			return err
 		}
-		return markDone(tx, row, b.owner)
+		return markDone(tx, row, g, b.owner)
 	})
 }
 
 // send delivers to a webhook. The HTTP call runs outside any transaction,
 // so a slow receiver never holds the database; the receiver deduplicates by
 // the webhook-id header, which stays the same across retries.
-func (b *Bus) send(ctx context.Context, id int64, hook *webhook.Target, row *deliveryRow) error {
-	// No lock is held during the send: the lease must outlast it.
-	res := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND lease_owner = ?", id, b.owner).
-		Update("lease_until", time.Now().UTC().Add(hook.Timeout()+b.lease))
+func (b *Bus) send(ctx context.Context, id int64, g guard, hook *webhook.Target, row *deliveryRow) error {
+	// No lock is held during the send: the lease, this instance's now,
+	// must outlast it. (Over a shared transport, two hand-overs of one
+	// attempt in flight at once, which only a crash makes, could both
+	// send: the receiver drops the second by its webhook-id.)
+	res := g.where(b.db.WithContext(ctx).Model(&deliveryRow{}), id).Where("next_attempt_at <= ?", time.Now().UTC()).
+		Updates(map[string]any{"lease_owner": b.owner, "lease_until": time.Now().UTC().Add(hook.Timeout() + b.lease)})
 	if res.Error != nil {
 		return res.Error
 	}
-	if err := takeDue(b.db.WithContext(ctx), id, b.owner, row); err != nil {
+	if res.RowsAffected == 0 {
+		return errNotDue
+	}
+	g.owner = b.owner
+	if err := takeDue(b.db.WithContext(ctx), id, g, row); err != nil {
 		return err
 	}
 	if err := hook.Send(ctx, fmt.Sprintf("%s.%d", row.EventID, row.ID), []byte(row.Payload)); err != nil {
@@ -307,28 +379,28 @@ func (b *Bus) send(ctx context.Context, id int64, hook *webhook.Target, row *del
 		}
 		return err
 	}
-	return markDone(b.db.WithContext(ctx), row, b.owner)
+	return markDone(b.db.WithContext(ctx), row, g, b.owner)
 }
 
-// takeDue loads delivery id if it is still due and owner's claim: the claim
+// takeDue loads delivery id if g still holds and it is due: the hand-over
 // may be stale (the delivery finished, or, its lease over, another
 // instance took it), and a delivery that failed since must wait for its
 // backoff.
-func takeDue(db *gorm.DB, id int64, owner string, row *deliveryRow) error {
-	err := db.Where("id = ? AND status IN ? AND next_attempt_at <= ? AND lease_owner = ?",
-		id, []string{StatusPending, StatusFailed}, time.Now().UTC(), owner).Take(row).Error
+func takeDue(db *gorm.DB, id int64, g guard, row *deliveryRow) error {
+	err := g.where(db, id).Where("next_attempt_at <= ?", time.Now().UTC()).Take(row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return errNotDue
 	}
 	return err
 }
 
-// markDone records the delivery's successful attempt and ends owner's
-// lease. A delivery finished meanwhile, or taken over by another instance,
-// is errNotDue: inside the handler's transaction that rolls its work back.
-func markDone(db *gorm.DB, row *deliveryRow, owner string) error {
-	res := db.Model(&deliveryRow{}).Where("id = ? AND status IN ? AND lease_owner = ?", row.ID, []string{StatusPending, StatusFailed}, owner).
-		Updates(map[string]any{"status": StatusDone, "attempts": row.Attempts + 1, "last_error": "", "lease_until": nil, "updated_at": time.Now().UTC()})
+// markDone records the delivery's successful attempt, by owner, and ends
+// the lease. A delivery finished meanwhile, or taken over by another
+// instance, is errNotDue: inside the handler's transaction that rolls its
+// work back.
+func markDone(db *gorm.DB, row *deliveryRow, g guard, owner string) error {
+	res := g.where(db.Model(&deliveryRow{}), row.ID).Updates(map[string]any{"status": StatusDone, "attempts": row.Attempts + 1,
+		"last_error": "", "lease_owner": owner, "lease_until": nil, "updated_at": time.Now().UTC()})
 	if res.Error == nil && res.RowsAffected == 0 {
 		return errNotDue
 	}
@@ -339,7 +411,7 @@ func markDone(db *gorm.DB, row *deliveryRow, owner string) error {
 // this instance's.
 var errNotDue = errors.New("bus: delivery not due")
 
-// bury sends a delivery straight to the dead letters.
+// bury sends a delivery this instance claimed straight to the dead letters.
 func (b *Bus) bury(ctx context.Context, id int64, reason string) {
 	err := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND status IN ? AND lease_owner = ?", id, []string{StatusPending, StatusFailed}, b.owner).
 		Updates(map[string]any{"status": StatusDead, "last_error": reason, "lease_until": nil, "updated_at": time.Now().UTC()}).Error
@@ -347,9 +419,10 @@ func (b *Bus) bury(ctx context.Context, id int64, reason string) {
 }
 
 // fail records a failed attempt: a retry after a backoff with full jitter,
-// or the dead letters once the rule's limits are spent. It returns which
-// (OutcomeRetry or OutcomeDead).
-func (b *Bus) fail(ctx context.Context, row *deliveryRow, cause error) string {
+// or the dead letters once the rule's limits are spent, while g holds. It
+// returns which (OutcomeRetry or OutcomeDead), and why it could not record
+// it, if it could not.
+func (b *Bus) fail(ctx context.Context, row *deliveryRow, g guard, cause error) (string, error) {
 	retry := b.opts.Retry
 	if r, ok := b.ruleNamed(row.Rule); ok {
 		retry = r.retry
@@ -369,22 +442,28 @@ func (b *Bus) fail(ctx context.Context, row *deliveryRow, cause error) string {
 	history = append(history, AttemptError{Attempt: attempts, At: now, Error: cause.Error()})
 	errs, _ := json.Marshal(history)
 	// The lease ends: the retry is anyone's once it is due.
-	err := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND status IN ? AND lease_owner = ?", row.ID, []string{StatusPending, StatusFailed}, b.owner).
+	res := g.where(b.db.WithContext(ctx).Model(&deliveryRow{}), row.ID).
 		Updates(map[string]any{"status": status, "attempts": attempts, "last_error": cause.Error(), "errors": string(errs),
-			"next_attempt_at": next, "lease_until": nil, "updated_at": now}).Error
+			"next_attempt_at": next, "lease_owner": b.owner, "lease_until": nil, "updated_at": now})
 	level := slog.LevelWarn
 	if status == StatusDead {
 		level = slog.LevelError
 	}
 	b.log.Log(ctx, level, "bus: delivery failed", "delivery_id", row.ID, "event_id", row.EventID, "order_id", row.OrderID,
 		"rule", row.Rule, "target", row.Target, "attempt", attempts, "status", status, "err", cause)
-	if err != nil {
-		b.log.Error("bus: record failure", "delivery_id", row.ID, "err", err)
-	}
+	outcome := OutcomeRetry
 	if status == StatusDead {
-		return OutcomeDead
+		outcome = OutcomeDead
 	}
-	return OutcomeRetry
+	switch {
+	case res.Error != nil:
+		b.log.Error("bus: record failure", "delivery_id", row.ID, "err", res.Error)
+		return outcome, res.Error
+	case res.RowsAffected == 0:
+		// Worked meanwhile through another hand-over: that one's outcome stands.
+		return outcome, errNotDue
+	}
+	return outcome, nil
 }
 
 // backoff is "full jitter": a random wait up to an exponentially growing cap,

@@ -2,9 +2,7 @@ package bus
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -44,108 +42,6 @@ func (h *handled) leave(id int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.running, id)
-}
-
-// TestInstancesShareTheOutbox runs three buses on one database, as three
-// instances of shopbus would: every delivery is done, its work committed
-// once, never by two instances at once, and each order's deliveries to a
-// target still run in the order of its events. Handlers fail now and then,
-// so retries move between instances too.
-func TestInstancesShareTheOutbox(t *testing.T) {
-	cfg := dbtest.Config(t)
-	db := dbtest.Connect(t, cfg)
-	if _, err := database.Migrate(context.Background(), db, Migrations); err != nil {
-		t.Fatal(err)
-	}
-	step := database.Migration{ID: "test-work", SQL: []string{`CREATE TABLE work (
-		seq $AUTOID, delivery_id BIGINT NOT NULL UNIQUE, order_id TEXT NOT NULL, target TEXT NOT NULL, state TEXT NOT NULL, instance TEXT NOT NULL)`}}
-	if _, err := database.Migrate(context.Background(), db, []database.Migration{step}); err != nil {
-		t.Fatal(err)
-	}
-	type workRow struct {
-		DeliveryID int64
-		OrderID    string
-		Target     string
-		State      string
-		Instance   string
-	}
-	rule := checkoutRule("fulfilment", detailTarget("inventory"), detailTarget("shipping"))
-	rule.Retry = &Retry{MaxAttempts: 1000}
-	h := newHandled(t)
-	var buses []*Bus
-	for i := range 3 {
-		b := newTestBus(t, dbtest.Connect(t, cfg), []RuleConfig{rule})
-		name := fmt.Sprintf("instance-%d", i)
-		for _, target := range []string{"inventory", "shipping"} {
-			Subscribe(b, target, func(ctx context.Context, d Delivery[orderChange]) error {
-				h.enter(d.ID, name)
-				defer h.leave(d.ID)
-				err := d.Tx.Table("work").Create(&workRow{DeliveryID: d.ID, OrderID: d.OrderID, Target: d.Target,
-					State: d.Payload.State, Instance: name}).Error
-				if err != nil {
-					return err
-				}
-				time.Sleep(time.Millisecond) // a window for anyone else to step in
-				if rand.N(5) == 0 {
-					return errors.New("flaky warehouse") // the work above rolls back
-				}
-				return nil
-			})
-		}
-		runBus(t, b)
-		buses = append(buses, b)
-	}
-
-	const orders = 40
-	var details []Detail
-	for i := range orders {
-		created := newOrder(fmt.Sprintf("ord_%02d", i))
-		cancelled := created
-		cancelled.State = "order_cancelled"
-		details = append(details, created, cancelled)
-	}
-	publish(t, db, buses[0], details...)
-	for _, b := range buses {
-		b.Wake()
-	}
-	bustest.WaitFor(t, "every delivery done", func() bool {
-		var open int64
-		if err := db.Model(&deliveryRow{}).Where("status != ?", StatusDone).Count(&open).Error; err != nil {
-			t.Fatal(err)
-		}
-		return open == 0 && dbtest.Count(t, db, "bus_deliveries") == 4*orders
-	})
-
-	var rows []workRow
-	if err := db.Table("work").Order("seq").Find(&rows).Error; err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) != 4*orders {
-		t.Errorf("%d units of work committed, want one per delivery: %d", len(rows), 4*orders)
-	}
-	// Per order and target: the creation, then the cancellation.
-	last := map[string]string{}
-	for _, r := range rows {
-		key := r.OrderID + "/" + r.Target
-		want := "new_order_created"
-		if last[key] == "new_order_created" {
-			want = "order_cancelled"
-		}
-		if r.State != want {
-			t.Errorf("%s: %s committed after %q", key, r.State, last[key])
-		}
-		last[key] = r.State
-	}
-	var unreleased int64
-	if err := db.Model(&deliveryRow{}).Where("lease_until IS NOT NULL").Count(&unreleased).Error; err != nil {
-		t.Fatal(err)
-	}
-	if unreleased != 0 {
-		t.Errorf("%d done deliveries still hold a lease", unreleased)
-	}
-	h.mu.Lock()
-	t.Logf("handler calls per instance: %v", h.calls)
-	h.mu.Unlock()
 }
 
 // TestExpiredLeaseIsTakenOver: a delivery claimed by an instance that died

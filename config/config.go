@@ -29,6 +29,7 @@ type Config struct {
 	HTTP     HTTP             `yaml:"http"`
 	Database database.Config  `yaml:"database"`
 	Mail     email.Config     `yaml:"mail"`
+	Bus      Bus              `yaml:"bus"`
 	Delivery bus.Options      `yaml:"delivery"`
 	Shipping shipping.Config  `yaml:"shipping"`
 	Rules    []bus.RuleConfig `yaml:"rules"`
@@ -49,6 +50,39 @@ type HTTP struct {
 	// address, for a Prometheus on a private network.
 	MetricsAddr string `yaml:"metrics_addr"`
 	web.Config  `yaml:",inline"`
+}
+
+// Transports that carry deliveries.
+const (
+	// TransportInProc hands deliveries to this process's handlers: one
+	// instance, or several on PostgreSQL each handling what it claimed.
+	TransportInProc = "inproc"
+	// TransportNATS hands deliveries over NATS JetStream to whichever
+	// instance has a free worker.
+	TransportNATS = "nats"
+)
+
+// Bus chooses how deliveries travel between the dispatcher and handlers.
+type Bus struct {
+	// Transport is "inproc" (the default) or "nats".
+	Transport string `yaml:"transport"`
+	// NATSURL is the NATS server (or cluster: URLs separated by commas),
+	// required with the nats transport.
+	NATSURL string `yaml:"nats_url"`
+}
+
+// Validate refuses an unknown transport, and nats without a server.
+func (b Bus) Validate() error {
+	switch b.Transport {
+	case "", TransportInProc:
+		return nil
+	case TransportNATS:
+		if b.NATSURL == "" {
+			return errors.New("bus.nats_url is required with bus.transport nats (or SHOPBUS_NATS_URL)")
+		}
+		return nil
+	}
+	return fmt.Errorf("bus.transport %q is neither %s nor %s (or SHOPBUS_BUS_TRANSPORT)", b.Transport, TransportInProc, TransportNATS)
 }
 
 // Log sets the log's level ("debug", "info", "warn", "error") and format
@@ -75,6 +109,8 @@ var Env = map[string]func(*Config, string){
 	"SHOPBUS_HTTP_ADDR":         func(c *Config, v string) { c.HTTP.Addr = v },
 	"SHOPBUS_DATABASE_DRIVER":   func(c *Config, v string) { c.Database.Driver = v },
 	"SHOPBUS_DATABASE_DSN":      func(c *Config, v string) { c.Database.DSN = v },
+	"SHOPBUS_BUS_TRANSPORT":     func(c *Config, v string) { c.Bus.Transport = v },
+	"SHOPBUS_NATS_URL":          func(c *Config, v string) { c.Bus.NATSURL = v },
 	"SHOPBUS_SMTP_ADDR":         func(c *Config, v string) { c.Mail.SMTPAddr = v },
 	"SHOPBUS_MAIL_DIR":          func(c *Config, v string) { c.Mail.Dir = v },
 	"SHOPBUS_BOOTSTRAP_API_KEY": func(c *Config, v string) { c.BootstrapAPIKey = v },
@@ -162,6 +198,9 @@ func (c *Config) setDefaults() {
 	if c.Database.Driver == "" {
 		c.Database.Driver = database.SQLite
 	}
+	if c.Bus.Transport == "" {
+		c.Bus.Transport = TransportInProc
+	}
 	if c.HTTP.RateLimit.RPS > 0 && c.HTTP.RateLimit.Burst == 0 {
 		c.HTTP.RateLimit.Burst = max(1, int(2*c.HTTP.RateLimit.RPS))
 	}
@@ -177,6 +216,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Database.DSN == "" {
 		errs = append(errs, errors.New("database.dsn is required (or SHOPBUS_DATABASE_DSN)"))
+	}
+	if err := c.Bus.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Shipping.Validate(); err != nil {
 		errs = append(errs, err)

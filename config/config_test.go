@@ -110,6 +110,8 @@ func TestParseRepoConfig(t *testing.T) {
 		{"http.shutdown_timeout", c.HTTP.ShutdownTimeout, 10 * time.Second},
 		{"database.driver", c.Database.Driver, "sqlite"},
 		{"database.dsn", c.Database.DSN, "data/shopbus.db"},
+		{"bus.transport", c.Bus.Transport, "inproc"},
+		{"bus.nats_url", c.Bus.NATSURL, ""},
 		{"mail.from", c.Mail.From, "My Shop <shop@example.com>"},
 		{"mail.mail_dir", c.Mail.Dir, "data/mail"},
 		{"delivery.workers", c.Delivery.Workers, 128},
@@ -241,6 +243,8 @@ func TestLoadEnvOverrides(t *testing.T) {
 		{"SHOPBUS_HTTP_ADDR", ":9999", func(c *Config) string { return c.HTTP.Addr }, ":1111"},
 		{"SHOPBUS_DATABASE_DRIVER", "postgres", func(c *Config) string { return c.Database.Driver }, "sqlite"},
 		{"SHOPBUS_DATABASE_DSN", "/var/lib/shop.db", func(c *Config) string { return c.Database.DSN }, "file.db"},
+		{"SHOPBUS_BUS_TRANSPORT", "nats", func(c *Config) string { return c.Bus.Transport }, "inproc"},
+		{"SHOPBUS_NATS_URL", "nats://10.0.0.5:4222", func(c *Config) string { return c.Bus.NATSURL }, ""},
 		{"SHOPBUS_SMTP_ADDR", "mail.example:587", func(c *Config) string { return c.Mail.SMTPAddr }, "file:25"},
 		{"SHOPBUS_MAIL_DIR", "/var/mail/shop", func(c *Config) string { return c.Mail.Dir }, "file-mail"},
 		{"SHOPBUS_BOOTSTRAP_API_KEY", "sk-secret", func(c *Config) string { return c.BootstrapAPIKey }, ""},
@@ -291,9 +295,9 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTP.Addr != ":8080" || c.HTTP.ShutdownTimeout != 10*time.Second || c.Database.Driver != "sqlite" {
-		t.Errorf("defaults: addr %q, shutdown %v, driver %q; want :8080, 10s, sqlite",
-			c.HTTP.Addr, c.HTTP.ShutdownTimeout, c.Database.Driver)
+	if c.HTTP.Addr != ":8080" || c.HTTP.ShutdownTimeout != 10*time.Second || c.Database.Driver != "sqlite" || c.Bus.Transport != "inproc" {
+		t.Errorf("defaults: addr %q, shutdown %v, driver %q, transport %q; want :8080, 10s, sqlite, inproc",
+			c.HTTP.Addr, c.HTTP.ShutdownTimeout, c.Database.Driver, c.Bus.Transport)
 	}
 	if c.File != "config.yaml (built in)" {
 		t.Errorf("File = %q for the embedded config", c.File)
@@ -342,6 +346,11 @@ func TestValidate(t *testing.T) {
 	if err := valid().Validate(); err != nil {
 		t.Fatalf("a valid config: %v", err)
 	}
+	withNATS := valid()
+	withNATS.Bus = Bus{Transport: "nats", NATSURL: "nats://127.0.0.1:4222"}
+	if err := withNATS.Validate(); err != nil {
+		t.Errorf("nats with a url: %v", err)
+	}
 	tests := []struct {
 		name   string
 		change func(*Config)
@@ -352,6 +361,8 @@ func TestValidate(t *testing.T) {
 		{"no rates", func(c *Config) { c.Shipping.Rates = nil }, []string{"shipping.rates"}},
 		{"negative rate", func(c *Config) { c.Shipping.Rates[0].RateMinor = -1 }, []string{"shipping.rates[0]"}},
 		{"no rules", func(c *Config) { c.Rules = nil }, []string{"rules"}},
+		{"unknown transport", func(c *Config) { c.Bus.Transport = "kafka" }, []string{`bus.transport "kafka"`, "SHOPBUS_BUS_TRANSPORT"}},
+		{"nats without a url", func(c *Config) { c.Bus.Transport = "nats" }, []string{"bus.nats_url", "SHOPBUS_NATS_URL"}},
 		{"everything at once", func(c *Config) { *c = Config{File: "shop.yaml"} },
 			[]string{"database.dsn", "shipping.rates", "rules: at least one"}},
 	}
