@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 )
 
@@ -37,9 +38,24 @@ func (d Direct) Do(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	return d.DB.WithContext(ctx).Transaction(fn)
 }
 
-// NewBatcher returns a batcher that commits at most max units at a time.
-// It does nothing until Run.
+// postgresMaxBatch caps a batch on PostgreSQL: each unit's savepoint is a
+// subtransaction, and past 64 open in one transaction every session's
+// snapshots slow down (the subxid cache overflows).
+const postgresMaxBatch = 64
+
+// batchAttempts bounds how often a batch that lost a deadlock or a
+// serialization conflict is run again.
+const batchAttempts = 3
+
+// errRetryBatch rolls a batch back so that it runs again.
+var errRetryBatch = errors.New("database: batch lost a lock conflict; retrying")
+
+// NewBatcher returns a batcher that commits at most max units at a time
+// (at most 64 on PostgreSQL). It does nothing until Run.
 func NewBatcher(db *gorm.DB, max int) *Batcher {
+	if db.Dialector.Name() == Postgres {
+		max = min(max, postgresMaxBatch)
+	}
 	return &Batcher{db: db, max: max, jobs: make(chan *batchJob), stopped: make(chan struct{})}
 }
 
@@ -85,19 +101,34 @@ func (b *Batcher) Run(ctx context.Context) error {
 	}
 }
 
+// commit runs the batch in one transaction, each unit in a savepoint. A
+// unit that loses a deadlock or a serialization conflict to another
+// instance's transaction (PostgreSQL) would fail a request that did nothing
+// wrong: the whole batch is rolled back and run again instead, a few times.
 func (b *Batcher) commit(batch []*batchJob) {
-	errs := make([]error, len(batch))
-	err := b.db.Transaction(func(tx *gorm.DB) error {
-		for i, j := range batch {
-			if errs[i] = j.ctx.Err(); errs[i] != nil {
-				continue // the caller gave up before its turn: skip it
+	var errs []error
+	var err error
+	for attempt := 1; ; attempt++ {
+		errs = make([]error, len(batch))
+		err = b.db.Transaction(func(tx *gorm.DB) error {
+			for i, j := range batch {
+				if errs[i] = j.ctx.Err(); errs[i] != nil {
+					continue // the caller gave up before its turn: skip it
+				}
+				// A nested transaction is a savepoint: a failing unit rolls
+				// back alone.
+				errs[i] = tx.WithContext(context.WithoutCancel(j.ctx)).Transaction(j.fn)
+				if attempt < batchAttempts && lockConflict(errs[i]) {
+					return errRetryBatch
+				}
 			}
-			// A nested transaction is a savepoint: a failing unit rolls
-			// back alone.
-			errs[i] = tx.WithContext(context.WithoutCancel(j.ctx)).Transaction(j.fn)
+			return nil
+		})
+		if attempt < batchAttempts && (errors.Is(err, errRetryBatch) || lockConflict(err)) {
+			continue
 		}
-		return nil
-	})
+		break
+	}
 	for i, j := range batch {
 		if err != nil {
 			j.done <- err
@@ -105,4 +136,11 @@ func (b *Batcher) commit(batch []*batchJob) {
 		}
 		j.done <- errs[i]
 	}
+}
+
+// lockConflict reports a PostgreSQL deadlock (40P01) or serialization
+// failure (40001): errors that running the same work again resolves.
+func lockConflict(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
 }

@@ -80,3 +80,57 @@ func TestBatcherCommitsEachUnitOnce(t *testing.T) {
 		t.Errorf("Do after Run stopped: %v, want ErrClosed", err)
 	}
 }
+
+// TestBatcherRetriesADeadlock: two instances' batches lock the same two
+// rows in opposite order; PostgreSQL kills one as a deadlock. The losing
+// batch is run again and both units commit, as if there had been no
+// conflict.
+func TestBatcherRetriesADeadlock(t *testing.T) {
+	if !dbtest.Postgres() {
+		t.Skip("PostgreSQL only: SQLite's one writer cannot deadlock")
+	}
+	db := dbtest.Open(t, []database.Migration{{ID: "accounts-0001", SQL: []string{
+		`CREATE TABLE accounts (name TEXT PRIMARY KEY, n INTEGER NOT NULL)`,
+		`INSERT INTO accounts (name, n) VALUES ('a', 0), ('b', 0)`,
+	}}})
+	// Two batchers on one database: two instances, each its own transactions.
+	var batchers [2]*database.Batcher
+	for i := range batchers {
+		batchers[i] = database.NewBatcher(db, 4)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- batchers[i].Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	// Each unit takes its first row, waits until the other took its own,
+	// then asks for the other's: a deadlock, on the first attempt only.
+	var holding sync.WaitGroup
+	holding.Add(2)
+	var firstTry [2]sync.Once
+	unit := func(i int, first, second string) func(tx *gorm.DB) error {
+		return func(tx *gorm.DB) error {
+			if err := tx.Exec(`UPDATE accounts SET n = n + 1 WHERE name = ?`, first).Error; err != nil {
+				return err
+			}
+			firstTry[i].Do(func() { holding.Done(); holding.Wait() })
+			return tx.Exec(`UPDATE accounts SET n = n + 1 WHERE name = ?`, second).Error
+		}
+	}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	wg.Go(func() { errs[0] = batchers[0].Do(context.Background(), unit(0, "a", "b")) })
+	wg.Go(func() { errs[1] = batchers[1].Do(context.Background(), unit(1, "b", "a")) })
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("unit %d: %v, want it committed after the deadlock", i, err)
+		}
+	}
+	var total int64
+	if err := db.Raw(`SELECT SUM(n) FROM accounts`).Scan(&total).Error; err != nil {
+		t.Fatal(err)
+	}
+	if total != 4 {
+		t.Errorf("the two units made %d increments, want 4 (each once)", total)
+	}
+}
