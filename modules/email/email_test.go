@@ -91,20 +91,17 @@ func TestClaimHidesAJob(t *testing.T) {
 	s := newTestService(t, dbtest.Open(t, Migrations), Config{From: "shop@example.com", Dir: t.TempDir()})
 	enqueue(t, s, orderMsg)
 	ctx, now := context.Background(), time.Now().UTC()
-	due, err := s.dueJobs(ctx, now, batchSize)
-	if err != nil || len(due) != 1 {
-		t.Fatalf("due %d jobs (%v), want 1", len(due), err)
-	}
-	for i, want := range []bool{true, false} { // a second worker, holding the same read, loses
-		if ok, err := s.claim(ctx, due[0], now); err != nil || ok != want {
-			t.Fatalf("claim %d: %v (%v), want %v", i+1, ok, err, want)
+	for i, want := range []int{1, 0} { // a second worker finds nothing to claim
+		if jobs, err := s.claimDue(ctx, now, 10); err != nil || len(jobs) != want {
+			t.Fatalf("claim %d: %d jobs (%v), want %d", i+1, len(jobs), err, want)
 		}
 	}
-	if due, _ := s.dueJobs(ctx, now.Add(time.Second), batchSize); len(due) != 0 {
+	if jobs, _ := s.claimDue(ctx, now.Add(lease-time.Second), 10); len(jobs) != 0 {
 		t.Errorf("a claimed job is due again within its lease")
 	}
-	if due, _ := s.dueJobs(ctx, now.Add(lease+time.Second), batchSize); len(due) != 1 {
-		t.Errorf("a claimed job is not due again after its lease")
+	jobs, _ := s.claimDue(ctx, now.Add(lease+time.Second), 10)
+	if len(jobs) != 1 || jobs[0].OrderID != orderMsg.OrderID || jobs[0].Status != StatusQueued {
+		t.Errorf("after its lease, claimed %+v, want the job again", jobs)
 	}
 }
 

@@ -1,9 +1,11 @@
 package email
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -61,10 +63,11 @@ func (r jobRow) job() Job {
 }
 
 // lease is how long a claimed job is hidden from other workers; a worker
-// that dies mid-send leaves its job to be retried after it. It outlasts one
-// send (sendTimeout) and little more, so mail held by a crashed process goes
-// out soon after the restart.
-const lease = sendTimeout + 5*time.Second
+// that dies mid-send leaves its job to be retried after it. It outlasts a
+// wait for a free sender and its own send (each at most sendTimeout) and
+// little more, so mail held by a crashed process goes out soon after the
+// restart.
+const lease = 2*sendTimeout + 5*time.Second
 
 // Enqueue adds a job inside the caller's transaction tx, so the email exists
 // exactly when tx commits. At most one job exists per (OrderID, Template): a
@@ -107,33 +110,29 @@ func (s *Service) ForOrder(ctx context.Context, orderID string) ([]Job, error) {
 	return jobs, nil
 }
 
-// dueJobs returns up to limit jobs due at now, oldest first.
-func (s *Service) dueJobs(ctx context.Context, now time.Time, limit int) ([]jobRow, error) {
-	var due []jobRow
-	err := s.db.WithContext(ctx).Where("status = ? AND next_attempt_at <= ?", StatusQueued, now).
-		Order("id").Limit(limit).Find(&due).Error
-	if err != nil {
-		return nil, fmt.Errorf("email: due jobs: %w", err)
-	}
-	return due, nil
-}
+// claimQuery leases up to @n due jobs, oldest first, to the worker that
+// runs it, and returns them: one statement, so two workers (or instances)
+// never hold the same job, and the lease (next_attempt_at moved past the
+// send's timeout) hides them until it ends. It ends the inner SELECT with
+// database.SkipLocked.
+const claimQuery = `UPDATE email_jobs SET next_attempt_at = @until, updated_at = @now
+WHERE id IN (SELECT id FROM email_jobs WHERE status = 'queued' AND next_attempt_at <= @now ORDER BY id LIMIT @n %s)
+RETURNING *`
 
-// claim hides a due job from other workers for the lease, and reports
-// false if another worker claimed or finished it first: two workers never
-// send the same job at once.
-func (s *Service) claim(ctx context.Context, j jobRow, now time.Time) (bool, error) {
-	var claimed bool
+// claimDue leases up to limit jobs due at now and returns them, oldest
+// first. A job whose worker died is due again once its lease ends.
+func (s *Service) claimDue(ctx context.Context, now time.Time, limit int) ([]jobRow, error) {
+	var jobs []jobRow
 	err := s.committer.Do(ctx, func(tx *gorm.DB) error {
-		res := tx.Model(&jobRow{}).
-			Where("id = ? AND status = ? AND next_attempt_at <= ?", j.ID, StatusQueued, now).
-			Updates(map[string]any{"next_attempt_at": now.Add(lease), "updated_at": now})
-		claimed = res.RowsAffected == 1
-		return res.Error
+		jobs = jobs[:0]
+		q := fmt.Sprintf(claimQuery, database.SkipLocked(tx))
+		return tx.Raw(q, map[string]any{"until": now.Add(lease), "now": now, "n": limit}).Scan(&jobs).Error
 	})
 	if err != nil {
-		return false, fmt.Errorf("email: claim job %d: %w", j.ID, err)
+		return nil, fmt.Errorf("email: claim due jobs: %w", err)
 	}
-	return claimed, nil
+	slices.SortFunc(jobs, func(a, b jobRow) int { return cmp.Compare(a.ID, b.ID) }) // RETURNING keeps no order
+	return jobs, nil
 }
 
 // markSent records that the server accepted the job's email.

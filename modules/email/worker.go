@@ -8,14 +8,11 @@ import (
 	"time"
 )
 
-// batchSize bounds the due jobs read at once, per sender.
-const batchSize = 10
-
 // idleClose is how long a sender keeps an unused SMTP connection open:
 // well under the 5 minutes after which RFC 5321 lets a server drop it.
 const idleClose = 30 * time.Second
 
-// Run is the worker: it looks for due jobs every PollInterval and whenever
+// Run is the worker: it claims due jobs every PollInterval and whenever
 // Wake is called, and hands them to cfg.Workers senders, each of which
 // keeps its SMTP connection open between sends. It does not start a send
 // once ctx is done, but lets those in progress finish and be recorded, and
@@ -51,22 +48,25 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// handOut passes due jobs that no sender holds to the senders, and returns
-// how many it passed. It blocks while every sender is busy, which paces it.
+// handOut claims a due job for each sender and passes them on, and returns
+// how many it passed. It blocks while every sender is busy, which paces it:
+// a claimed job waits at most one send before a sender takes it, well
+// within its lease.
 func (s *Service) handOut(ctx context.Context, jobs chan<- jobRow, inflight *jobSet) (int, error) {
-	due, err := s.dueJobs(ctx, time.Now().UTC(), batchSize*s.cfg.Workers)
+	due, err := s.claimDue(ctx, time.Now().UTC(), s.cfg.Workers)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, j := range due {
 		if !inflight.add(j.ID) {
-			continue // listed again before its sender claimed it
+			continue // claimed again while a sender still holds it (a lease outlived)
 		}
 		select {
 		case jobs <- j:
 			n++
 		case <-ctx.Done():
+			// Not sent: its lease ends and it is due again.
 			inflight.remove(j.ID)
 			return n, nil
 		}
@@ -74,8 +74,10 @@ func (s *Service) handOut(ctx context.Context, jobs chan<- jobRow, inflight *job
 	return n, nil
 }
 
-// sender claims and sends the jobs it is handed, one at a time, over one
-// SMTP connection that it reopens when needed and closes when idle.
+// sender sends the jobs it is handed, one at a time, over one SMTP
+// connection that it reopens when needed and closes when idle. A send and
+// its record outlive ctx: cancelling mid-send would leave an accepted
+// message unrecorded, and sent again.
 func (s *Service) sender(ctx context.Context, jobs <-chan jobRow, inflight *jobSet) {
 	sess := &session{s: s}
 	defer sess.close()
@@ -87,27 +89,12 @@ func (s *Service) sender(ctx context.Context, jobs <-chan jobRow, inflight *jobS
 			if !ok {
 				return
 			}
-			s.claimAndSend(ctx, sess, j)
+			s.process(context.WithoutCancel(ctx), sess, j) // the send and its record outlive ctx
 			inflight.remove(j.ID)
 			idle.Reset(idleClose)
 		case <-idle.C:
 			sess.close()
 		}
-	}
-}
-
-func (s *Service) claimAndSend(ctx context.Context, sess *session, j jobRow) {
-	ok, err := s.claim(ctx, j, time.Now().UTC())
-	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Error("email: claim", "job_id", j.ID, "err", err)
-		}
-		return
-	}
-	if ok {
-		// The send and its record outlive ctx: cancelling mid-send would
-		// leave an accepted message unrecorded, and sent again.
-		s.process(context.WithoutCancel(ctx), sess, j)
 	}
 }
 
