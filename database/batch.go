@@ -53,7 +53,7 @@ var errRetryBatch = errors.New("database: batch lost a lock conflict; retrying")
 // NewBatcher returns a batcher that commits at most max units at a time
 // (at most 64 on PostgreSQL). It does nothing until Run.
 func NewBatcher(db *gorm.DB, max int) *Batcher {
-	if db.Dialector.Name() == Postgres {
+	if db != nil && db.Dialector != nil && db.Dialector.Name() == Postgres { // nil: wired to check rules, never run
 		max = min(max, postgresMaxBatch)
 	}
 	return &Batcher{db: db, max: max, jobs: make(chan *batchJob), stopped: make(chan struct{})}
