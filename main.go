@@ -163,12 +163,14 @@ func (a *app) wire() error {
 	}
 	a.bus, a.email, a.inventory = b, mail, inv
 	a.checkout = checkout.New(a.db, b)
-	// Orders and deliveries share group commits: one durable commit covers
-	// every order and delivery written at the same moment.
+	// Orders, deliveries and sends share group commits: one durable commit
+	// covers every one written at the same moment. Deliveries and sends go
+	// first (their workers are bounded), so a saturated writer finishes
+	// accepted orders before it accepts more.
 	a.commits = database.NewBatcher(a.db, 256)
 	a.checkout.CommitWith(a.commits)
-	b.CommitWith(a.commits)
-	mail.CommitWith(a.commits)
+	b.CommitWith(a.commits.Priority())
+	mail.CommitWith(a.commits.Priority())
 	return nil
 }
 

@@ -20,6 +20,7 @@ type Batcher struct {
 	db      *gorm.DB
 	max     int
 	jobs    chan *batchJob
+	first   chan *batchJob // Priority's units
 	stopped chan struct{}
 }
 
@@ -56,14 +57,34 @@ func NewBatcher(db *gorm.DB, max int) *Batcher {
 	if db != nil && db.Dialector != nil && db.Dialector.Name() == Postgres { // nil: wired to check rules, never run
 		max = min(max, postgresMaxBatch)
 	}
-	return &Batcher{db: db, max: max, jobs: make(chan *batchJob), stopped: make(chan struct{})}
+	return &Batcher{db: db, max: max, jobs: make(chan *batchJob), first: make(chan *batchJob), stopped: make(chan struct{})}
 }
 
 // Do runs fn inside a group transaction and returns when it is committed.
 func (b *Batcher) Do(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return b.do(ctx, b.jobs, fn)
+}
+
+// Priority returns a committer into the same batches whose units go in
+// before any of Do's. Downstream work (deliveries, sends) goes there: when
+// the writer is saturated, what was accepted gets finished before more is
+// accepted, instead of new orders crowding their own deliveries out.
+// Its callers must be few (a bounded pool of workers) or Do's would starve.
+func (b *Batcher) Priority() Priority { return Priority{b} }
+
+// Priority is a Batcher's first lane.
+type Priority struct{ b *Batcher }
+
+// Do runs fn in the next group transaction, ahead of the batcher's other
+// units, and returns when it is committed.
+func (p Priority) Do(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return p.b.do(ctx, p.b.first, fn)
+}
+
+func (b *Batcher) do(ctx context.Context, lane chan *batchJob, fn func(tx *gorm.DB) error) error {
 	j := &batchJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
-	case b.jobs <- j:
+	case lane <- j:
 	case <-b.stopped:
 		return ErrClosed
 	case <-ctx.Done():
@@ -76,25 +97,29 @@ func (b *Batcher) Do(ctx context.Context, fn func(tx *gorm.DB) error) error {
 }
 
 // Run commits batches until ctx is done: it takes the first waiting unit,
-// then every unit already waiting, up to max, and commits them together.
-// While one batch commits, the next gathers.
+// then every unit already waiting, up to max, Priority's first, and commits
+// them together. While one batch commits, the next gathers.
 func (b *Batcher) Run(ctx context.Context) error {
 	defer close(b.stopped)
 	batch := make([]*batchJob, 0, b.max)
 	for {
 		select {
+		case j := <-b.first:
+			batch = append(batch[:0], j)
 		case j := <-b.jobs:
 			batch = append(batch[:0], j)
 		case <-ctx.Done():
 			return nil
 		}
-	gather:
-		for len(batch) < b.max {
-			select {
-			case j := <-b.jobs:
-				batch = append(batch, j)
-			default:
-				break gather
+		for _, lane := range []chan *batchJob{b.first, b.jobs} {
+		gather:
+			for len(batch) < b.max {
+				select {
+				case j := <-lane:
+					batch = append(batch, j)
+				default:
+					break gather
+				}
 			}
 		}
 		b.commit(batch)

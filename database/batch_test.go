@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"testing/synctest"
 
 	"gorm.io/gorm"
 
@@ -132,5 +133,46 @@ func TestBatcherRetriesADeadlock(t *testing.T) {
 	}
 	if total != 4 {
 		t.Errorf("the two units made %d increments, want 4 (each once)", total)
+	}
+}
+
+// TestPriorityUnitsGoFirst: when both lanes have units waiting, the
+// Priority lane's go into the batch before Do's.
+func TestPriorityUnitsGoFirst(t *testing.T) {
+	db := dbtest.Open(t, []database.Migration{{ID: "lanes-0001", SQL: []string{
+		`CREATE TABLE lanes (seq $AUTOID, lane TEXT NOT NULL)`,
+	}}})
+	insert := func(lane string) func(tx *gorm.DB) error {
+		return func(tx *gorm.DB) error { return tx.Exec(`INSERT INTO lanes (lane) VALUES (?)`, lane).Error }
+	}
+	synctest.Test(t, func(t *testing.T) {
+		b := database.NewBatcher(db, 4)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() { _ = b.Do(context.Background(), insert("normal")) })
+			wg.Go(func() { _ = b.Priority().Do(context.Background(), insert("priority")) })
+		}
+		synctest.Wait() // all eight wait for Run to take them
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- b.Run(ctx) }()
+		wg.Wait()
+		cancel()
+		<-done
+	})
+	var lanes []string
+	if err := db.Raw(`SELECT lane FROM lanes ORDER BY seq`).Scan(&lanes).Error; err != nil {
+		t.Fatal(err)
+	}
+	// The first batch holds the first unit taken (from either lane), then
+	// the priority units: at most one "normal" among the first four.
+	normal := 0
+	for _, l := range lanes[:min(4, len(lanes))] {
+		if l == "normal" {
+			normal++
+		}
+	}
+	if len(lanes) != 8 || normal > 1 {
+		t.Errorf("commit order %v: want the priority units in the first batch", lanes)
 	}
 }
