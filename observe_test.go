@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -287,4 +288,65 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestOrdersShedWhenTheWriterIsFull: with http.max_inflight_orders order
+// writes waiting for their commit, the next is refused at once with 503
+// and Retry-After, stores nothing, and goes through once there is room.
+func TestOrdersShedWhenTheWriterIsFull(t *testing.T) {
+	dbtest.SQLiteOnly(t, "holds SQLite's write lock to keep a commit waiting")
+	mail := smtptest.Start(t, "127.0.0.1:0")
+	cfg := testConfig(t, mail.Addr())
+	cfg.HTTP.MaxInflightOrders = 1
+	s := startShop(t, cfg, mail)
+	s.setStock("MUG", 10)
+
+	// Another connection holds the write lock: the first order waits in its commit.
+	lock, err := sql.Open("sqlite3", cfg.Database.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	ctx := context.Background()
+	conn, err := lock.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan int, 1)
+	go func() {
+		status, _ := doJSON(t, "POST", s.url+"/v1/orders", newOrder("shed-1", "a@example.com", "MUG", 1), testKey)
+		first <- status
+	}()
+	// Once the first holds the one slot, the next is refused at once.
+	waitFor(t, "the first order to wait for its commit", 10*time.Second, func() (bool, string) {
+		v := metricValue(metricFamilies(t, s.url+"/metrics", testKey), "shopbus_orders_inflight", nil)
+		return v == 1, fmt.Sprint(v)
+	})
+	resp, body := rawRequest(t, "POST", s.url+"/v1/orders", newOrder("shed-2", "b@example.com", "MUG", 1), testKey,
+		map[string]string{"Idempotency-Key": "shed-2"})
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("while the one slot is taken: %d %s, want 503", resp.StatusCode, body)
+	}
+	if resp.Header.Get("Retry-After") != "1" || resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("503 headers %v", resp.Header)
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if status := <-first; status != http.StatusCreated {
+		t.Errorf("the waiting order: %d, want 201", status)
+	}
+	// Nothing of the refused request was kept: not the order, not its key.
+	if status, body := s.request("GET", "/v1/orders/shed-2", nil); status != http.StatusNotFound {
+		t.Errorf("the refused order exists: %d %s", status, body)
+	}
+	resp, body = rawRequest(t, "POST", s.url+"/v1/orders", newOrder("shed-2", "b@example.com", "MUG", 1), testKey,
+		map[string]string{"Idempotency-Key": "shed-2"})
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("the retry: %d %s (replayed %q), want a fresh 201", resp.StatusCode, body, resp.Header.Get("Idempotent-Replayed"))
+	}
 }

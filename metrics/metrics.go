@@ -38,6 +38,7 @@ type Metrics struct {
 	deliveries       *prometheus.CounterVec
 	deliveryDuration *prometheus.HistogramVec
 	emails           *prometheus.CounterVec
+	inflightOrders   prometheus.Gauge
 }
 
 // New registers every collector, with the Go runtime's and the process's.
@@ -71,8 +72,12 @@ func New(backlogs Backlogs) *Metrics {
 		emails: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shopbus_emails_total", Help: "Email sends by template and outcome: sent, retry or failed (for good).",
 		}, []string{"template", "outcome"}),
+		inflightOrders: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shopbus_orders_inflight",
+			Help: "Order writes waiting for their commit; at http.max_inflight_orders more are refused with 503.",
+		}),
 	}
-	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.events, m.matches, m.deliveries, m.deliveryDuration, m.emails,
+	m.reg.MustRegister(m.inflightOrders, m.httpRequests, m.httpDuration, m.events, m.matches, m.deliveries, m.deliveryDuration, m.emails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		backlogCollector{backlogs})
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: nil, Registry: m.reg})
@@ -88,6 +93,9 @@ func (m *Metrics) ObserveHTTP(method, route string, status int, took time.Durati
 	m.httpRequests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.httpDuration.WithLabelValues(method, route).Observe(took.Seconds())
 }
+
+// InflightOrders sets the order writes waiting for their commit.
+func (m *Metrics) InflightOrders(n int) { m.inflightOrders.Set(float64(n)) }
 
 // Routed counts an event and the rules it matched.
 func (m *Metrics) Routed(source, detailType string, rules []string) {

@@ -15,6 +15,8 @@ import (
 type Metrics interface {
 	http.Handler
 	ObserveHTTP(method, route string, status int, took time.Duration)
+	// InflightOrders is told how many order writes wait for their commit.
+	InflightOrders(n int)
 }
 
 // logAttrsKey holds attributes a handler adds to its request's log line.

@@ -65,6 +65,10 @@ type Config struct {
 	// is believed. Empty: the client is the connection's peer, whatever
 	// headers say.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// MaxInflightOrders bounds the order writes (new orders and state
+	// changes) waiting for their commit at once; past it they are refused
+	// with 503 and Retry-After. 0: no bound.
+	MaxInflightOrders int `yaml:"max_inflight_orders"`
 	// CORSAllowOrigins lets storefronts on these origins call the API from
 	// the browser. Empty: no CORS headers.
 	CORSAllowOrigins []string `yaml:"cors_allow_origins"`
@@ -77,6 +81,9 @@ func (c Config) Validate() error {
 	}
 	if c.AuthFailures.PerMinute < 0 || c.AuthFailures.Burst < 0 {
 		return errors.New("http.auth_failures: per_minute and burst must be positive (0: the defaults, 10 and 20)")
+	}
+	if c.MaxInflightOrders < 0 {
+		return errors.New("http.max_inflight_orders: must be 0 (no bound) or positive")
 	}
 	for _, cidr := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(cidr); err != nil {
@@ -150,8 +157,12 @@ func New(d Deps, cfg Config) (*Server, error) {
 	guard := func(scope string, more ...echo.MiddlewareFunc) []echo.MiddlewareFunc {
 		return slices.Concat(auth, []echo.MiddlewareFunc{require(scope)}, more)
 	}
-	v1.POST("/orders", s.createOrder, guard(ScopeOrdersWrite, s.Idempotent)...)
-	v1.POST("/orders/:id/state", s.changeState, guard(ScopeOrdersWrite, s.Idempotent)...)
+	writes := []echo.MiddlewareFunc{s.Idempotent}
+	if cfg.MaxInflightOrders > 0 {
+		writes = append([]echo.MiddlewareFunc{s.shed(cfg.MaxInflightOrders)}, writes...)
+	}
+	v1.POST("/orders", s.createOrder, guard(ScopeOrdersWrite, writes...)...)
+	v1.POST("/orders/:id/state", s.changeState, guard(ScopeOrdersWrite, writes...)...)
 	v1.GET("/orders", s.listOrders, guard(ScopeOrdersRead)...)
 	v1.GET("/orders/:id", s.getOrder, guard(ScopeOrdersRead)...)
 	v1.PUT("/inventory/:sku", s.setStock, guard(ScopeAdmin)...)
