@@ -59,11 +59,18 @@ func (b *Bus) Run(ctx context.Context) error {
 				b.log.Error("bus: purge old events", "err", err)
 			}
 		}
-		if err := b.route(ctx); err != nil && ctx.Err() == nil {
+		// One batch of routing, then one of dispatching, in turn: routing
+		// until no event is left would starve the deliveries whenever orders
+		// arrive as fast as a batch is routed.
+		routed, err := b.routeBatch(ctx)
+		if err != nil && ctx.Err() == nil {
 			b.log.Error("bus: route events", "err", err)
 		}
 		if err := b.dispatch(ctx); err != nil && ctx.Err() == nil {
 			b.log.Error("bus: dispatch deliveries", "err", err)
+		}
+		if err == nil && routed == routeBatch {
+			b.Wake() // more events wait: go round again at once
 		}
 		timer.Reset(b.opts.PollInterval)
 		select {
@@ -83,8 +90,7 @@ func (b *Bus) Run(ctx context.Context) error {
 	}
 }
 
-// route turns committed events into delivery rows, one per matching
-// (rule, target), in the same transaction that marks the events routed.
+// route routes batch after batch until no committed event is left.
 func (b *Bus) route(ctx context.Context) error {
 	for {
 		n, err := b.routeBatch(ctx)
@@ -94,6 +100,9 @@ func (b *Bus) route(ctx context.Context) error {
 	}
 }
 
+// routeBatch turns up to routeBatch committed events into delivery rows,
+// one per matching (rule, target), in the same transaction that marks the
+// events routed, and returns how many events it took.
 func (b *Bus) routeBatch(ctx context.Context) (int, error) {
 	var events []eventRow
 	type routed struct {
