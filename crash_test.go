@@ -288,32 +288,7 @@ func TestCrashUnderLoad(t *testing.T) {
 
 	// Every stored order (accepted, or committed just before a kill cut its
 	// answer) reached each module exactly once.
-	checks := map[string]string{
-		"orders without exactly 4 done deliveries": "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM bus_deliveries d WHERE d.order_id = o.order_id AND d.status = 'done') != 4",
-		"orders without 2 reservations":            "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM inventory_reservations r WHERE r.order_id = o.order_id) != 2",
-		"orders without one shipment":              "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM shipping_shipments s WHERE s.order_id = o.order_id) != 1",
-		"orders without one payment":               "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM payment_payments p WHERE p.order_id = o.order_id) != 1",
-		"orders without one CRM record":            "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM crm_orders c WHERE c.order_id = o.order_id) != 1",
-		"orders without one sent email":            "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM email_jobs e WHERE e.order_id = o.order_id AND e.status = 'sent') != 1",
-		"side effects without an order": `SELECT (SELECT COUNT(*) FROM inventory_reservations WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
-			+ (SELECT COUNT(*) FROM shipping_shipments WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
-			+ (SELECT COUNT(*) FROM payment_payments WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
-			+ (SELECT COUNT(*) FROM crm_orders WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
-			+ (SELECT COUNT(*) FROM email_jobs WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))`,
-	}
-	for what, query := range checks {
-		var n int
-		queryRow(t, store, query, &n)
-		if n != 0 {
-			t.Errorf("%s: %d", what, n)
-		}
-	}
-	var mugs, tees int64
-	queryRow(t, store, "SELECT reserved FROM inventory_stock WHERE sku = 'MUG'", &mugs)
-	queryRow(t, store, "SELECT reserved FROM inventory_stock WHERE sku = 'TEE'", &tees)
-	if mugs != int64(orders) || tees != 2*int64(orders) {
-		t.Errorf("reserved MUG %d, TEE %d; want %d and %d", mugs, tees, orders, 2*orders)
-	}
+	checkEachOrderOnce(t, func(q string, dest any) { queryRow(t, store, q, dest) }, orders)
 
 	// Mail: once per order; a re-send (the instant between the server's
 	// accept and our record, at a kill) carries the same Message-ID.
@@ -342,6 +317,40 @@ func TestCrashUnderLoad(t *testing.T) {
 	// and "recorded as sent" when the kill comes.
 	if senders := builtinMailWorkers(t); resent > kills*senders {
 		t.Errorf("%d re-sent messages; at most one per sender (%d) per kill can fall in the window", resent, senders)
+	}
+}
+
+// checkEachOrderOnce checks, with query reading the shop's database, that
+// every stored order of the crash tests (each one MUG and two TEE) reached
+// each module exactly once, that no module holds work for an order that
+// does not exist, and that the stock reserved is exact for orders orders.
+func checkEachOrderOnce(t *testing.T, query func(q string, dest any), orders int) {
+	t.Helper()
+	checks := map[string]string{
+		"orders without exactly 4 done deliveries": "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM bus_deliveries d WHERE d.order_id = o.order_id AND d.status = 'done') != 4",
+		"orders without 2 reservations":            "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM inventory_reservations r WHERE r.order_id = o.order_id) != 2",
+		"orders without one shipment":              "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM shipping_shipments s WHERE s.order_id = o.order_id) != 1",
+		"orders without one payment":               "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM payment_payments p WHERE p.order_id = o.order_id) != 1",
+		"orders without one CRM record":            "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM crm_orders c WHERE c.order_id = o.order_id) != 1",
+		"orders without one sent email":            "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM email_jobs e WHERE e.order_id = o.order_id AND e.status = 'sent') != 1",
+		"side effects without an order": `SELECT (SELECT COUNT(*) FROM inventory_reservations WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
+			+ (SELECT COUNT(*) FROM shipping_shipments WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
+			+ (SELECT COUNT(*) FROM payment_payments WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
+			+ (SELECT COUNT(*) FROM crm_orders WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
+			+ (SELECT COUNT(*) FROM email_jobs WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))`,
+	}
+	for what, q := range checks {
+		var n int
+		query(q, &n)
+		if n != 0 {
+			t.Errorf("%s: %d", what, n)
+		}
+	}
+	var mugs, tees int64
+	query("SELECT reserved FROM inventory_stock WHERE sku = 'MUG'", &mugs)
+	query("SELECT reserved FROM inventory_stock WHERE sku = 'TEE'", &tees)
+	if mugs != int64(orders) || tees != 2*int64(orders) {
+		t.Errorf("reserved MUG %d, TEE %d; want %d and %d", mugs, tees, orders, 2*orders)
 	}
 }
 

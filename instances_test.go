@@ -198,32 +198,7 @@ func TestInstancesOnPostgresAndNATS(t *testing.T) {
 
 	// Every stored order (accepted, or committed just before the kill cut
 	// its answer) reached each target exactly once.
-	checks := map[string]string{
-		"orders without exactly 4 done deliveries": "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM bus_deliveries d WHERE d.order_id = o.order_id AND d.status = 'done') != 4",
-		"orders without 2 reservations":            "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM inventory_reservations r WHERE r.order_id = o.order_id) != 2",
-		"orders without one shipment":              "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM shipping_shipments s WHERE s.order_id = o.order_id) != 1",
-		"orders without one payment":               "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM payment_payments p WHERE p.order_id = o.order_id) != 1",
-		"orders without one CRM record":            "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM crm_orders c WHERE c.order_id = o.order_id) != 1",
-		"orders without one sent email":            "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM email_jobs e WHERE e.order_id = o.order_id AND e.status = 'sent') != 1",
-		"side effects without an order": `SELECT (SELECT COUNT(*) FROM inventory_reservations WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
-			+ (SELECT COUNT(*) FROM shipping_shipments WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
-			+ (SELECT COUNT(*) FROM payment_payments WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
-			+ (SELECT COUNT(*) FROM crm_orders WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
-			+ (SELECT COUNT(*) FROM email_jobs WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))`,
-	}
-	for what, query := range checks {
-		var n int
-		queryPG(t, db, query, &n)
-		if n != 0 {
-			t.Errorf("%s: %d", what, n)
-		}
-	}
-	var mugs, tees int64
-	queryPG(t, db, "SELECT reserved FROM inventory_stock WHERE sku = 'MUG'", &mugs)
-	queryPG(t, db, "SELECT reserved FROM inventory_stock WHERE sku = 'TEE'", &tees)
-	if mugs != int64(orders) || tees != 2*int64(orders) {
-		t.Errorf("reserved MUG %d, TEE %d; want %d and %d", mugs, tees, orders, 2*orders)
-	}
+	checkEachOrderOnce(t, func(q string, dest any) { queryPG(t, db, q, dest) }, orders)
 
 	// The work was spread: each instance handled deliveries, the one
 	// killed too before it died. A delivery's lease owner names the

@@ -222,22 +222,8 @@ func TestReadyzWhileMigrating(t *testing.T) {
 	cfg := testConfig(t, mail.Addr())
 	// Another connection holds the database's write lock, so the migrations
 	// wait for it (within SQLite's busy timeout).
-	lock, err := sql.Open("sqlite3", cfg.Database.DSN+"?_journal_mode=WAL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
+	release := holdWriteLock(t, cfg.Database.DSN)
 	ctx := context.Background()
-	conn, err := lock.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, "CREATE TABLE held (x)"); err != nil {
-		t.Fatal(err)
-	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -258,10 +244,7 @@ func TestReadyzWhileMigrating(t *testing.T) {
 			t.Errorf("while migrating, GET %s: %d %s, want %d", path, resp.StatusCode, body, want)
 		}
 	}
-	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
+	release()
 	s := &shop{t: t, url: url}
 	waitFor(t, "/readyz 200 after the migrations", 20*time.Second, func() (bool, string) { return s.isReady(), "503" })
 	must[map[string]any](t, http.StatusOK)(s.request("GET", "/v1/orders", nil))
@@ -302,19 +285,7 @@ func TestOrdersShedWhenTheWriterIsFull(t *testing.T) {
 	s.setStock("MUG", 10)
 
 	// Another connection holds the write lock: the first order waits in its commit.
-	lock, err := sql.Open("sqlite3", cfg.Database.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	ctx := context.Background()
-	conn, err := lock.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
+	release := holdWriteLock(t, cfg.Database.DSN)
 	first := make(chan int, 1)
 	go func() {
 		status, _ := doJSON(t, "POST", s.url+"/v1/orders", newOrder("shed-1", "a@example.com", "MUG", 1), testKey)
@@ -333,10 +304,7 @@ func TestOrdersShedWhenTheWriterIsFull(t *testing.T) {
 	if resp.Header.Get("Retry-After") != "1" || resp.Header.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("503 headers %v", resp.Header)
 	}
-	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
+	release()
 	if status := <-first; status != http.StatusCreated {
 		t.Errorf("the waiting order: %d, want 201", status)
 	}
@@ -349,4 +317,38 @@ func TestOrdersShedWhenTheWriterIsFull(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Idempotent-Replayed") != "" {
 		t.Errorf("the retry: %d %s (replayed %q), want a fresh 201", resp.StatusCode, body, resp.Header.Get("Idempotent-Replayed"))
 	}
+}
+
+// holdWriteLock takes the SQLite database's write lock from another
+// connection, as a long transaction of another process would, creating the
+// file if need be; release gives it back (and is called at the end of the
+// test if the test does not).
+func holdWriteLock(t *testing.T, dsn string) (release func()) {
+	t.Helper()
+	db, err := sql.Open("sqlite3", dsn+"?_journal_mode=WAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{"BEGIN IMMEDIATE", "CREATE TABLE IF NOT EXISTS held (x)"} {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+				t.Error(err)
+			}
+			conn.Close()
+			db.Close()
+		})
+	}
+	t.Cleanup(release)
+	return release
 }
