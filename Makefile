@@ -62,7 +62,7 @@ vulncheck:
 bench:
 	$(GO) run ./bench $(BENCHFLAGS)
 
-# A short run of the same (about 2 minutes; `make bench` takes about 19).
+# A short run of the same (about 2 minutes; `make bench` takes 15 to 22).
 bench-quick:
 	$(GO) run ./bench -quick $(BENCHFLAGS)
 
