@@ -222,30 +222,7 @@ func TestInstancesOnPostgresAndNATS(t *testing.T) {
 	// Mail: once per order; a re-send (the instant between the SMTP
 	// server's accept and the record of it, at the kill) carries the same
 	// Message-ID, at most one per sender of the killed instance.
-	byOrder := map[string][]string{}
-	for _, m := range mail.Messages() {
-		parsed, err := smtptest.Parse(m.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := strings.TrimSuffix(m.To[0], "@example.com")
-		byOrder[id] = append(byOrder[id], parsed.Header.Get("Message-ID"))
-	}
-	if len(byOrder) != orders {
-		t.Errorf("%d orders mailed, want %d", len(byOrder), orders)
-	}
-	resent := 0
-	for id, ids := range byOrder {
-		switch {
-		case len(ids) == 2 && ids[0] == ids[1]:
-			resent++
-		case len(ids) > 1:
-			t.Errorf("%s: mailed %d times: %v", id, len(ids), ids)
-		}
-	}
-	if senders := builtinMailWorkers(t); resent > senders {
-		t.Errorf("%d re-sent messages; at most one per sender (%d) of the killed instance can fall in the window", resent, senders)
-	}
+	checkMailedOnce(t, mail, orders, builtinMailWorkers(t))
 }
 
 // postgresForTest returns the DSN of an empty PostgreSQL database for the
