@@ -256,16 +256,33 @@ func (f *feed) orderPatches(ctx context.Context, start time.Time, ds []bus.Deliv
 // changedDeliveries reads the deliveries changed since the stream's mark
 // that were not sent yet.
 func (f *feed) changedDeliveries(ctx context.Context, start time.Time) ([]bus.DeliveryRecord, error) {
-	var out []bus.DeliveryRecord
-	s := f.deliveries
-	since, after := s.from(), int64(0)
+	return unsent(f.deliveries, start, func(since time.Time, after int64) ([]bus.DeliveryRecord, error) {
+		return f.d.Journeys.ChangedDeliveries(ctx, since, after, f.order, batch)
+	}, func(r bus.DeliveryRecord) (int64, time.Time) { return r.ID, r.UpdatedAt })
+}
+
+// changedOrders is changedDeliveries for orders: new ones and new states.
+func (f *feed) changedOrders(ctx context.Context, start time.Time) ([]checkout.Order, error) {
+	return unsent(f.orders, start, func(since time.Time, after string) ([]checkout.Order, error) {
+		return f.d.Orders.Changed(ctx, since, after, batch)
+	}, func(o checkout.Order) (string, time.Time) { return o.OrderID, o.UpdatedAt })
+}
+
+// unsent pages through one table's changes since s's mark, at most
+// maxBatches pages of batch rows, and returns the rows not sent yet. fetch
+// reads the rows changed at or after since, past the row after (by change
+// time, then key); version names a row and when it last changed.
+func unsent[K comparable, T any](s *stream[K], start time.Time, fetch func(since time.Time, after K) ([]T, error),
+	version func(T) (K, time.Time)) ([]T, error) {
+	var out []T
+	since, after := s.from(), *new(K)
 	for range maxBatches {
-		rows, err := f.d.Journeys.ChangedDeliveries(ctx, since, after, f.order, batch)
+		rows, err := fetch(since, after)
 		if err != nil {
 			return nil, err
 		}
 		for _, r := range rows {
-			if s.fresh(r.ID, r.UpdatedAt) {
+			if s.fresh(version(r)) {
 				out = append(out, r)
 			}
 		}
@@ -273,35 +290,8 @@ func (f *feed) changedDeliveries(ctx context.Context, start time.Time) ([]bus.De
 			s.advance(start)
 			break
 		}
-		last := rows[len(rows)-1]
-		since, after = last.UpdatedAt, last.ID
-		s.advance(last.UpdatedAt)
-	}
-	return out, nil
-}
-
-// changedOrders is changedDeliveries for orders: new ones and new states.
-func (f *feed) changedOrders(ctx context.Context, start time.Time) ([]checkout.Order, error) {
-	var out []checkout.Order
-	s := f.orders
-	since, after := s.from(), ""
-	for range maxBatches {
-		rows, err := f.d.Orders.Changed(ctx, since, after, batch)
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range rows {
-			if s.fresh(o.OrderID, o.UpdatedAt) {
-				out = append(out, o)
-			}
-		}
-		if len(rows) < batch {
-			s.advance(start)
-			break
-		}
-		last := rows[len(rows)-1]
-		since, after = last.UpdatedAt, last.OrderID
-		s.advance(last.UpdatedAt)
+		after, since = version(rows[len(rows)-1])
+		s.advance(since)
 	}
 	return out, nil
 }
