@@ -63,6 +63,20 @@ func (c *checker) add(field, format string, args ...any) {
 // passed. Anything printable is fine, markup and quotes included: the order
 // is stored as sent, and whoever shows it escapes it for their medium.
 func (c *checker) text(field, v string, maxRunes int) bool {
+	if !c.bounded(field, v, maxRunes) {
+		return false
+	}
+	if strings.ContainsFunc(v, unsafeRune) {
+		c.add(field, "must not contain control characters")
+		return false
+	}
+	return true
+}
+
+// bounded checks what every string field must be: present, valid UTF-8
+// without U+FFFD, and at most maxRunes characters; it reports whether it
+// passed.
+func (c *checker) bounded(field, v string, maxRunes int) bool {
 	switch {
 	case strings.TrimSpace(v) == "":
 		c.add(field, "is required")
@@ -72,8 +86,6 @@ func (c *checker) text(field, v string, maxRunes int) bool {
 		c.add(field, replacementMessage)
 	case utf8.RuneCountInString(v) > maxRunes:
 		c.add(field, "must be at most %d characters", maxRunes)
-	case strings.ContainsFunc(v, unsafeRune):
-		c.add(field, "must not contain control characters")
 	default:
 		return true
 	}
@@ -117,15 +129,10 @@ func (c *checker) email(field, v string) {
 // printable characters will do, but bounded and without spaces at either
 // end, which would make two SKUs that look alike.
 func (c *checker) sku(field, v string) {
+	if !c.bounded(field, v, maxSKULength) {
+		return
+	}
 	switch {
-	case strings.TrimSpace(v) == "":
-		c.add(field, "is required")
-	case !utf8.ValidString(v):
-		c.add(field, "must be valid UTF-8")
-	case strings.ContainsRune(v, utf8.RuneError):
-		c.add(field, replacementMessage)
-	case utf8.RuneCountInString(v) > maxSKULength:
-		c.add(field, "must be at most %d characters", maxSKULength)
 	case strings.ContainsFunc(v, func(r rune) bool { return !unicode.IsPrint(r) }):
 		c.add(field, "must contain only printable characters")
 	case strings.TrimSpace(v) != v:
