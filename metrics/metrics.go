@@ -80,7 +80,7 @@ func New(backlogs Backlogs) *Metrics {
 	m.reg.MustRegister(m.inflightOrders, m.httpRequests, m.httpDuration, m.events, m.matches, m.deliveries, m.deliveryDuration, m.emails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		backlogCollector{backlogs})
-	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: nil, Registry: m.reg})
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 	return m
 }
 
