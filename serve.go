@@ -59,22 +59,22 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	stopFront := func() {
+	// A start that fails takes the listener down with it; after a clean
+	// stop, which shuts the front down first (below), this finds nothing.
+	defer func() {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 		defer cancel()
 		_ = front.Shutdown(shutdownCtx)
-	}
+	}()
 
 	a, err := openApp(ctx, cfg, log)
 	if err != nil {
-		stopFront()
 		return err
 	}
 	defer database.Close(a.db)
 
 	key, err := a.keys.Bootstrap(ctx, cfg.BootstrapAPIKey)
 	if err != nil {
-		stopFront()
 		return err
 	}
 	if key != "" {
@@ -87,20 +87,17 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	dash, err := dashboard.New(dashboard.Deps{DB: a.db, Keys: a.keys, Orders: a.checkout, Journeys: a.bus, Rules: a.bus,
 		DeadLetters: a.bus, Emails: a.email, Stock: a.inventory, Log: log})
 	if err != nil {
-		stopFront()
 		return err
 	}
 	srv, err := web.New(web.Deps{DB: a.db, Keys: a.keys, Bus: a.bus, Checkout: a.checkout,
 		Inventory: a.inventory, Email: a.email, Log: log, Metrics: m, Dashboard: dash}, cfg.HTTP.Config)
 	if err != nil {
-		stopFront()
 		return err
 	}
 	var metricsSrv *http.Server
 	if cfg.HTTP.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", cfg.HTTP.MetricsAddr)
 		if err != nil {
-			stopFront()
 			return fmt.Errorf("listen on %s (http.metrics_addr): %w", cfg.HTTP.MetricsAddr, err)
 		}
 		mux := http.NewServeMux()
@@ -133,7 +130,6 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		tr, err := natsbus.Dial(ctx, cfg.Bus.NATSURL, natsbus.Options{Workers: cfg.Delivery.Workers,
 			EventRetention: cfg.Delivery.Retention, Log: log})
 		if err != nil {
-			stopFront()
 			return err
 		}
 		a.bus.UseTransport(tr)
