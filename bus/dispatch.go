@@ -90,16 +90,6 @@ func (b *Bus) Run(ctx context.Context) error {
 	}
 }
 
-// route routes batch after batch until no committed event is left.
-func (b *Bus) route(ctx context.Context) error {
-	for {
-		n, err := b.routeBatch(ctx)
-		if err != nil || n < routeBatch {
-			return err
-		}
-	}
-}
-
 // routeBatch turns up to routeBatch committed events into delivery rows,
 // one per matching (rule, target), in the same transaction that marks the
 // events routed, and returns how many events it took.

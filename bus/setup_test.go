@@ -139,3 +139,14 @@ func checkoutRule(name string, targets ...TargetConfig) RuleConfig {
 
 // nop is a handler that succeeds at once.
 func nop[T any](context.Context, Delivery[T]) error { return nil }
+
+// route routes batch after batch until no committed event is left, as Run
+// does between its dispatches.
+func (b *Bus) route(ctx context.Context) error {
+	for {
+		n, err := b.routeBatch(ctx)
+		if err != nil || n < routeBatch {
+			return err
+		}
+	}
+}
