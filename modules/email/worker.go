@@ -89,7 +89,7 @@ func (s *Service) sender(ctx context.Context, jobs <-chan jobRow, inflight *jobS
 			if !ok {
 				return
 			}
-			s.process(context.WithoutCancel(ctx), sess, j) // the send and its record outlive ctx
+			s.process(context.WithoutCancel(ctx), sess, j)
 			inflight.remove(j.ID)
 			idle.Reset(idleClose)
 		case <-idle.C:
