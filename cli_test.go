@@ -201,14 +201,17 @@ func TestAdminCommands(t *testing.T) {
 	if code, out, _ := runCLI(t, "apikey", "revoke", "web"); code != 0 || out != "revoked web\n" {
 		t.Errorf("apikey revoke: %d %q", code, out)
 	}
-	if code, _, errOut := runCLI(t, "apikey", "revoke", "web"); code != 1 || !strings.Contains(errOut, "no such key") {
+	if code, _, errOut := runCLI(t, "apikey", "revoke", "web"); code != 1 || !strings.Contains(errOut, `"web" is already revoked`) {
 		t.Errorf("apikey revoke twice: %d %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "apikey", "revoke", "nobody"); code != 1 || !strings.Contains(errOut, "no such key") {
+		t.Errorf("apikey revoke of an unknown key: %d %q", code, errOut)
 	}
 	if code, out, errOut := runCLI(t, "stock", "set", "MUG", "12"); code != 0 || out != "MUG: on hand 12, reserved 0, available 12\n" {
 		t.Errorf("stock set: %d %q %q", code, out, errOut)
 	}
-	if code, _, _ := runCLI(t, "stock", "set", "MUG", "-3"); code == 0 {
-		t.Error("stock set accepted -3")
+	if code, _, _ := runCLI(t, "stock", "set", "MUG", "-3"); code != 2 {
+		t.Errorf("stock set MUG -3: exit %d, want 2", code)
 	}
 	if code, out, _ := runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "shopbus ") {
 		t.Errorf("version: %d %q", code, out)
@@ -235,6 +238,38 @@ func TestUnknownDriver(t *testing.T) {
 	for _, args := range [][]string{{"migrate"}, {"serve"}, {"rules", "check"}, {"apikey", "list"}} {
 		if code, out, errOut := runCLI(t, args...); code != 2 || out != "" || !strings.Contains(errOut, `"mysql"`) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and the driver named", args, code, out, errOut)
+		}
+	}
+}
+
+// TestInvalidInputExits2: whatever the command, what the user gave being
+// wrong (a flag, an argument, the config file) exits 2; the config is
+// checked whole before anything opens.
+func TestInvalidInputExits2(t *testing.T) {
+	t.Setenv("SHOPBUS_DATABASE_DSN", filepath.Join(t.TempDir(), "shop.db"))
+	unknownKey := writeFile(t, "unknown.yaml", "http:\n  adr: \":0\"\n")
+	badPattern := writeFile(t, "pattern.yaml", "rules:\n  - name: r\n    pattern: {source: [{prefix: 1}]}\n    targets: [{module: inventory}]\n")
+	unknownModule := writeFile(t, "module.yaml", "rules:\n  - name: r\n    pattern: {source: [\"x\"]}\n    targets: [{module: warehouse}]\n")
+	syntax := writeFile(t, "syntax.yaml", "http:\n  addr: \":0\"\n database:\n")
+	badMail := writeFile(t, "mail.yaml", "mail:\n  from: \"not an address\"\n")
+	configs := map[string]string{"unknown key": unknownKey, "bad pattern": badPattern, "unknown module": unknownModule,
+		"YAML syntax": syntax, "bad mail.from": badMail}
+	commands := [][]string{{"serve"}, {"migrate"}, {"rules", "check"}, {"apikey", "list"}, {"dlq", "list"},
+		{"stock", "set", "MUG", "1"}, {"events", "replay", "--from", "1h"}}
+	for name, file := range configs {
+		for _, args := range commands {
+			t.Run(name+"/"+strings.Join(args, " "), func(t *testing.T) {
+				if code, out, errOut := runCLI(t, append([]string{"--config", file}, args...)...); code != 2 || out != "" {
+					t.Errorf("exit %d, stdout %q, stderr %q; want 2", code, out, errOut)
+				}
+			})
+		}
+	}
+	for _, args := range [][]string{{"stock", "set", "MUG", "many"}, {"dlq", "show", "abc"}, {"dlq", "redrive"},
+		{"events", "replay", "--from", "yesterday"}, {"apikey", "create", "--name", "x", "--expires", "soon"},
+		{"serve", "--no-such-flag"}, {"events", "test-pattern", "--pattern", "{", "--event", "{}"}} {
+		if code, _, errOut := runCLI(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errOut)
 		}
 	}
 }

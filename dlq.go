@@ -3,32 +3,28 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/shopbus/shopbus/config"
+	"github.com/shopbus/shopbus/fault"
+	"gorm.io/gorm"
+
 	"github.com/spf13/cobra"
 
 	"github.com/shopbus/shopbus/bus"
-	"github.com/shopbus/shopbus/database"
 )
 
-// withBus runs fn with the whole app wired and the rules compiled, on the
-// database serve uses; a running server picks up what fn queues.
-func withBus(cmd *cobra.Command, load loader, fn func(ctx context.Context, a *app) error) error {
-	cfg, err := load()
-	if err != nil {
-		return invalidInput{err}
-	}
-	a, err := openApp(cmd.Context(), cfg, newLogger(cfg.Log, cmd.ErrOrStderr()))
-	if err != nil {
-		return err
-	}
-	defer database.Close(a.db)
-	return fn(cmd.Context(), a)
+// withRecords runs fn with the bus's records in the configured database:
+// the dead letters need neither the rules nor the modules.
+func withRecords(cmd *cobra.Command, load loader, fn func(ctx context.Context, r *bus.Records) error) error {
+	return withDB(cmd, load, func(ctx context.Context, _ *config.Config, db *gorm.DB, log *slog.Logger) error {
+		return fn(ctx, bus.NewRecords(db, log))
+	})
 }
 
 func dlqCmd(load loader) *cobra.Command {
@@ -40,8 +36,8 @@ func dlqCmd(load loader) *cobra.Command {
 		Short: "List dead deliveries, oldest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withBus(cmd, load, func(ctx context.Context, a *app) error {
-				dead, err := a.bus.DeadLetters(ctx, target, limit)
+			return withRecords(cmd, load, func(ctx context.Context, r *bus.Records) error {
+				dead, err := r.DeadLetters(ctx, target, limit)
 				if err != nil {
 					return err
 				}
@@ -66,8 +62,8 @@ func dlqCmd(load loader) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withBus(cmd, load, func(ctx context.Context, a *app) error {
-				d, err := a.bus.DeadLetter(ctx, ids[0])
+			return withRecords(cmd, load, func(ctx context.Context, r *bus.Records) error {
+				d, err := r.DeadLetter(ctx, ids[0])
 				if err != nil {
 					return err
 				}
@@ -87,11 +83,8 @@ func dlqCmd(load loader) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withBus(cmd, load, func(ctx context.Context, a *app) error {
-				n, err := a.bus.Redrive(ctx, bus.Redrive{IDs: ids, Target: redriveTarget, All: all})
-				if errors.Is(err, bus.ErrBadRedrive) {
-					return invalidInput{err}
-				}
+			return withRecords(cmd, load, func(ctx context.Context, r *bus.Records) error {
+				n, err := r.Redrive(ctx, bus.Redrive{IDs: ids, Target: redriveTarget, All: all})
 				if err != nil {
 					return err
 				}
@@ -115,7 +108,7 @@ func parseIDs(args []string) ([]int64, error) {
 	for _, a := range args {
 		id, err := strconv.ParseInt(a, 10, 64)
 		if err != nil || id < 1 {
-			return nil, invalidInput{fmt.Errorf("%q is not a delivery ID", a)}
+			return nil, fault.Errorf(fault.Invalid, "%q is not a delivery ID", a)
 		}
 		ids = append(ids, id)
 	}
@@ -128,56 +121,4 @@ func oneLine(s string, n int) string {
 		s = s[:n-1] + "…"
 	}
 	return s
-}
-
-// parseTime reads an RFC 3339 time, or a duration meaning that long ago.
-func parseTime(flag, v string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(v); err == nil {
-		return now.Add(-d), nil
-	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return time.Time{}, invalidInput{fmt.Errorf("--%s %q: want an RFC 3339 time (2026-11-25T18:00:00Z) or a duration ago (1h)", flag, v)}
-	}
-	return t, nil
-}
-
-func replayCmd(load loader) *cobra.Command {
-	var from, to string
-	var r bus.Replay
-	cmd := &cobra.Command{
-		Use:   "replay --from T [--to T] [--rule R] [--target T] [--force]",
-		Short: "Run archived events through today's rules again, as replays",
-		Long: "Events written between --from and --to go through the current rules again. Without --force, a delivery\n" +
-			"that already happened (or is pending) is skipped, so a replay fills gaps and sends nothing twice.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			now := time.Now().UTC()
-			var err error
-			if r.From, err = parseTime("from", from, now); err != nil {
-				return err
-			}
-			r.To = now
-			if to != "" {
-				if r.To, err = parseTime("to", to, now); err != nil {
-					return err
-				}
-			}
-			return withBus(cmd, load, func(ctx context.Context, a *app) error {
-				res, err := a.bus.Replay(ctx, r)
-				if err != nil {
-					return invalidInput{err}
-				}
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
-			})
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&from, "from", "", "the first event time: RFC 3339, or a duration ago such as 1h")
-	f.StringVar(&to, "to", "", "the end (exclusive; default now)")
-	f.StringVar(&r.Rule, "rule", "", "only this rule")
-	f.StringVar(&r.Target, "target", "", "only this target")
-	f.BoolVar(&r.Force, "force", false, "deliver again what was already delivered")
-	_ = cmd.MarkFlagRequired("from")
-	return cmd
 }

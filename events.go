@@ -1,10 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
+	"time"
+
+	"github.com/shopbus/shopbus/config"
+	"github.com/shopbus/shopbus/modules/email"
+	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/fault"
 
 	"github.com/spf13/cobra"
 
@@ -12,23 +22,17 @@ import (
 	"github.com/shopbus/shopbus/bus/transform"
 )
 
-// invalidInput marks an error in what the user gave: shopbus exits 2.
-type invalidInput struct{ err error }
-
-func (e invalidInput) Error() string { return e.err.Error() }
-func (e invalidInput) Unwrap() error { return e.err }
-
 // argument reads a flag's value, or the file it names as @file.json.
 func argument(name, v string) ([]byte, error) {
 	if file, ok := strings.CutPrefix(v, "@"); ok {
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return nil, invalidInput{fmt.Errorf("--%s: %w", name, err)}
+			return nil, fault.Errorf(fault.Invalid, "--%s: %w", name, err)
 		}
 		return b, nil
 	}
 	if v == "" {
-		return nil, invalidInput{fmt.Errorf("--%s is required", name)}
+		return nil, fault.Errorf(fault.Invalid, "--%s is required", name)
 	}
 	return []byte(v), nil
 }
@@ -41,7 +45,7 @@ func event(v string) ([]byte, error) {
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(b, &obj); err != nil {
-		return nil, invalidInput{fmt.Errorf("--event: not a JSON object: %w", err)}
+		return nil, fault.Errorf(fault.Invalid, "--event: not a JSON object: %w", err)
 	}
 	return b, nil
 }
@@ -69,11 +73,11 @@ func testPatternCmd() *cobra.Command {
 			}
 			p, err := pattern.Compile(src)
 			if err != nil {
-				return invalidInput{err}
+				return err
 			}
 			ok, err := p.Match(ev)
 			if err != nil {
-				return invalidInput{err}
+				return err
 			}
 			return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]bool{"result": ok})
 		},
@@ -101,22 +105,22 @@ func testTransformCmd() *cobra.Command {
 					return err
 				}
 				if err := json.Unmarshal(src, &spec.InputPathsMap); err != nil {
-					return invalidInput{fmt.Errorf("--input-paths-map: want a JSON object of strings: %w", err)}
+					return fault.Errorf(fault.Invalid, "--input-paths-map: want a JSON object of strings: %w", err)
 				}
 			}
 			if fields != "" {
 				spec.Fields = strings.Split(fields, ",")
 			}
 			if spec.InputPath == "" && spec.InputTemplate == "" && spec.Fields == nil && spec.InputPathsMap == nil {
-				return invalidInput{fmt.Errorf("give --input-path, --input-paths-map with --input-template, or --fields")}
+				return fault.Errorf(fault.Invalid, "give --input-path, --input-paths-map with --input-template, or --fields")
 			}
 			t, err := transform.Compile(spec)
 			if err != nil {
-				return invalidInput{err}
+				return err
 			}
 			out, err := t.Apply(ev, ruleName)
 			if err != nil {
-				return invalidInput{err}
+				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), string(out))
 			return nil
@@ -129,5 +133,61 @@ func testTransformCmd() *cobra.Command {
 	f.StringVar(&spec.InputTemplate, "input-template", "", "the input transformer's template")
 	f.StringVar(&fields, "fields", "", "paths to keep, comma-separated, e.g. detail.order_id,detail.payment")
 	f.StringVar(&ruleName, "rule-name", "test-rule", "the rule name for <aws.events.rule-name>")
+	return cmd
+}
+
+// parseTime reads an RFC 3339 time, or a duration meaning that long ago.
+func parseTime(flag, v string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fault.Errorf(fault.Invalid, "--%s %q: want an RFC 3339 time (2026-11-25T18:00:00Z) or a duration ago (1h)", flag, v)
+	}
+	return t, nil
+}
+
+func replayCmd(load loader) *cobra.Command {
+	var from, to string
+	var r bus.Replay
+	cmd := &cobra.Command{
+		Use:   "replay --from T [--to T] [--rule R] [--target T] [--force]",
+		Short: "Run archived events through today's rules again, as replays",
+		Long: "Events written between --from and --to go through the current rules again. Without --force, a delivery\n" +
+			"that already happened (or is pending) is skipped, so a replay fills gaps and sends nothing twice.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := time.Now().UTC()
+			var err error
+			if r.From, err = parseTime("from", from, now); err != nil {
+				return err
+			}
+			r.To = now
+			if to != "" {
+				if r.To, err = parseTime("to", to, now); err != nil {
+					return err
+				}
+			}
+			return withDB(cmd, load, func(ctx context.Context, cfg *config.Config, db *gorm.DB, log *slog.Logger) error {
+				rt, err := route(cfg, bus.Deps{DB: db, Log: log}, email.Deps{DB: db, Log: log})
+				if err != nil {
+					return err
+				}
+				res, err := rt.bus.Replay(ctx, r)
+				if err != nil {
+					return err
+				}
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&from, "from", "", "the first event time: RFC 3339, or a duration ago such as 1h")
+	f.StringVar(&to, "to", "", "the end (exclusive; default now)")
+	f.StringVar(&r.Rule, "rule", "", "only this rule")
+	f.StringVar(&r.Target, "target", "", "only this target")
+	f.BoolVar(&r.Force, "force", false, "deliver again what was already delivered")
+	_ = cmd.MarkFlagRequired("from")
 	return cmd
 }

@@ -7,24 +7,24 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/config"
+	"github.com/shopbus/shopbus/modules/email"
 )
 
-// checkedApp wires the modules to the bus without opening the database, so
-// the rules are compiled and checked exactly as serve would.
-func checkedApp(load loader, stderr io.Writer) (*app, error) {
+// checkRules compiles the config's rules against the modules exactly as
+// serve would, without a database: nothing runs.
+func checkRules(load loader, stderr io.Writer) (*config.Config, *bus.Bus, error) {
 	cfg, err := load()
 	if err != nil {
-		return nil, invalidInput{err}
+		return nil, nil, err
 	}
-	if err := cfg.Validate(); err != nil {
-		return nil, invalidInput{err}
+	quiet := newLogger(config.Log{Level: "error"}, stderr)
+	r, err := route(cfg, bus.Deps{Log: quiet}, email.Deps{Log: quiet})
+	if err != nil {
+		return nil, nil, err
 	}
-	a := &app{cfg: cfg, log: newLogger(config.Log{Level: "error"}, stderr)}
-	if err := a.wire(); err != nil {
-		return nil, invalidInput{err}
-	}
-	return a, nil
+	return cfg, r.bus, nil
 }
 
 func rulesCmd(load loader) *cobra.Command {
@@ -34,11 +34,11 @@ func rulesCmd(load loader) *cobra.Command {
 		Short: "Validate the config and its rules; every error names its file, line and rule",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := checkedApp(load, cmd.ErrOrStderr())
+			cfg, _, err := checkRules(load, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d rules, all valid\n", a.cfg.File, len(a.cfg.Rules))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d rules, all valid\n", cfg.File, len(cfg.Rules))
 			return nil
 		},
 	})
@@ -52,13 +52,13 @@ func rulesCmd(load loader) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := checkedApp(load, cmd.ErrOrStderr())
+			_, b, err := checkRules(load, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			matches, err := a.bus.Test(ev)
+			matches, err := b.Test(ev)
 			if err != nil {
-				return invalidInput{err}
+				return err
 			}
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")

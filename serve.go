@@ -14,10 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/shopbus/shopbus/bus/natsbus"
 	"github.com/shopbus/shopbus/config"
 	"github.com/shopbus/shopbus/database"
-	"github.com/shopbus/shopbus/metrics"
 	"github.com/shopbus/shopbus/web"
 	"github.com/shopbus/shopbus/web/dashboard"
 )
@@ -46,9 +44,6 @@ func serveCmd(load loader) *cobra.Command {
 // database closes.
 func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, ready func(addr string)) error {
 	log := newLogger(cfg.Log, stderr)
-	if err := cfg.Validate(); err != nil {
-		return invalidInput{err} // before listening: a bad config never looks alive
-	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
@@ -81,9 +76,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		fmt.Fprintf(stdout, "Created the admin API key. It is shown only this once; keep it safe:\n\n    %s\n\n", key)
 	}
 
-	m := metrics.New(metrics.Backlogs{Bus: a.bus, Email: a.email})
-	a.bus.Observe(m)
-	a.email.Observe(m)
+	m := a.metrics
 	dash, err := dashboard.New(dashboard.Deps{DB: a.db, Keys: a.keys, Orders: a.checkout, Journeys: a.bus, Rules: a.bus,
 		DeadLetters: a.bus, Emails: a.email, Stock: a.inventory, Log: log})
 	if err != nil {
@@ -123,16 +116,6 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 				}
 			}
 		}
-	}
-
-	if cfg.Bus.Transport == config.TransportNATS {
-		// The bus closes it when it stops, after the handlers in flight.
-		tr, err := natsbus.Dial(ctx, cfg.Bus.NATSURL, natsbus.Options{Workers: cfg.Delivery.Workers,
-			EventRetention: cfg.Delivery.Retention, Log: log})
-		if err != nil {
-			return err
-		}
-		a.bus.UseTransport(tr)
 	}
 
 	// The group committer stops last: the deliveries and sends in flight

@@ -60,7 +60,8 @@ type Options struct {
 	Retention time.Duration `yaml:"retention"`
 }
 
-func (o *Options) setDefaults() {
+// SetDefaults fills in what the config left out.
+func (o *Options) SetDefaults() {
 	if o.Workers == 0 {
 		o.Workers = 128
 	}
@@ -94,9 +95,21 @@ type Delivery[T any] struct {
 // transaction rolled back is called again.
 type Handler[T any] func(ctx context.Context, d Delivery[T]) error
 
+// Records reads and tends what the bus has stored: the events and
+// deliveries of orders, the backlog and the dead letters. It needs only the
+// database, so a command that inspects or redrives dead letters builds it
+// without the rules or the modules.
+type Records struct {
+	db  *gorm.DB
+	log *slog.Logger
+}
+
+// NewRecords returns the bus's records in db.
+func NewRecords(db *gorm.DB, log *slog.Logger) *Records { return &Records{db: db, log: log} }
+
 // Bus routes events from the outbox to subscribers.
 type Bus struct {
-	db      *gorm.DB
+	*Records
 	log     *slog.Logger
 	opts    Options
 	configs []RuleConfig
@@ -109,18 +122,17 @@ type Bus struct {
 	webhooks map[[2]string]*webhook.Target
 	// targets are the modules and webhooks that Start found, which Run
 	// consumes.
-	targets  []string
-	examples []Detail
-	// transport carries hand-overs to handlers (newInproc by default).
+	targets   []string
+	examples  []Detail
 	transport Transport
+	observer  Observer
+	committer Committer
 
 	ctx         context.Context // the context handlers run in, set by Run
 	wake        chan struct{}
 	mu          sync.Mutex
 	inflight    map[int64]bool // deliveries this instance's handlers are working
 	afterCommit []func()
-	observer    Observer
-	committer   Committer
 
 	// owner names this instance in the leases it takes on deliveries, and
 	// lease is how long they hold (defaultLease).
@@ -129,26 +141,48 @@ type Bus struct {
 }
 
 // Committer runs a unit of write work in a transaction and returns once it
-// is committed: database.Direct (the default) or a database.Batcher, which
-// shares one commit among the deliveries handled at the same moment.
+// is committed: database.Direct or a database.Batcher, which shares one
+// commit among the deliveries handled at the same moment.
 type Committer interface {
 	Do(ctx context.Context, fn func(tx *gorm.DB) error) error
 }
 
-// CommitWith makes the bus run each delivery's transaction through c. Call
-// it before Run.
-func (b *Bus) CommitWith(c Committer) { b.committer = c }
+// Deps are what a bus works through. Only DB is required.
+type Deps struct {
+	DB  *gorm.DB
+	Log *slog.Logger
+	// Committer runs each delivery's transaction (default: one transaction
+	// each, database.Direct).
+	Committer Committer
+	// Observer is told of routing and delivery outcomes (default: nobody).
+	Observer Observer
+	// Transport carries hand-overs to handlers (default: within this
+	// process, through asaskevich/EventBus). Run closes it.
+	Transport Transport
+}
 
 // runner handles one delivery row inside tx.
 type runner func(ctx context.Context, tx *gorm.DB, d *deliveryRow) error
 
-// New returns a bus for these rules. Rules are compiled by Start, once every
-// subscriber is known.
-func New(db *gorm.DB, rules []RuleConfig, opts Options, log *slog.Logger) *Bus {
-	opts.setDefaults()
+// New returns a bus for these rules. Rules are compiled by Start, once
+// every subscriber is known.
+func New(deps Deps, rules []RuleConfig, opts Options) *Bus {
+	opts.SetDefaults()
+	if deps.Log == nil {
+		deps.Log = slog.Default()
+	}
+	if deps.Committer == nil {
+		deps.Committer = database.Direct{DB: deps.DB}
+	}
+	if deps.Observer == nil {
+		deps.Observer = noObserver{}
+	}
+	if deps.Transport == nil {
+		deps.Transport = newInproc(opts.Workers)
+	}
 	return &Bus{
-		db:        db,
-		log:       log,
+		Records:   NewRecords(deps.DB, deps.Log),
+		log:       deps.Log,
 		opts:      opts,
 		configs:   rules,
 		runners:   map[string]runner{},
@@ -157,9 +191,9 @@ func New(db *gorm.DB, rules []RuleConfig, opts Options, log *slog.Logger) *Bus {
 		owner:     instanceName(),
 		lease:     defaultLease,
 		inflight:  map[int64]bool{},
-		observer:  noObserver{},
-		committer: database.Direct{DB: db},
-		transport: newInproc(opts.Workers),
+		observer:  deps.Observer,
+		committer: deps.Committer,
+		transport: deps.Transport,
 	}
 }
 

@@ -300,10 +300,10 @@ func TestDeliveries(t *testing.T) {
 func TestDeliveriesShareGroupCommits(t *testing.T) {
 	db := dbtest.Open(t, Migrations)
 	createWorkTable(t, db)
-	b := newTestBus(t, db, []RuleConfig{checkoutRule("fulfilment", detailTarget("inventory"))})
 	commits := database.NewBatcher(db, 64)
 	bustest.Run(t, commits.Run)
-	b.CommitWith(commits)
+	b := New(Deps{DB: db, Log: testLogger(t), Committer: commits}, []RuleConfig{checkoutRule("fulfilment", detailTarget("inventory"))},
+		Options{PollInterval: 10 * time.Millisecond, Retry: fastRetry})
 	Subscribe(b, "inventory", func(ctx context.Context, d Delivery[orderChange]) error {
 		if err := d.Tx.Create(&work{OrderID: d.OrderID, Attempt: d.Attempt}).Error; err != nil {
 			return err

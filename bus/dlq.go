@@ -8,13 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopbus/shopbus/fault"
+
 	"gorm.io/gorm"
 )
 
 // Errors of the dead-letter operations.
 var (
-	ErrNotFound   = errors.New("bus: delivery not found")
-	ErrBadRedrive = errors.New("redrive: name delivery IDs, a target, or all (exactly one)")
+	ErrNotFound   = fault.New(fault.NotFound, "bus: delivery not found")
+	ErrBadRedrive = fault.New(fault.Invalid, "redrive: name delivery IDs, a target, or all (exactly one)")
 )
 
 // DeadLetter is a delivery that ran out of retries, with everything needed
@@ -49,7 +51,7 @@ func (r deliveryRow) deadLetter() DeadLetter {
 
 // DeadLetters lists dead deliveries, oldest first, for one target or all
 // (target empty), at most limit of them.
-func (b *Bus) DeadLetters(ctx context.Context, target string, limit int) ([]DeadLetter, error) {
+func (b *Records) DeadLetters(ctx context.Context, target string, limit int) ([]DeadLetter, error) {
 	if strings.ContainsRune(target, 0) {
 		return []DeadLetter{}, nil // no target has a NUL in its name (nor could PostgreSQL compare one)
 	}
@@ -69,7 +71,7 @@ func (b *Bus) DeadLetters(ctx context.Context, target string, limit int) ([]Dead
 }
 
 // DeadLetter returns one dead delivery.
-func (b *Bus) DeadLetter(ctx context.Context, id int64) (DeadLetter, error) {
+func (b *Records) DeadLetter(ctx context.Context, id int64) (DeadLetter, error) {
 	var row deliveryRow
 	err := b.db.WithContext(ctx).Where("id = ? AND status = ?", id, StatusDead).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -86,10 +88,19 @@ type Redrive struct {
 	All    bool
 }
 
+// Redrive is Records.Redrive, and the dispatcher looks for the work at once.
+func (b *Bus) Redrive(ctx context.Context, r Redrive) (int64, error) {
+	n, err := b.Records.Redrive(ctx, r)
+	if n > 0 {
+		b.Wake()
+	}
+	return n, err
+}
+
 // Redrive puts dead deliveries back in line with a fresh retry budget,
 // keeping their error history, and returns how many it moved (IDs that are
 // not dead are passed over; none at all is ErrNotFound).
-func (b *Bus) Redrive(ctx context.Context, r Redrive) (int64, error) {
+func (b *Records) Redrive(ctx context.Context, r Redrive) (int64, error) {
 	q := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("status = ?", StatusDead)
 	switch {
 	case len(r.IDs) > 0 && r.Target == "" && !r.All:
@@ -108,7 +119,6 @@ func (b *Bus) Redrive(ctx context.Context, r Redrive) (int64, error) {
 		"lease_until": nil, "updated_at": now})
 	if res.Error == nil && res.RowsAffected > 0 {
 		b.log.Info("bus: redrive", "deliveries", res.RowsAffected, "target", r.Target, "ids", r.IDs)
-		b.Wake()
 	}
 	if res.Error == nil && len(r.IDs) > 0 && res.RowsAffected == 0 {
 		return 0, fmt.Errorf("%w: none of %v is a dead delivery", ErrNotFound, r.IDs)

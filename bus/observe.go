@@ -27,9 +27,6 @@ type noObserver struct{}
 func (noObserver) Routed(string, string, []string)                 {}
 func (noObserver) Attempted(string, string, string, time.Duration) {}
 
-// Observe makes o the bus's observer. Call it before Run.
-func (b *Bus) Observe(o Observer) { b.observer = o }
-
 // Backlog is the work the bus has not finished.
 type Backlog struct {
 	// Unrouted counts committed events not yet turned into deliveries.
@@ -42,7 +39,7 @@ type Backlog struct {
 
 // Backlog counts the unfinished work, from the database: it is the same
 // whichever process asks.
-func (b *Bus) Backlog(ctx context.Context) (Backlog, error) {
+func (b *Records) Backlog(ctx context.Context) (Backlog, error) {
 	var bl Backlog
 	db := b.db.WithContext(ctx)
 	err := db.Model(&eventRow{}).Where("routed_at IS NULL").Count(&bl.Unrouted).Error

@@ -68,7 +68,7 @@ func TestFailingTargetDoesNotDelayOthers(t *testing.T) {
 	db := dbtest.Open(t, Migrations)
 	rule := checkoutRule("fan-out", detailTarget("crm"), detailTarget("shipping"))
 	rule.Retry = &Retry{MaxAttempts: 100000}
-	b := New(db, []RuleConfig{rule}, Options{Workers: 1, PollInterval: 10 * time.Millisecond, Retry: fastRetry}, testLogger(t))
+	b := New(Deps{DB: db, Log: testLogger(t)}, []RuleConfig{rule}, Options{Workers: 1, PollInterval: 10 * time.Millisecond, Retry: fastRetry})
 	var crmCalls atomic.Int32
 	Subscribe(b, "crm", func(ctx context.Context, d Delivery[orderChange]) error {
 		crmCalls.Add(1)
@@ -114,8 +114,8 @@ func TestDeliveryToTargetWithoutSubscriberDoesNotStallBus(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b := New(db, []RuleConfig{checkoutRule("shipments", detailTarget("shipping"))},
-		Options{Workers: 1, PollInterval: 10 * time.Millisecond, Retry: fastRetry}, testLogger(t))
+	b := New(Deps{DB: db, Log: testLogger(t)}, []RuleConfig{checkoutRule("shipments", detailTarget("shipping"))},
+		Options{Workers: 1, PollInterval: 10 * time.Millisecond, Retry: fastRetry})
 	Subscribe(b, "shipping", nop[orderChange])
 	runBus(t, b)
 	publish(t, db, b, newOrder("ord_new"))

@@ -52,7 +52,7 @@ func records(rows []deliveryRow) []DeliveryRecord {
 
 // OrderEvents lists the events written about an order, oldest first,
 // whether or not any rule matched them.
-func (b *Bus) OrderEvents(ctx context.Context, orderID string) ([]Event, error) {
+func (b *Records) OrderEvents(ctx context.Context, orderID string) ([]Event, error) {
 	var rows []eventRow
 	if err := b.db.WithContext(ctx).Where("order_id = ?", orderID).Order("seq").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("bus: events of order %s: %w", orderID, err)
@@ -70,7 +70,7 @@ func (b *Bus) OrderEvents(ctx context.Context, orderID string) ([]Event, error) 
 
 // OrderDeliveries lists every delivery of an order's events, oldest first,
 // with payloads and error histories.
-func (b *Bus) OrderDeliveries(ctx context.Context, orderID string) ([]DeliveryRecord, error) {
+func (b *Records) OrderDeliveries(ctx context.Context, orderID string) ([]DeliveryRecord, error) {
 	var rows []deliveryRow
 	if err := b.db.WithContext(ctx).Where("order_id = ?", orderID).Order("id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("bus: deliveries of order %s: %w", orderID, err)
@@ -80,7 +80,7 @@ func (b *Bus) OrderDeliveries(ctx context.Context, orderID string) ([]DeliveryRe
 
 // DeliveriesOf lists the deliveries of several orders, oldest first, by
 // order: the journeys of a page of orders in one query.
-func (b *Bus) DeliveriesOf(ctx context.Context, orderIDs []string) (map[string][]DeliveryStatus, error) {
+func (b *Records) DeliveriesOf(ctx context.Context, orderIDs []string) (map[string][]DeliveryStatus, error) {
 	out := make(map[string][]DeliveryStatus, len(orderIDs))
 	if len(orderIDs) == 0 {
 		return out, nil
@@ -104,7 +104,7 @@ func (b *Bus) DeliveriesOf(ctx context.Context, orderIDs []string) (map[string][
 // that shares its updated_at with others. A writer that took its timestamp
 // before a later one committed can still land behind the cursor: callers
 // that must see every change look back a little (the dashboard does).
-func (b *Bus) ChangedDeliveries(ctx context.Context, since time.Time, afterID int64, orderID string, limit int) ([]DeliveryRecord, error) {
+func (b *Records) ChangedDeliveries(ctx context.Context, since time.Time, afterID int64, orderID string, limit int) ([]DeliveryRecord, error) {
 	since = since.UTC()
 	q := b.db.WithContext(ctx).Where("updated_at >= ? AND (updated_at > ? OR id > ?)", since, since, afterID)
 	if orderID != "" {
@@ -191,7 +191,7 @@ type Traffic struct {
 
 // Traffic counts what the rules did since a moment. Both counts read only
 // the deliveries changed since then, through their updated_at index.
-func (b *Bus) Traffic(ctx context.Context, since time.Time) (Traffic, error) {
+func (b *Records) Traffic(ctx context.Context, since time.Time) (Traffic, error) {
 	since = since.UTC()
 	db := b.db.WithContext(ctx)
 	t := Traffic{Matches: map[string]int64{}, Targets: map[[2]string]Counts{}}
@@ -237,7 +237,7 @@ func (b *Bus) Traffic(ctx context.Context, since time.Time) (Traffic, error) {
 }
 
 // DeadByTarget counts the dead deliveries of each target.
-func (b *Bus) DeadByTarget(ctx context.Context) (map[string]int64, error) {
+func (b *Records) DeadByTarget(ctx context.Context) (map[string]int64, error) {
 	var rows []struct {
 		Target string
 		N      int64

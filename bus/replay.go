@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shopbus/shopbus/fault"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -36,15 +38,15 @@ type ReplayResult struct {
 func (b *Bus) Replay(ctx context.Context, r Replay) (ReplayResult, error) {
 	var res ReplayResult
 	if !r.From.Before(r.To) {
-		return res, errors.New("replay: --from must be before --to")
+		return res, fault.New(fault.Invalid, "replay: --from must be before --to")
 	}
 	if r.Rule != "" {
 		if _, ok := b.ruleNamed(r.Rule); !ok {
-			return res, fmt.Errorf("replay: no rule named %q", r.Rule)
+			return res, fault.Errorf(fault.Invalid, "replay: no rule named %q", r.Rule)
 		}
 	}
 	if r.Target != "" && !b.targetSet()[r.Target] {
-		return res, fmt.Errorf("replay: no target %q (known: %s)", r.Target, known(b.targetSet()))
+		return res, fault.Errorf(fault.Invalid, "replay: no target %q (known: %s)", r.Target, known(b.targetSet()))
 	}
 	var last int64
 	for {

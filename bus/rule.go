@@ -7,13 +7,15 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/shopbus/shopbus/fault"
+
 	"github.com/shopbus/shopbus/bus/pattern"
 	"github.com/shopbus/shopbus/bus/transform"
 	"github.com/shopbus/shopbus/bus/webhook"
 )
 
 // ErrInvalidRule wraps every reason a rule is refused at start-up.
-var ErrInvalidRule = errors.New("invalid rule")
+var ErrInvalidRule = fault.New(fault.Invalid, "invalid rule")
 
 // RuleConfig is one rule as written in config.yaml.
 type RuleConfig struct {

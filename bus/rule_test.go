@@ -184,7 +184,7 @@ func TestStartCompilesRetry(t *testing.T) {
 }
 
 func TestNewFillsDefaults(t *testing.T) {
-	b := New(dbtest.Open(t, Migrations), nil, Options{}, testLogger(t))
+	b := New(Deps{DB: dbtest.Open(t, Migrations), Log: testLogger(t)}, nil, Options{})
 	if b.opts.Workers <= 0 || b.opts.PollInterval <= 0 || b.opts.Retry != DefaultRetry {
 		t.Errorf("options %+v, want positive workers and poll interval, DefaultRetry", b.opts)
 	}

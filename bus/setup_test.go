@@ -18,7 +18,7 @@ var fastRetry = Retry{MaxAttempts: 5, MaxAge: time.Hour, InitialBackoff: time.Mi
 // subscribes and then calls runBus.
 func newTestBus(t *testing.T, db *gorm.DB, rules []RuleConfig) *Bus {
 	t.Helper()
-	return New(db, rules, Options{PollInterval: 10 * time.Millisecond, Retry: fastRetry}, testLogger(t))
+	return New(Deps{DB: db, Log: testLogger(t)}, rules, Options{PollInterval: 10 * time.Millisecond, Retry: fastRetry})
 }
 
 // testLogger writes the bus's log to the test's output.

@@ -137,7 +137,7 @@ type DeliveryStatus struct {
 }
 
 // Deliveries lists every delivery of an order's events, oldest first.
-func (b *Bus) Deliveries(ctx context.Context, orderID string) ([]DeliveryStatus, error) {
+func (b *Records) Deliveries(ctx context.Context, orderID string) ([]DeliveryStatus, error) {
 	out := []DeliveryStatus{}
 	err := b.db.WithContext(ctx).Model(&deliveryRow{}).Where("order_id = ?", orderID).Order("id").Find(&out).Error
 	return out, err

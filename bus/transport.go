@@ -72,10 +72,6 @@ type OutboxEvent struct {
 	Body []byte
 }
 
-// UseTransport makes the bus hand deliveries over through t instead of
-// within this process. Call it before Run; Run closes it.
-func (b *Bus) UseTransport(t Transport) { b.transport = t }
-
 // inproc is the built-in transport: hand-overs go, through
 // asaskevich/EventBus, to this process's handlers, and events are logged
 // only in the outbox table. Instances that share a database each handle

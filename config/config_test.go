@@ -138,7 +138,7 @@ func TestRepoConfigRulesCompile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := bus.New(nil, c.Rules, c.Delivery, slog.New(slog.DiscardHandler))
+	b := bus.New(bus.Deps{DB: nil, Log: slog.New(slog.DiscardHandler)}, c.Rules, c.Delivery)
 	for _, m := range []string{"inventory", "shipping", "payment", "crm", "email"} {
 		bus.Subscribe(b, m, func(context.Context, bus.Delivery[map[string]any]) error { return nil })
 	}

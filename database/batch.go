@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 
+	"github.com/shopbus/shopbus/fault"
+
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 )
 
 // ErrClosed means the batcher has stopped and takes no more work.
-var ErrClosed = errors.New("database: batcher stopped")
+var ErrClosed = fault.New(fault.Unavailable, "database: batcher stopped")
 
 // Batcher is group commit: it runs many small units of write work, each
 // from its own request, in ONE transaction, so the cost of a durable commit
@@ -54,7 +56,7 @@ var errRetryBatch = errors.New("database: batch lost a lock conflict; retrying")
 // NewBatcher returns a batcher that commits at most max units at a time
 // (at most 64 on PostgreSQL). It does nothing until Run.
 func NewBatcher(db *gorm.DB, max int) *Batcher {
-	if db != nil && db.Dialector != nil && db.Dialector.Name() == Postgres { // nil: wired to check rules, never run
+	if db.Dialector.Name() == Postgres {
 		max = min(max, postgresMaxBatch)
 	}
 	return &Batcher{db: db, max: max, jobs: make(chan *batchJob), first: make(chan *batchJob), stopped: make(chan struct{})}

@@ -7,7 +7,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shopbus/shopbus/bus"
-	"github.com/shopbus/shopbus/modules/checkout"
 )
 
 func (s *Server) listDeadLetters(c echo.Context) error {
@@ -15,7 +14,7 @@ func (s *Server) listDeadLetters(c echo.Context) error {
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			return &checkout.ValidationError{Fields: []checkout.FieldError{{Field: "limit", Message: "must be a whole number from 1 to 1000"}}}
+			return invalidField("limit", "must be a whole number from 1 to 1000")
 		}
 		limit = n
 	}

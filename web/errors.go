@@ -7,78 +7,83 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/shopbus/shopbus/bus"
-	"github.com/shopbus/shopbus/modules/checkout"
-	"github.com/shopbus/shopbus/modules/inventory"
+	"github.com/shopbus/shopbus/fault"
 )
 
 // Problem is an RFC 9457 problem details body.
 type Problem struct {
-	Type   string                `json:"type"`
-	Title  string                `json:"title"`
-	Status int                   `json:"status"`
-	Detail string                `json:"detail,omitempty"`
-	Errors []checkout.FieldError `json:"errors,omitempty"`
+	Type   string         `json:"type"`
+	Title  string         `json:"title"`
+	Status int            `json:"status"`
+	Detail string         `json:"detail,omitempty"`
+	Errors []FieldProblem `json:"errors,omitempty"`
 }
 
-// statusOf maps the domain's errors to HTTP statuses. It is the one place
-// that knows both.
-func statusOf(err error) int {
-	var he *echo.HTTPError
-	var ve *checkout.ValidationError
-	switch {
-	case errors.As(err, &he):
+// FieldProblem is one invalid field of a request, in a Problem.
+type FieldProblem struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// statusOf is the one table from shopbus's error codes to HTTP statuses.
+// Adding a package adds nothing here: packages return coded errors.
+var statusOfCode = map[fault.Code]int{
+	fault.Invalid:      http.StatusUnprocessableEntity,
+	fault.NotFound:     http.StatusNotFound,
+	fault.Conflict:     http.StatusConflict,
+	fault.Unauthorized: http.StatusUnauthorized,
+	fault.Forbidden:    http.StatusForbidden,
+	fault.Unavailable:  http.StatusServiceUnavailable,
+	fault.Internal:     http.StatusInternalServerError,
+}
+
+// StatusOf is the HTTP status that answers err: Echo's own HTTP errors
+// keep theirs, everything else is answered by its code. The dashboard's
+// HTML error pages use it too, so they agree with the API.
+func StatusOf(err error) int {
+	if he, ok := errors.AsType[*echo.HTTPError](err); ok {
 		return he.Code
-	case errors.As(err, &ve):
-		return http.StatusUnprocessableEntity
-	case errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable // the request's deadline passed: busy, try again
-	case errors.Is(err, ErrUnauthorized):
-		return http.StatusUnauthorized
-	case errors.Is(err, ErrForbidden):
-		return http.StatusForbidden
-	case errors.Is(err, ErrKeyNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, ErrKeyExists):
-		return http.StatusConflict
-	case errors.Is(err, ErrInvalidKey):
-		return http.StatusUnprocessableEntity
-	case errors.Is(err, checkout.ErrNotFound), errors.Is(err, inventory.ErrNotFound), errors.Is(err, bus.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, checkout.ErrDuplicate), errors.Is(err, checkout.ErrInvalidTransition),
-		errors.Is(err, inventory.ErrBelowReserved):
-		return http.StatusConflict
-	case errors.Is(err, inventory.ErrInvalid), errors.Is(err, bus.ErrBadRedrive):
-		return http.StatusUnprocessableEntity
 	}
-	return http.StatusInternalServerError
+	return statusOfCode[fault.CodeOf(err)]
 }
 
-// handleError turns any error into a problem+json response. Errors it does
-// not know are logged and answered with a plain 500 that leaks nothing.
+// invalidField is a 422 naming one field of the request.
+func invalidField(field, message string) error {
+	return fault.InvalidFields(fault.Field{Field: field, Message: message})
+}
+
+// handleError turns any error into a problem+json response. Echo's own
+// HTTP errors (400 for bad JSON, 404 for no route, 413, 415) keep their
+// status; everything else is answered by its code. Errors without one are
+// logged and answered with a plain 500 that leaks nothing.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status := statusOf(err)
-	p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status}
-	var he *echo.HTTPError
-	var ve *checkout.ValidationError
+	status := StatusOf(err)
+	detail := err.Error()
+	if he, ok := errors.AsType[*echo.HTTPError](err); ok {
+		detail = ""
+		if msg, ok := he.Message.(string); ok && msg != http.StatusText(status) {
+			detail = msg
+		}
+	}
+	p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail}
 	switch {
 	case errors.Is(err, context.Canceled):
 		// The client went away; nothing to tell anyone.
 		s.log.Debug("web: request cancelled", "method", c.Request().Method, "path", c.Path())
+		p.Detail = ""
 	case status == http.StatusInternalServerError:
 		s.log.Error("web: request failed", "method", c.Request().Method, "path", c.Path(),
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
-	case errors.As(err, &ve):
-		p.Detail, p.Errors = "the request has invalid fields", ve.Fields
-	case errors.As(err, &he):
-		if msg, ok := he.Message.(string); ok && msg != http.StatusText(status) {
-			p.Detail = msg
+		p.Detail = ""
+	}
+	if fields := fault.FieldsOf(err); len(fields) > 0 {
+		p.Detail = "the request has invalid fields"
+		for _, f := range fields {
+			p.Errors = append(p.Errors, FieldProblem(f))
 		}
-	default:
-		p.Detail = err.Error()
 	}
 	if status == http.StatusUnauthorized {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="shopbus"`)

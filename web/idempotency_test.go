@@ -59,8 +59,8 @@ func newIdemShop(t *testing.T) *idemShop {
 	cfg.Mail.SMTPAddr, cfg.Mail.Dir = "", t.TempDir()
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	b := bus.New(db, cfg.Rules, cfg.Delivery, log)
-	mail, err := email.New(db, cfg.Mail, log)
+	b := bus.New(bus.Deps{DB: db, Log: log}, cfg.Rules, cfg.Delivery)
+	mail, err := email.New(email.Deps{DB: db, Log: log}, cfg.Mail)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func newIdemShop(t *testing.T) *idemShop {
 	}
 	var gateway web.Config
 	gateway.AuthFailures.PerMinute, gateway.AuthFailures.Burst = 10, 20
-	srv, err := web.New(web.Deps{DB: db, Keys: keys, Bus: b, Checkout: checkout.New(db, b),
+	srv, err := web.New(web.Deps{DB: db, Keys: keys, Bus: b, Checkout: checkout.New(db, b, database.Direct{DB: db}),
 		Inventory: inv, Email: mail, Log: log}, gateway)
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,6 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/shopbus/shopbus/modules/checkout"
 )
 
 func (s *Server) setStock(c echo.Context) error {
@@ -16,7 +14,7 @@ func (s *Server) setStock(c echo.Context) error {
 		return err
 	}
 	if in.OnHand == nil || *in.OnHand < 0 {
-		return &checkout.ValidationError{Fields: []checkout.FieldError{{Field: "on_hand", Message: "is required and must not be negative"}}}
+		return invalidField("on_hand", "is required and must not be negative")
 	}
 	st, err := s.Inventory.Set(c.Request().Context(), c.Param("sku"), *in.OnHand)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopbus/shopbus/fault"
+
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/database"
@@ -19,11 +21,11 @@ import (
 
 // Errors of authentication and key management.
 var (
-	ErrUnauthorized = errors.New("missing, unknown, expired or revoked API key")
-	ErrForbidden    = errors.New("the API key lacks the scope this needs")
-	ErrKeyNotFound  = errors.New("apikey: no such key")
-	ErrKeyExists    = errors.New("apikey: a key with that name exists")
-	ErrInvalidKey   = errors.New("apikey: invalid key request")
+	ErrUnauthorized = fault.New(fault.Unauthorized, "missing, unknown, expired or revoked API key")
+	ErrForbidden    = fault.New(fault.Forbidden, "the API key lacks the scope this needs")
+	ErrKeyNotFound  = fault.New(fault.NotFound, "apikey: no such key")
+	ErrKeyExists    = fault.New(fault.Conflict, "apikey: a key with that name exists")
+	ErrInvalidKey   = fault.New(fault.Invalid, "apikey: invalid key request")
 )
 
 // Scopes a key may hold. Admin holds every other.
@@ -212,10 +214,17 @@ func (k *Keys) Revoke(ctx context.Context, name string) error {
 		return fmt.Errorf("%w: %q", ErrKeyNotFound, name)
 	}
 	res := k.db.WithContext(ctx).Model(&apiKey{}).Where("name = ? AND revoked_at IS NULL", name).Update("revoked_at", time.Now().UTC())
-	if res.Error == nil && res.RowsAffected == 0 {
-		return fmt.Errorf("%w: %q", ErrKeyNotFound, name)
+	if res.Error != nil || res.RowsAffected > 0 {
+		return res.Error
 	}
-	return res.Error
+	var revoked int64
+	if err := k.db.WithContext(ctx).Model(&apiKey{}).Where("name = ?", name).Count(&revoked).Error; err != nil {
+		return err
+	}
+	if revoked > 0 {
+		return fault.Errorf(fault.Conflict, "apikey: %q is already revoked", name)
+	}
+	return fmt.Errorf("%w: %q", ErrKeyNotFound, name)
 }
 
 // Authenticate returns who the key belongs to, or ErrUnauthorized. It reads

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/database/dbtest"
 	"github.com/shopbus/shopbus/modules/checkout"
 	"github.com/shopbus/shopbus/modules/inventory"
@@ -278,11 +279,11 @@ func TestOpenAPISecurity(t *testing.T) {
 	ctx := context.Background()
 	db := dbtest.Open(t, bus.Migrations, checkout.Migrations, inventory.Migrations, Migrations, IdempotencyMigrations)
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b := bus.New(db, nil, bus.Options{}, log)
+	b := bus.New(bus.Deps{DB: db, Log: log}, nil, bus.Options{})
 	keys := NewKeys(db)
 	var cfg Config
 	cfg.AuthFailures.PerMinute, cfg.AuthFailures.Burst = 1000, 1000 // the key-less requests must not lock us out
-	s, err := New(Deps{DB: db, Keys: keys, Bus: b, Checkout: checkout.New(db, b), Inventory: inventory.New(db), Log: log}, cfg)
+	s, err := New(Deps{DB: db, Keys: keys, Bus: b, Checkout: checkout.New(db, b, database.Direct{DB: db}), Inventory: inventory.New(db), Log: log}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func (s *Server) listOrders(c echo.Context) error {
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			return &checkout.ValidationError{Fields: []checkout.FieldError{{Field: "limit", Message: "must be a whole number from 1 to 500"}}}
+			return invalidField("limit", "must be a whole number from 1 to 500")
 		}
 		limit = n
 	}

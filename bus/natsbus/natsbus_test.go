@@ -34,12 +34,12 @@ const ackWait = time.Second
 // them may take it.
 func TestInstancesShareTheOutbox(t *testing.T) {
 	srv := natstest.Start(t)
-	transporttest.InstancesShareTheOutbox(t, func(t *testing.T, b *bus.Bus) {
+	transporttest.InstancesShareTheOutbox(t, func(t *testing.T) bus.Transport {
 		tr, err := natsbus.Dial(context.Background(), srv.ClientURL(), natsbus.Options{AckWait: ackWait, Log: transporttest.Logger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.UseTransport(tr)
+		return tr
 	})
 }
 
@@ -102,7 +102,8 @@ func (s *shop) instanceOver(name string, tr bus.Transport, after func()) *bus.Bu
 	s.t.Helper()
 	rule := bus.RuleConfig{Name: "shipments", Pattern: map[string]any{"source": []any{"shopbus.checkout"}},
 		Targets: []bus.TargetConfig{{Module: "shipping", Spec: transform.Spec{InputPath: "$.detail"}}}}
-	b := bus.New(dbtest.Connect(s.t, s.cfg), []bus.RuleConfig{rule}, transporttest.Options(), transporttest.Logger(s.t))
+	b := bus.New(bus.Deps{DB: dbtest.Connect(s.t, s.cfg), Log: transporttest.Logger(s.t), Transport: tr},
+		[]bus.RuleConfig{rule}, transporttest.Options())
 	bus.Subscribe(b, "shipping", func(ctx context.Context, d bus.Delivery[transporttest.Order]) error {
 		s.mu.Lock()
 		s.calls[name]++
@@ -115,7 +116,6 @@ func (s *shop) instanceOver(name string, tr bus.Transport, after func()) *bus.Bu
 		}
 		return nil
 	})
-	b.UseTransport(tr)
 	if err := b.Start(); err != nil {
 		s.t.Fatal(err)
 	}
@@ -281,7 +281,11 @@ func TestStopDrainsInFlight(t *testing.T) {
 	s := newShop(t)
 	rule := bus.RuleConfig{Name: "shipments", Pattern: map[string]any{"source": []any{"shopbus.checkout"}},
 		Targets: []bus.TargetConfig{{Module: "shipping", Spec: transform.Spec{InputPath: "$.detail"}}}}
-	b := bus.New(s.db, []bus.RuleConfig{rule}, transporttest.Options(), transporttest.Logger(t))
+	tr, err := natsbus.New(context.Background(), s.connect(), natsbus.Options{AckWait: ackWait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bus.New(bus.Deps{DB: s.db, Log: transporttest.Logger(t), Transport: tr}, []bus.RuleConfig{rule}, transporttest.Options())
 	started, stopping := make(chan struct{}), make(chan struct{})
 	bus.Subscribe(b, "shipping", func(ctx context.Context, d bus.Delivery[transporttest.Order]) error {
 		close(started)
@@ -289,11 +293,6 @@ func TestStopDrainsInFlight(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // slow work, so a Run that did not wait would return first
 		return d.Tx.Table("work").Create(&work{DeliveryID: d.ID, Instance: "one"}).Error
 	})
-	tr, err := natsbus.New(context.Background(), s.connect(), natsbus.Options{AckWait: ackWait})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.UseTransport(tr)
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,16 +1,17 @@
 package pattern
 
 import (
-	"errors"
 	"unicode/utf8"
+
+	"github.com/shopbus/shopbus/fault"
 )
 
 // ErrInvalidPattern is wrapped by every error that Compile returns.
-var ErrInvalidPattern = errors.New("invalid event pattern")
+var ErrInvalidPattern = fault.New(fault.Invalid, "invalid event pattern")
 
 // ErrInvalidEvent is wrapped by the error returned for an event that is not
 // a well-formed JSON object.
-var ErrInvalidEvent = errors.New("invalid event")
+var ErrInvalidEvent = fault.New(fault.Invalid, "invalid event")
 
 // maxPatternLen is EventBridge's limit on the length of a pattern's JSON.
 const maxPatternLen = 4096

@@ -10,19 +10,21 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/shopbus/shopbus/fault"
 )
 
 // ErrInvalidTransform is wrapped by every error Compile returns.
-var ErrInvalidTransform = errors.New("invalid transform")
+var ErrInvalidTransform = fault.New(fault.Invalid, "invalid transform")
 
 // ErrInvalidEvent is returned by Apply for an event that is not valid JSON.
-var ErrInvalidEvent = errors.New("transform: event is not valid JSON")
+var ErrInvalidEvent = fault.New(fault.Invalid, "transform: event is not valid JSON")
 
 // ErrNothingSelected is returned by Apply when an input_path selects
 // nothing in the event. EventBridge documents that a path which doesn't
 // exist in the event produces nothing, so there is no input to deliver:
 // callers should skip the delivery rather than send an empty body.
-var ErrNothingSelected = errors.New("transform: input_path selected nothing")
+var ErrNothingSelected = fault.New(fault.Invalid, "transform: input_path selected nothing")
 
 // Spec is a target's transform as written in config.yaml. At most one of InputPath, (InputPathsMap+InputTemplate), Fields may be set; none means the whole event is delivered.
 type Spec struct {

@@ -26,9 +26,9 @@ import (
 	"github.com/shopbus/shopbus/database/dbtest"
 )
 
-// Configure sets an instance's bus up with the transport under test; it
-// is called once per instance, before Start. Nil keeps the built-in one.
-type Configure func(t *testing.T, b *bus.Bus)
+// NewTransport makes the transport under test for one instance; it is
+// called once per instance. Nil keeps the built-in one.
+type NewTransport func(t *testing.T) bus.Transport
 
 // Options are what a bus in these scenarios runs with: quick polls and
 // retries, and enough attempts that flaky handlers always get through.
@@ -60,12 +60,12 @@ type work struct {
 }
 
 // InstancesShareTheOutbox runs three buses on one database, as three
-// instances of shopbus would, each over its own transport from configure:
+// instances of shopbus would, each over its own transport from newTransport:
 // every delivery is done, its work committed once, never by two instances
 // at once, and each order's deliveries to a target still run in the order
 // of its events. Handlers fail now and then, and so does a webhook
 // receiver, so retries move between instances too.
-func InstancesShareTheOutbox(t *testing.T, configure Configure) {
+func InstancesShareTheOutbox(t *testing.T, newTransport NewTransport) {
 	cfg := dbtest.Config(t)
 	db := dbtest.Connect(t, cfg)
 	step := database.Migration{ID: "test-work", SQL: []string{`CREATE TABLE work (
@@ -101,7 +101,11 @@ func InstancesShareTheOutbox(t *testing.T, configure Configure) {
 	calls := map[string]int{}     // instance -> handler calls
 	var buses []*bus.Bus
 	for i := range 3 {
-		b := bus.New(dbtest.Connect(t, cfg), []bus.RuleConfig{rule}, Options(), Logger(t))
+		deps := bus.Deps{DB: dbtest.Connect(t, cfg), Log: Logger(t)}
+		if newTransport != nil {
+			deps.Transport = newTransport(t)
+		}
+		b := bus.New(deps, []bus.RuleConfig{rule}, Options())
 		name := fmt.Sprintf("instance-%d", i)
 		for _, target := range []string{"inventory", "shipping"} {
 			bus.Subscribe(b, target, func(ctx context.Context, d bus.Delivery[Order]) error {
@@ -128,9 +132,6 @@ func InstancesShareTheOutbox(t *testing.T, configure Configure) {
 				}
 				return nil
 			})
-		}
-		if configure != nil {
-			configure(t, b)
 		}
 		if err := b.Start(); err != nil {
 			t.Fatal(err)

@@ -10,11 +10,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shopbus/shopbus/fault"
 )
 
 // ErrUnverified is wrapped by every reason Verify refuses a request; a
 // receiver answers it with 401 and nothing more.
-var ErrUnverified = errors.New("webhook: request not verified")
+var ErrUnverified = fault.New(fault.Unauthorized, "webhook: request not verified")
 
 // secretPrefix marks a Standard Webhooks secret: the rest is the base64 key.
 const secretPrefix = "whsec_"

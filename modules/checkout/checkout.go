@@ -5,21 +5,20 @@ package checkout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
-	"gorm.io/gorm"
+	"github.com/shopbus/shopbus/fault"
 
-	"github.com/shopbus/shopbus/database"
+	"gorm.io/gorm"
 )
 
 // Errors the web layer maps to HTTP statuses.
 var (
-	ErrNotFound          = errors.New("checkout: order not found")
-	ErrDuplicate         = errors.New("checkout: order id already exists")
-	ErrInvalidTransition = errors.New("checkout: state change not allowed")
+	ErrNotFound          = fault.New(fault.NotFound, "checkout: order not found")
+	ErrDuplicate         = fault.New(fault.Conflict, "checkout: order id already exists")
+	ErrInvalidTransition = fault.New(fault.Conflict, "checkout: state change not allowed")
 )
 
 // Order states, as they appear in events' detail.order_state.
@@ -126,20 +125,18 @@ type Service struct {
 	committer Committer
 }
 
-// New returns the checkout service.
-func New(db *gorm.DB, waker Waker) *Service {
-	return &Service{db: db, waker: waker, committer: database.Direct{DB: db}}
+// New returns the checkout service. It writes orders through commits:
+// database.Direct (one transaction per order) or a database.Batcher,
+// which shares each commit among many orders.
+func New(db *gorm.DB, waker Waker, commits Committer) *Service {
+	return &Service{db: db, waker: waker, committer: commits}
 }
 
 // Committer runs a unit of write work in a transaction and returns once it
-// is committed. The default is one transaction per call; a group committer
-// (database.Batcher) shares each commit among many orders.
+// is committed.
 type Committer interface {
 	Do(ctx context.Context, fn func(tx *gorm.DB) error) error
 }
-
-// CommitWith makes the service write orders through c.
-func (s *Service) CommitWith(c Committer) { s.committer = c }
 
 // Page is one page of the order list, newest first.
 type Page struct {
@@ -153,7 +150,7 @@ type Page struct {
 // transaction.
 func (s *Service) ChangeState(ctx context.Context, orderID, state string) (Accepted, error) {
 	if !slices.Contains(States(), state) {
-		return Accepted{}, &ValidationError{Fields: []FieldError{{Field: "order_state", Message: "must be one of " + fmt.Sprint(States())}}}
+		return Accepted{}, fault.InvalidFields(fault.Field{Field: "order_state", Message: "must be one of " + fmt.Sprint(States())})
 	}
 	if !possibleOrderID(orderID) {
 		return Accepted{}, fmt.Errorf("%w: %s", ErrNotFound, orderID)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/shopbus/shopbus/fault"
+
 	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/database/dbtest"
 )
@@ -218,9 +220,9 @@ func TestPlaceInvalid(t *testing.T) {
 	o := validOrder("ord-1")
 	o.Currency = "euros"
 	_, err := s.Place(context.Background(), o)
-	var ve *ValidationError
+	var ve *fault.Error
 	if !errors.As(err, &ve) {
-		t.Fatalf("Place = %v, want a *ValidationError", err)
+		t.Fatalf("Place = %v, want an invalid *fault.Error", err)
 	}
 	if _, err := s.Get(context.Background(), "ord-1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("an invalid order was stored: %v", err)
@@ -330,16 +332,16 @@ func TestChangeStateRefuses(t *testing.T) {
 		check   func(error) bool
 	}{
 		{"unknown state", "ord-1", "order_lost", func(err error) bool {
-			var ve *ValidationError
+			var ve *fault.Error
 			return errors.As(err, &ve) && len(ve.Fields) == 1 && ve.Fields[0].Field == "order_state"
 		}},
 		{"empty state", "ord-1", "", func(err error) bool {
-			var ve *ValidationError
+			var ve *fault.Error
 			return errors.As(err, &ve)
 		}},
 		{"unknown order", "ord-nope", StatePaid, func(err error) bool { return errors.Is(err, ErrNotFound) }},
 		{"unknown state of an unknown order", "ord-nope", "bogus", func(err error) bool {
-			var ve *ValidationError
+			var ve *fault.Error
 			return errors.As(err, &ve)
 		}},
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/shopbus/shopbus/fault"
 )
 
 // FuzzDecodeValidate feeds request bodies through the web layer's decoding
@@ -55,7 +57,7 @@ func FuzzDecodeValidate(f *testing.F) {
 			return // the web layer answers 400
 		}
 		err = o.Validate()
-		var ve *ValidationError
+		var ve *fault.Error
 		if errors.As(err, &ve) {
 			seen := map[string]bool{}
 			for _, fe := range ve.Fields {
@@ -67,7 +69,7 @@ func FuzzDecodeValidate(f *testing.F) {
 			return
 		}
 		if err != nil {
-			t.Fatalf("Validate = %v, not a *ValidationError", err)
+			t.Fatalf("Validate = %v, not an invalid *fault.Error", err)
 		}
 		count, subtotal, total := o.totals()
 		if count < 1 || subtotal < 0 || total < 0 || total != o.Payment.AmountMinor {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopbus/shopbus/database"
+
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/database/dbtest"
 )
@@ -69,7 +71,8 @@ func TestSearch(t *testing.T) {
 }
 
 func TestOrdersAndChanged(t *testing.T) {
-	s := New(dbtest.Open(t, bus.Migrations, Migrations, QueryMigrations), &wakeCounter{})
+	db := dbtest.Open(t, bus.Migrations, Migrations, QueryMigrations)
+	s := New(db, &wakeCounter{}, database.Direct{DB: db})
 	ctx := context.Background()
 	start := time.Now().Add(-time.Second)
 	for _, id := range []string{"ord-1", "ord-2"} {

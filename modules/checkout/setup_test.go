@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/shopbus/shopbus/database"
+
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
@@ -21,7 +23,7 @@ func newTestService(t *testing.T) (*Service, *gorm.DB, *wakeCounter) {
 	t.Helper()
 	db := dbtest.Open(t, bus.Migrations, Migrations)
 	w := &wakeCounter{}
-	return New(db, w), db, w
+	return New(db, w, database.Direct{DB: db}), db, w
 }
 
 // validOrder returns an order that passes Validate; tests change one thing.

@@ -7,27 +7,9 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/shopbus/shopbus/fault"
 )
-
-// FieldError is one invalid field of a request.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
-
-// ValidationError lists every invalid field, so a client fixes them at once.
-// Each field appears at most once, with its first problem.
-type ValidationError struct {
-	Fields []FieldError
-}
-
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + ": " + f.Message
-	}
-	return "invalid order: " + strings.Join(parts, "; ")
-}
 
 // Bounds that keep every sum inside int64 and every row a sane size: the
 // largest subtotal is MaxItems*MaxQuantity*MaxPriceMinor = 5e18, and adding
@@ -53,10 +35,10 @@ func possibleOrderID(id string) bool {
 	return len(id) <= maxOrderIDSize && orderIDPattern.MatchString(id)
 }
 
-type checker struct{ errs []FieldError }
+type checker struct{ errs []fault.Field }
 
 func (c *checker) add(field, format string, args ...any) {
-	c.errs = append(c.errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	c.errs = append(c.errs, fault.Field{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
 // text checks a required, bounded, printable string and reports whether it
@@ -222,7 +204,7 @@ func (o *NewOrder) Validate() error {
 		}
 	}
 	if len(c.errs) > 0 {
-		return &ValidationError{Fields: c.errs}
+		return fault.InvalidFields(c.errs...)
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/shopbus/shopbus/fault"
 )
 
 // pay sets the payment to the order's total, summed here independently of
@@ -183,13 +185,13 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// fieldsOf returns the fields a *ValidationError lists, checking that each
+// fieldsOf returns the fields an invalid *fault.Error lists, checking that each
 // has a message, appears once and is in Error().
 func fieldsOf(t *testing.T, err error) []string {
 	t.Helper()
-	var ve *ValidationError
+	var ve *fault.Error
 	if !errors.As(err, &ve) {
-		t.Fatalf("Validate = %v, want a *ValidationError", err)
+		t.Fatalf("Validate = %v, want an invalid *fault.Error", err)
 	}
 	var got []string
 	for _, f := range ve.Fields {
@@ -246,11 +248,11 @@ func TestValidateMessages(t *testing.T) {
 			o := validOrder("ord-1")
 			o.Items = slices.Clone(o.Items)
 			tt.change(&o)
-			var ve *ValidationError
+			var ve *fault.Error
 			if err := o.Validate(); !errors.As(err, &ve) {
-				t.Fatalf("Validate = %v, want a *ValidationError", err)
+				t.Fatalf("Validate = %v, want an invalid *fault.Error", err)
 			}
-			want := []FieldError{{Field: tt.field, Message: tt.message}}
+			want := []fault.Field{{Field: tt.field, Message: tt.message}}
 			if !slices.Equal(ve.Fields, want) {
 				t.Errorf("errors = %+v, want %+v", ve.Fields, want)
 			}

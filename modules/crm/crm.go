@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shopbus/shopbus/fault"
+
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
@@ -17,7 +19,7 @@ import (
 )
 
 // ErrNotFound means no such customer or order.
-var ErrNotFound = errors.New("crm: not found")
+var ErrNotFound = fault.New(fault.NotFound, "crm: not found")
 
 // Mailer queues an email inside the caller's transaction.
 type Mailer interface {

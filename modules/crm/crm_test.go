@@ -276,7 +276,7 @@ func TestThroughTheBus(t *testing.T) {
 	}}
 	rules[0].Targets[0].Fields = []string{"detail.order_id", "detail.order_state", "detail.customer", "detail.items",
 		"detail.currency", "detail.total_minor", "detail.shipping_address"}
-	b := bus.New(db, rules, bus.Options{PollInterval: 20 * time.Millisecond}, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	b := bus.New(bus.Deps{DB: db, Log: slog.New(slog.NewTextHandler(t.Output(), nil))}, rules, bus.Options{PollInterval: 20 * time.Millisecond})
 	s.Subscribe(b)
 	if err := b.Start(); err != nil {
 		t.Fatal(err)

@@ -18,8 +18,7 @@ import (
 func newTestService(t *testing.T) (*Service, *gorm.DB) {
 	t.Helper()
 	db := dbtest.Open(t, bus.Migrations, email.Migrations, Migrations)
-	mail, err := email.New(db, email.Config{From: "Test Shop <shop@example.com>", Dir: t.TempDir()},
-		slog.New(slog.NewTextHandler(t.Output(), nil)))
+	mail, err := email.New(email.Deps{DB: db, Log: slog.New(slog.NewTextHandler(t.Output(), nil))}, email.Config{From: "Test Shop <shop@example.com>", Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,8 @@ import (
 	"net/mail"
 	"time"
 
+	"github.com/shopbus/shopbus/fault"
+
 	gomail "github.com/wneessen/go-mail"
 	"gorm.io/gorm"
 
@@ -26,9 +28,9 @@ import (
 
 // Errors returned by this package.
 var (
-	ErrInvalidConfig   = errors.New("email: invalid config")
-	ErrUnknownTemplate = errors.New("email: unknown template")
-	ErrInvalidMessage  = errors.New("email: invalid message")
+	ErrInvalidConfig   = fault.New(fault.Invalid, "email: invalid config")
+	ErrUnknownTemplate = fault.New(fault.Invalid, "email: unknown template")
+	ErrInvalidMessage  = fault.New(fault.Invalid, "email: invalid message")
 )
 
 // Job statuses. A job is queued until sent, or failed once its attempts are
@@ -133,8 +135,15 @@ type Job struct {
 	SentAt    *time.Time `json:"sent_at,omitempty"`
 }
 
+// Records reads the emails queued and sent. It needs only the database.
+type Records struct{ db *gorm.DB }
+
+// NewRecords returns the email records in db.
+func NewRecords(db *gorm.DB) *Records { return &Records{db: db} }
+
 // Service queues emails and sends them.
 type Service struct {
+	*Records
 	db        *gorm.DB
 	cfg       Config
 	log       *slog.Logger
@@ -146,28 +155,40 @@ type Service struct {
 }
 
 // Committer runs a unit of write work in a transaction and returns once it
-// is committed: database.Direct (the default) or a database.Batcher, which
-// shares one commit among the sends recorded at the same moment.
+// is committed: database.Direct or a database.Batcher, which shares one
+// commit among the sends recorded at the same moment.
 type Committer interface {
 	Do(ctx context.Context, fn func(tx *gorm.DB) error) error
 }
 
-// CommitWith makes the worker record claims and sends through c. Call it
-// before Run.
-func (s *Service) CommitWith(c Committer) { s.committer = c }
+// Deps are what the email service works through. Only DB is required.
+type Deps struct {
+	DB  *gorm.DB
+	Log *slog.Logger
+	// Committer records claims and sends (default: one transaction each).
+	Committer Committer
+	// Observer is told the outcome of every send (default: nobody).
+	Observer Observer
+}
 
 // New validates cfg, parses the templates and prepares the SMTP client. It
 // does not connect: the worker dials for each send.
-func New(db *gorm.DB, cfg Config, log *slog.Logger) (*Service, error) {
+func New(deps Deps, cfg Config) (*Service, error) {
 	cfg.setDefaults()
-	if log == nil {
-		log = slog.Default()
+	if deps.Log == nil {
+		deps.Log = slog.Default()
+	}
+	if deps.Committer == nil {
+		deps.Committer = database.Direct{DB: deps.DB}
+	}
+	if deps.Observer == nil {
+		deps.Observer = noObserver{}
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{db: db, cfg: cfg, log: log, wake: make(chan struct{}, 1), observer: noObserver{},
-		committer: database.Direct{DB: db}}
+	s := &Service{Records: NewRecords(deps.DB), db: deps.DB, cfg: cfg, log: deps.Log, wake: make(chan struct{}, 1),
+		observer: deps.Observer, committer: deps.Committer}
 	var err error
 	if s.templates, err = loadTemplates(cfg.TemplatesDir, s.funcs()); err != nil {
 		return nil, err

@@ -69,7 +69,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		"missing part":     {From: "shop@example.com", Dir: "x", TemplatesDir: "testdata/incomplete"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := New(nil, cfg, slog.Default()); !errors.Is(err, ErrInvalidConfig) {
+			if _, err := New(Deps{DB: nil, Log: slog.Default()}, cfg); !errors.Is(err, ErrInvalidConfig) {
 				t.Fatalf("got %v, want ErrInvalidConfig", err)
 			}
 		})

@@ -39,7 +39,7 @@ func TestHandlerQueuesAlerts(t *testing.T) {
 		Targets: []bus.TargetConfig{{Module: "email"}},
 		Retry:   &bus.Retry{MaxAttempts: 3, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond},
 	}}
-	b := bus.New(db, rules, bus.Options{PollInterval: 20 * time.Millisecond}, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	b := bus.New(bus.Deps{DB: db, Log: slog.New(slog.NewTextHandler(t.Output(), nil))}, rules, bus.Options{PollInterval: 20 * time.Millisecond})
 	s.Subscribe(b)
 	if err := b.Start(); err != nil {
 		t.Fatal(err)

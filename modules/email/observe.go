@@ -19,12 +19,9 @@ type noObserver struct{}
 
 func (noObserver) Emailed(string, string) {}
 
-// Observe makes o the worker's observer. Call it before Run.
-func (s *Service) Observe(o Observer) { s.observer = o }
-
 // Backlog counts the emails queued and not yet sent, due or waiting for a
 // retry.
-func (s *Service) Backlog(ctx context.Context) (int64, error) {
+func (s *Records) Backlog(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.db.WithContext(ctx).Model(&jobRow{}).Where("status = ?", StatusQueued).Count(&n).Error
 	return n, err

@@ -7,7 +7,7 @@ import (
 
 // ForOrders lists the emails of several orders, oldest first, by order:
 // the journeys of a page of orders in one query.
-func (s *Service) ForOrders(ctx context.Context, orderIDs []string) (map[string][]Job, error) {
+func (s *Records) ForOrders(ctx context.Context, orderIDs []string) (map[string][]Job, error) {
 	out := make(map[string][]Job, len(orderIDs))
 	if len(orderIDs) == 0 {
 		return out, nil

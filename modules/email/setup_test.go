@@ -25,7 +25,7 @@ func testConfig() Config {
 
 func newTestService(t *testing.T, db *gorm.DB, cfg Config) *Service {
 	t.Helper()
-	s, err := New(db, cfg, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	s, err := New(Deps{DB: db, Log: slog.New(slog.NewTextHandler(t.Output(), nil))}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func (s *Service) Enqueue(tx *gorm.DB, m Message) error {
 }
 
 // ForOrder lists the order's emails, oldest first; none is an empty list.
-func (s *Service) ForOrder(ctx context.Context, orderID string) ([]Job, error) {
+func (s *Records) ForOrder(ctx context.Context, orderID string) ([]Job, error) {
 	var rows []jobRow
 	if err := s.db.WithContext(ctx).Where("order_id = ?", orderID).Order("id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("email: jobs for order %s: %w", orderID, err)

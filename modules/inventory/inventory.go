@@ -6,11 +6,12 @@ package inventory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/shopbus/shopbus/fault"
 
 	"gorm.io/gorm"
 
@@ -19,10 +20,10 @@ import (
 
 // Errors.
 var (
-	ErrNotFound      = errors.New("inventory: sku not found")
-	ErrOutOfStock    = errors.New("inventory: out of stock")
-	ErrBelowReserved = errors.New("inventory: on hand below reserved")
-	ErrInvalid       = errors.New("inventory: invalid stock")
+	ErrNotFound      = fault.New(fault.NotFound, "inventory: sku not found")
+	ErrOutOfStock    = fault.New(fault.Conflict, "inventory: out of stock")
+	ErrBelowReserved = fault.New(fault.Conflict, "inventory: on hand below reserved")
+	ErrInvalid       = fault.New(fault.Invalid, "inventory: invalid stock")
 )
 
 // Stock is one SKU's numbers. Available is what new orders can still take.

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shopbus/shopbus/fault"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -18,7 +20,7 @@ import (
 )
 
 // ErrNotFound means the order has no payment record.
-var ErrNotFound = errors.New("payment: not found")
+var ErrNotFound = fault.New(fault.NotFound, "payment: not found")
 
 // Payment statuses.
 const (

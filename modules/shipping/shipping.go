@@ -7,13 +7,15 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/shopbus/shopbus/fault"
+
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
 )
 
 // ErrNoRate means no rate in the table covers an order.
-var ErrNoRate = errors.New("shipping: no rate for order")
+var ErrNoRate = fault.New(fault.Invalid, "shipping: no rate for order")
 
 // Rate prices a shipment. The first rate whose countries include the
 // destination (empty: any country) and whose max_items covers the order

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shopbus/shopbus/fault"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -13,7 +15,7 @@ import (
 )
 
 // ErrNotFound means the order has no shipment.
-var ErrNotFound = errors.New("shipping: shipment not found")
+var ErrNotFound = fault.New(fault.NotFound, "shipping: shipment not found")
 
 // Migrations create shipping's tables.
 var Migrations = []database.Migration{{

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopbus/shopbus/database"
+
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
@@ -53,11 +55,11 @@ func startShop(t *testing.T, serve func(http.Handler) *httptest.Server) *shop {
 	db := dbtest.Open(t, bus.Migrations, bus.QueryMigrations, checkout.Migrations, checkout.QueryMigrations,
 		inventory.Migrations, email.Migrations, web.Migrations, dashboard.Migrations)
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b := bus.New(db, []bus.RuleConfig{{
+	b := bus.New(bus.Deps{DB: db, Log: log}, []bus.RuleConfig{{
 		Name:    "new-orders",
 		Pattern: map[string]any{"source": []any{"shopbus.checkout"}},
 		Targets: []bus.TargetConfig{{Module: "inventory"}, {Module: "shipping"}},
-	}}, bus.Options{PollInterval: 10 * time.Millisecond}, log)
+	}}, bus.Options{PollInterval: 10 * time.Millisecond})
 	bus.Subscribe(b, "inventory", func(context.Context, bus.Delivery[payload]) error { return nil })
 	bus.Subscribe(b, "shipping", func(context.Context, bus.Delivery[payload]) error {
 		return bus.Permanent(errors.New("no carrier for this address"))
@@ -66,11 +68,11 @@ func startShop(t *testing.T, serve func(http.Handler) *httptest.Server) *shop {
 		t.Fatal(err)
 	}
 	bustest.Run(t, b.Run)
-	mail, err := email.New(db, email.Config{From: "Shop <shop@example.com>", Dir: t.TempDir()}, log)
+	mail, err := email.New(email.Deps{DB: db, Log: log}, email.Config{From: "Shop <shop@example.com>", Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &shop{t: t, db: db, keys: web.NewKeys(db), bus: b, checkout: checkout.New(db, b), stock: inventory.New(db)}
+	s := &shop{t: t, db: db, keys: web.NewKeys(db), bus: b, checkout: checkout.New(db, b, database.Direct{DB: db}), stock: inventory.New(db)}
 	if s.admin, _, err = s.keys.Create(ctx, web.NewKey{Name: "ops", Scopes: []string{web.ScopeAdmin}}); err != nil {
 		t.Fatal(err)
 	}
