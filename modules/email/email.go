@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/mail"
+	"strconv"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -58,7 +60,10 @@ type Config struct {
 	MaxBackoff     time.Duration `yaml:"max_backoff"`     // default 10m
 }
 
-func (c *Config) setDefaults() {
+// SetDefaults fills what the file leaves out: TLS "none", 4 workers, a 1s
+// poll, 50 attempts backing off from 2s to 10m, and the shop's name from
+// From's display name.
+func (c *Config) SetDefaults() {
 	if c.SMTPTLS == "" {
 		c.SMTPTLS = "none"
 	}
@@ -87,29 +92,33 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports every problem with the config at once.
+// Validate reports every problem with the config at once, each error
+// beginning with the config.yaml key it is about.
 func (c *Config) Validate() error {
 	var errs []error
 	if _, err := mail.ParseAddress(c.From); err != nil {
-		errs = append(errs, fmt.Errorf("from %q: %w", c.From, err))
+		errs = append(errs, fmt.Errorf("mail.from %q: %w", c.From, err))
 	}
 	if c.OwnerEmail != "" {
 		if _, err := mail.ParseAddress(c.OwnerEmail); err != nil {
-			errs = append(errs, fmt.Errorf("owner_email %q: %w", c.OwnerEmail, err))
+			errs = append(errs, fmt.Errorf("mail.owner_email %q: %w", c.OwnerEmail, err))
 		}
 	}
 	switch c.SMTPTLS {
-	case "none", "starttls", "tls":
+	case "", "none", "starttls", "tls":
 	default:
-		errs = append(errs, fmt.Errorf("smtp_tls %q: want none, starttls or tls", c.SMTPTLS))
+		errs = append(errs, fmt.Errorf("mail.smtp_tls %q: want none, starttls or tls", c.SMTPTLS))
+	}
+	if c.SMTPAddr != "" {
+		_, port, err := net.SplitHostPort(c.SMTPAddr)
+		if _, perr := strconv.Atoi(port); err != nil || perr != nil {
+			errs = append(errs, fmt.Errorf("mail.smtp_addr %q: want host:port", c.SMTPAddr))
+		}
 	}
 	if c.SMTPAddr == "" && c.Dir == "" {
-		errs = append(errs, errors.New("set smtp_addr, or mail_dir for .eml files"))
+		errs = append(errs, errors.New("mail.smtp_addr is empty: set it, or mail_dir for .eml files"))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Message is one email to queue. Data is stored as JSON and decoded, when
@@ -156,15 +165,14 @@ type Committer interface {
 // before Run.
 func (s *Service) CommitWith(c Committer) { s.committer = c }
 
-// New validates cfg, parses the templates and prepares the SMTP client. It
-// does not connect: the worker dials for each send.
+// New parses the templates and prepares the SMTP client for cfg, which is
+// expected to have passed Validate (config.Load makes sure); the defaults
+// are filled here too, for callers that build a Config by hand. It does
+// not connect: the worker dials for each send.
 func New(db *gorm.DB, cfg Config, log *slog.Logger) (*Service, error) {
-	cfg.setDefaults()
+	cfg.SetDefaults()
 	if log == nil {
 		log = slog.Default()
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
 	}
 	s := &Service{db: db, cfg: cfg, log: log, wake: make(chan struct{}, 1), observer: noObserver{},
 		committer: database.Direct{DB: db}}
