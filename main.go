@@ -72,7 +72,13 @@ func rootCmd() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return invalidInput{err} })
 	root.PersistentFlags().StringVar(&configPath, "config", "", "config file (default: the built-in config.yaml)")
-	load := func() (*config.Config, error) { return config.Load(configPath, defaultConfig) }
+	load := func() (*config.Config, error) {
+		cfg, err := config.Load(configPath, defaultConfig)
+		if err != nil {
+			return nil, invalidInput{err} // Load validates: a bad config is the user's to fix
+		}
+		return cfg, nil
+	}
 	root.AddCommand(serveCmd(load), migrateCmd(load), apikeyCmd(load), stockCmd(load), rulesCmd(load),
 		eventsCmd(load), dlqCmd(load), versionCmd())
 	return root
