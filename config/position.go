@@ -43,9 +43,11 @@ func (c *Config) locate(section string, err error) error {
 	if key != section && !strings.HasPrefix(key, section+".") && !strings.HasPrefix(key, section+"[") {
 		key = section
 	}
+	// A variable setting the key or, below a section, a key inside it
+	// (SHOPBUS_RATE_LIMIT_RPS for http.rate_limit).
 	env, set := "", false
 	for name, o := range Env {
-		if o.Key != "" && (o.Key == key || strings.HasPrefix(o.Key, key+".")) {
+		if o.Key != "" && (o.Key == key || strings.Contains(key, ".") && strings.HasPrefix(o.Key, key+".")) {
 			env = name
 			if c.fromEnv[o.Key] == name {
 				set = true
