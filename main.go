@@ -67,15 +67,17 @@ func rootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fault.Wrap(fault.Invalid, err) })
-	root.PersistentFlags().StringVar(&configPath, "config", "", "config file (default: the built-in config.yaml)")
+	root.PersistentFlags().StringVar(&configPath, "config", "", "config file (default: ./config.yaml if it exists, else the built-in one)")
+	// Every command that reads the config says on stderr which file it
+	// read: a config.yaml in the working directory wins over the built-in
+	// one, and a checked file must be the file that was edited.
 	load := func() (*config.Config, error) {
-		cfg, err := config.Load(configPath, defaultConfig)
-		if err == nil {
-			err = cfg.Validate()
-		}
+		path := config.Choose(configPath)
+		cfg, err := config.Load(path, defaultConfig)
 		if err != nil {
-			return nil, fault.Wrap(fault.Invalid, err)
+			return nil, fault.Wrap(fault.Invalid, err) // Load validates: a bad config is the user's to fix
 		}
+		fmt.Fprintf(root.ErrOrStderr(), "shopbus: config %s\n", cfg.File)
 		return cfg, nil
 	}
 	root.AddCommand(serveCmd(load), migrateCmd(load), apikeyCmd(load), stockCmd(load), rulesCmd(load),

@@ -83,7 +83,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		return err
 	}
 	srv, err := web.New(web.Deps{DB: a.db, Keys: a.keys, Bus: a.bus, Checkout: a.checkout,
-		Inventory: a.inventory, Email: a.email, Log: log, Metrics: m, Dashboard: dash}, cfg.HTTP.Config)
+		Inventory: a.inventory, Email: a.email, Log: log, Metrics: m, Dashboard: dash}, cfg.HTTP)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ var ErrPermanent = errors.New("permanent failure")
 // Permanent wraps err so the delivery is not retried.
 func Permanent(err error) error { return fmt.Errorf("%w: %w", ErrPermanent, err) }
 
-// Options tune the dispatcher.
+// Options tune the dispatcher: the `delivery:` section of config.yaml.
 type Options struct {
 	// Workers bounds the deliveries handled at once. With a group
 	// committer, the deliveries in flight share commits, so more workers
@@ -60,7 +60,8 @@ type Options struct {
 	Retention time.Duration `yaml:"retention"`
 }
 
-// SetDefaults fills in what the config left out.
+// SetDefaults fills what the file leaves out: 128 workers, a 500ms poll,
+// 30 days of retention and DefaultRetry.
 func (o *Options) SetDefaults() {
 	if o.Workers == 0 {
 		o.Workers = 128
@@ -72,6 +73,27 @@ func (o *Options) SetDefaults() {
 		o.Retention = 30 * 24 * time.Hour
 	}
 	o.Retry.setDefaults(DefaultRetry)
+}
+
+// Validate refuses negative counts and durations, and a default retry that
+// could never deliver or never stop. Zero values are left to SetDefaults.
+func (o Options) Validate() error {
+	var errs []error
+	if o.Workers < 0 {
+		errs = append(errs, errors.New("delivery.workers must not be negative"))
+	}
+	if o.PollInterval < 0 {
+		errs = append(errs, errors.New("delivery.poll_interval must not be negative"))
+	}
+	if o.Retention < 0 {
+		errs = append(errs, errors.New("delivery.retention must not be negative"))
+	}
+	retry := o.Retry
+	retry.setDefaults(DefaultRetry)
+	if err := retry.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("delivery.%w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // Delivery is what a subscriber receives: one event's payload for one

@@ -1,19 +1,20 @@
 // Package config loads config.yaml: the shop's HTTP, database, mail,
-// delivery and shipping settings and its routing rules. Unknown keys are
-// refused with their line, and environment variables override the keys a
-// deployment changes.
+// delivery and shipping settings and its routing rules. Load decodes the
+// file, applies the environment, fills every section's defaults and
+// validates every section, once, so a bad setting is refused before
+// anything opens or listens. Its errors name the file and, where the file
+// holds the key, its line.
 package config
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
-	"log/slog"
+	"io"
+	"io/fs"
 	"math"
 	"os"
 	"strconv"
-	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -21,7 +22,6 @@ import (
 	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/modules/email"
 	"github.com/shopbus/shopbus/modules/shipping"
-	"github.com/shopbus/shopbus/web"
 )
 
 // Config is the whole of config.yaml.
@@ -38,98 +38,74 @@ type Config struct {
 	// BootstrapAPIKey, from SHOPBUS_BOOTSTRAP_API_KEY only, is stored as the
 	// admin key when none exists. It is never read from the file.
 	BootstrapAPIKey string `yaml:"-"`
-	// File is where the configuration came from, for messages.
+	// File is where the configuration came from, for messages: the path
+	// read, or BuiltIn.
 	File string `yaml:"-"`
+
+	// doc is the file's node tree, where Validate finds the line of a key.
+	doc *yaml.Node
+	// fromEnv names the variable that set a key, for the keys the
+	// environment set.
+	fromEnv map[string]string
 }
 
-// HTTP is the API server's settings.
-type HTTP struct {
-	Addr            string        `yaml:"addr"`
-	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-	// MetricsAddr, if set, serves GET /metrics without a key on a second
-	// address, for a Prometheus on a private network.
-	MetricsAddr string `yaml:"metrics_addr"`
-	web.Config  `yaml:",inline"`
-}
+// BuiltIn is Config.File for the configuration built into the binary.
+const BuiltIn = "config.yaml (built in)"
 
-// Transports that carry deliveries.
-const (
-	// TransportInProc hands deliveries to this process's handlers: one
-	// instance, or several on PostgreSQL each handling what it claimed.
-	TransportInProc = "inproc"
-	// TransportNATS hands deliveries over NATS JetStream to whichever
-	// instance has a free worker.
-	TransportNATS = "nats"
-)
+// LocalFile is the file Choose picks in the working directory.
+const LocalFile = "config.yaml"
 
-// Bus chooses how deliveries travel between the dispatcher and handlers.
-type Bus struct {
-	// Transport is "inproc" (the default) or "nats".
-	Transport string `yaml:"transport"`
-	// NATSURL is the NATS server (or cluster: URLs separated by commas),
-	// required with the nats transport.
-	NATSURL string `yaml:"nats_url"`
-}
-
-// Validate refuses an unknown transport, and nats without a server.
-func (b Bus) Validate() error {
-	switch b.Transport {
-	case "", TransportInProc:
-		return nil
-	case TransportNATS:
-		if b.NATSURL == "" {
-			return errors.New("bus.nats_url is required with bus.transport nats (or SHOPBUS_NATS_URL)")
-		}
-		return nil
+// Choose says which file to load: flag (the --config option) when given,
+// else LocalFile when the working directory has one, as `make run` expects,
+// else "" for the built-in configuration. Anything at LocalFile that is not
+// plainly absent is chosen, so that an unreadable file is reported by Load
+// rather than silently passed over.
+func Choose(flag string) string {
+	if flag != "" {
+		return flag
 	}
-	return fmt.Errorf("bus.transport %q is neither %s nor %s (or SHOPBUS_BUS_TRANSPORT)", b.Transport, TransportInProc, TransportNATS)
+	if _, err := os.Stat(LocalFile); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return LocalFile
+	}
+	return ""
 }
 
-// Log sets the log's level ("debug", "info", "warn", "error") and format
-// ("text" or "json").
-type Log struct {
-	Level  string `yaml:"level"`
-	Format string `yaml:"format"`
-}
-
-// Validate refuses a level or format the logger would not know.
-func (l Log) Validate() error {
-	var level slog.Level
-	if l.Level != "" && level.UnmarshalText([]byte(l.Level)) != nil {
-		return fmt.Errorf("log.level: %q is not one of debug, info, warn, error (or SHOPBUS_LOG_LEVEL)", l.Level)
-	}
-	if l.Format != "" && !strings.EqualFold(l.Format, "text") && !strings.EqualFold(l.Format, "json") {
-		return fmt.Errorf("log.format: %q is not text or json (or SHOPBUS_LOG_FORMAT)", l.Format)
-	}
-	return nil
+// An Override is the config key an environment variable sets, and how.
+type Override struct {
+	// Key is the config.yaml key, such as "http.addr"; empty for a setting
+	// the file never holds.
+	Key string
+	Set func(*Config, string)
 }
 
 // Env lists the environment variables that override config keys.
-var Env = map[string]func(*Config, string){
-	"SHOPBUS_HTTP_ADDR":         func(c *Config, v string) { c.HTTP.Addr = v },
-	"SHOPBUS_DATABASE_DRIVER":   func(c *Config, v string) { c.Database.Driver = v },
-	"SHOPBUS_DATABASE_DSN":      func(c *Config, v string) { c.Database.DSN = v },
-	"SHOPBUS_BUS_TRANSPORT":     func(c *Config, v string) { c.Bus.Transport = v },
-	"SHOPBUS_NATS_URL":          func(c *Config, v string) { c.Bus.NATSURL = v },
-	"SHOPBUS_SMTP_ADDR":         func(c *Config, v string) { c.Mail.SMTPAddr = v },
-	"SHOPBUS_MAIL_DIR":          func(c *Config, v string) { c.Mail.Dir = v },
-	"SHOPBUS_BOOTSTRAP_API_KEY": func(c *Config, v string) { c.BootstrapAPIKey = v },
-	"SHOPBUS_METRICS_ADDR":      func(c *Config, v string) { c.HTTP.MetricsAddr = v },
-	"SHOPBUS_LOG_LEVEL":         func(c *Config, v string) { c.Log.Level = v },
-	"SHOPBUS_LOG_FORMAT":        func(c *Config, v string) { c.Log.Format = v },
-	"SHOPBUS_RATE_LIMIT_RPS": func(c *Config, v string) {
+var Env = map[string]Override{
+	"SHOPBUS_HTTP_ADDR":         {"http.addr", func(c *Config, v string) { c.HTTP.Addr = v }},
+	"SHOPBUS_DATABASE_DRIVER":   {"database.driver", func(c *Config, v string) { c.Database.Driver = v }},
+	"SHOPBUS_DATABASE_DSN":      {"database.dsn", func(c *Config, v string) { c.Database.DSN = v }},
+	"SHOPBUS_BUS_TRANSPORT":     {"bus.transport", func(c *Config, v string) { c.Bus.Transport = v }},
+	"SHOPBUS_NATS_URL":          {"bus.nats_url", func(c *Config, v string) { c.Bus.NATSURL = v }},
+	"SHOPBUS_SMTP_ADDR":         {"mail.smtp_addr", func(c *Config, v string) { c.Mail.SMTPAddr = v }},
+	"SHOPBUS_MAIL_DIR":          {"mail.mail_dir", func(c *Config, v string) { c.Mail.Dir = v }},
+	"SHOPBUS_BOOTSTRAP_API_KEY": {"", func(c *Config, v string) { c.BootstrapAPIKey = v }},
+	"SHOPBUS_METRICS_ADDR":      {"http.metrics_addr", func(c *Config, v string) { c.HTTP.MetricsAddr = v }},
+	"SHOPBUS_LOG_LEVEL":         {"log.level", func(c *Config, v string) { c.Log.Level = v }},
+	"SHOPBUS_LOG_FORMAT":        {"log.format", func(c *Config, v string) { c.Log.Format = v }},
+	"SHOPBUS_RATE_LIMIT_RPS": {"http.rate_limit.rps", func(c *Config, v string) {
 		// Not a number: left as NaN, which Validate refuses with the variable's name.
 		c.HTTP.RateLimit.RPS = math.NaN()
 		if rps, err := strconv.ParseFloat(v, 64); err == nil {
 			c.HTTP.RateLimit.RPS = rps
 		}
-	},
+	}},
 }
 
 // Load reads the configuration from path, or from embedded (the defaults
-// built into the binary) when path is empty, then applies the environment.
+// built into the binary) when path is empty, applies the environment, fills
+// the defaults and validates the whole: what it returns is ready for every
+// constructor, which checks nothing again.
 func Load(path string, embedded []byte) (*Config, error) {
-	src, name := embedded, "config.yaml (built in)"
+	src, name := embedded, BuiltIn
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -141,30 +117,39 @@ func Load(path string, embedded []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	for key, set := range Env {
-		if v, ok := os.LookupEnv(key); ok && v != "" {
-			set(c, v)
+	for env, o := range Env {
+		if v, ok := os.LookupEnv(env); ok && v != "" {
+			o.Set(c, v)
+			if c.fromEnv == nil {
+				c.fromEnv = map[string]string{}
+			}
+			c.fromEnv[o.Key] = env
 		}
 	}
-	c.setDefaults()
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
-// Parse decodes a configuration file's text; name is used in messages.
+// Parse decodes a configuration file's text; name is used in messages. It
+// neither fills defaults nor validates: Load does.
 func Parse(name string, src []byte) (*Config, error) {
 	c := &Config{File: name}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		return nil, fmt.Errorf("config: %s: %w", name, err)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, decodeError(name, src, err)
 	}
-	// A second pass over the node tree finds the line of each rule, so rule
-	// errors found later point at the file.
+	// A second pass keeps the node tree, so that rules, and settings that
+	// Validate refuses, point at their line.
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, fmt.Errorf("config: %s: %w", name, err)
+		return nil, decodeError(name, src, err)
 	}
-	if rules := find(&doc, "rules"); rules != nil {
+	c.doc = &doc
+	if rules := lookup(&doc, "rules"); rules != nil {
 		for i, n := range rules.Content {
 			if i < len(c.Rules) {
 				c.Rules[i].File, c.Rules[i].Line = name, n.Line
@@ -174,68 +159,46 @@ func Parse(name string, src []byte) (*Config, error) {
 	return c, nil
 }
 
-// find returns the value node of a top-level key.
-func find(doc *yaml.Node, key string) *yaml.Node {
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-		return nil
+// SetDefaults fills, in every section, what the file and the environment
+// left out.
+func (c *Config) SetDefaults() {
+	c.HTTP.SetDefaults()
+	c.Database.SetDefaults()
+	c.Mail.SetDefaults()
+	c.Bus.SetDefaults()
+	c.Delivery.SetDefaults()
+}
+
+// Validate checks every section, what can be checked without opening
+// anything, and reports every problem at once, each with the file and,
+// when the file holds the key, its line. Rules are checked by the bus once
+// the modules are known.
+func (c *Config) Validate() error {
+	sections := []struct {
+		key   string
+		check func() error
+	}{
+		{"http", c.HTTP.Validate},
+		{"database", c.Database.Validate},
+		{"mail", c.Mail.Validate},
+		{"bus", c.Bus.Validate},
+		{"delivery", c.Delivery.Validate},
+		{"shipping", c.Shipping.Validate},
+		{"log", c.Log.Validate},
+		{"rules", c.checkRules},
 	}
-	m := doc.Content[0]
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
+	var errs []error
+	for _, s := range sections {
+		for _, err := range leaves(s.check()) {
+			errs = append(errs, c.locate(s.key, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-func (c *Config) setDefaults() {
-	if c.HTTP.Addr == "" {
-		c.HTTP.Addr = ":8080"
-	}
-	if c.HTTP.ShutdownTimeout == 0 {
-		c.HTTP.ShutdownTimeout = 10 * time.Second
-	}
-	if c.Database.Driver == "" {
-		c.Database.Driver = database.SQLite
-	}
-	if c.Bus.Transport == "" {
-		c.Bus.Transport = TransportInProc
-	}
-	if c.HTTP.RateLimit.RPS > 0 && c.HTTP.RateLimit.Burst == 0 {
-		c.HTTP.RateLimit.Burst = max(1, int(2*c.HTTP.RateLimit.RPS))
-	}
-
-}
-
-// Validate checks what can be checked without opening anything; rules are
-// checked by the bus once the modules are known.
-func (c *Config) Validate() error {
-	var errs []error
-	if d := c.Database.Driver; d != "" && d != database.SQLite && d != database.Postgres {
-		errs = append(errs, fmt.Errorf("database.driver %q is neither %s nor %s (or SHOPBUS_DATABASE_DRIVER)", d, database.SQLite, database.Postgres))
-	}
-	if c.Database.DSN == "" {
-		errs = append(errs, errors.New("database.dsn is required (or SHOPBUS_DATABASE_DSN)"))
-	}
-	if err := c.Bus.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := c.Shipping.Validate(); err != nil {
-		errs = append(errs, err)
-	}
+func (c *Config) checkRules() error {
 	if len(c.Rules) == 0 {
-		errs = append(errs, errors.New("rules: at least one rule is required"))
-	}
-	if err := c.Log.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if math.IsNaN(c.HTTP.RateLimit.RPS) {
-		errs = append(errs, errors.New("SHOPBUS_RATE_LIMIT_RPS must be a number (0 turns the limit off)"))
-	} else if err := c.HTTP.Config.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("config: %s: %w", c.File, err)
+		return errors.New("rules: at least one rule is required")
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/modules/email"
 	"github.com/shopbus/shopbus/modules/shipping"
 )
 
@@ -232,8 +234,12 @@ rules:
 	}
 }
 
+// valid is the rest of a configuration Load accepts, for tests about
+// other sections.
+const valid = "shipping:\n  rates: [{ rate_minor: 100 }]\nrules:\n  - name: r\n"
+
 func TestLoadEnvOverrides(t *testing.T) {
-	src := []byte("database:\n  dsn: file.db\nmail:\n  smtp_addr: file:25\n  mail_dir: file-mail\nhttp:\n  addr: \":1111\"\n")
+	src := []byte("database:\n  dsn: file.db\nmail:\n  from: shop@example.com\n  smtp_addr: file:25\n  mail_dir: file-mail\nhttp:\n  addr: \":1111\"\n" + valid)
 	tests := []struct {
 		env   string
 		value string
@@ -276,6 +282,9 @@ func TestLoadEnvOverrides(t *testing.T) {
 			}
 
 			t.Setenv(tt.env, tt.value)
+			if tt.env == "SHOPBUS_BUS_TRANSPORT" { // nats is refused without a server
+				t.Setenv("SHOPBUS_NATS_URL", "nats://127.0.0.1:4222")
+			}
 			c, err = Load("", src)
 			if err != nil {
 				t.Fatal(err)
@@ -291,7 +300,7 @@ func TestLoadDefaults(t *testing.T) {
 	for k := range Env {
 		t.Setenv(k, "")
 	}
-	c, err := Load("", []byte("database:\n  dsn: x.db\n"))
+	c, err := Load("", []byte("database:\n  dsn: x.db\nmail:\n  from: shop@example.com\n  mail_dir: mail\n"+valid))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +313,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 
 	// Values in the file win over the defaults.
-	c, err = Load("", []byte("http:\n  addr: \":7\"\n  shutdown_timeout: 3s\n"))
+	c, err = Load("", []byte("http:\n  addr: \":7\"\n  shutdown_timeout: 3s\ndatabase:\n  dsn: x.db\nmail:\n  from: shop@example.com\n  mail_dir: mail\n"+valid))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +327,7 @@ func TestLoadFile(t *testing.T) {
 		t.Setenv(k, "")
 	}
 	path := filepath.Join(t.TempDir(), "shop.yaml")
-	if err := os.WriteFile(path, []byte("database:\n  dsn: from-file.db\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte("database:\n  dsn: from-file.db\nmail:\n  from: shop@example.com\n  mail_dir: mail\n"+valid), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := Load(path, []byte("database:\n  dsn: embedded.db\n"))
@@ -339,6 +348,7 @@ func TestValidate(t *testing.T) {
 		return &Config{
 			File:     "shop.yaml",
 			Database: database.Config{DSN: "x.db"},
+			Mail:     email.Config{From: "shop@example.com", Dir: "mail"},
 			Shipping: shipping.Config{Rates: []shipping.Rate{{RateMinor: 100}}},
 			Rules:    []bus.RuleConfig{{Name: "r"}},
 		}
@@ -404,5 +414,182 @@ func TestLogSettingsAreChecked(t *testing.T) {
 				t.Errorf("Validate() = %v, want an error naming %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// edit returns the shipped config.yaml with the first line that starts
+// with prefix replaced by line, and that line's number.
+func edit(t *testing.T, prefix, line string) ([]byte, int) {
+	t.Helper()
+	lines := strings.Split(string(readRepoConfig(t)), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			lines[i] = line
+			return []byte(strings.Join(lines, "\n")), i + 1
+		}
+	}
+	t.Fatalf("config.yaml has no line starting with %q", prefix)
+	return nil, 0
+}
+
+// TestLoadRefusesEachSection: a bad value in any section is refused by
+// Load, before anything is built from it, naming the file, the line and
+// the key.
+func TestLoadRefusesEachSection(t *testing.T) {
+	for k := range Env {
+		t.Setenv(k, "")
+	}
+	tests := []struct {
+		prefix, line string
+		want         string // the key the error names
+	}{
+		{"  shutdown_timeout:", "  shutdown_timeout: -1s", "http.shutdown_timeout"},
+		{"  trusted_proxies:", "  trusted_proxies: [10.0.0.0/8, nope]", "http.trusted_proxies[1]"},
+		{"  max_inflight_orders:", "  max_inflight_orders: -1", "http.max_inflight_orders"},
+		{"  driver:", "  driver: mysql", `database.driver "mysql"`},
+		{"  dsn:", `  dsn: ""`, "database.dsn"},
+		{"  from:", `  from: "My Shop shop@example.com"`, "mail.from"},
+		{"  smtp_tls:", "  smtp_tls: maybe", `mail.smtp_tls "maybe"`},
+		{"  smtp_addr:", "  smtp_addr: localhost", `mail.smtp_addr "localhost"`},
+		{"  transport:", "  transport: kafka", `bus.transport "kafka"`},
+		{"  workers: 128", "  workers: -1", "delivery.workers"},
+		{"    max_attempts:", "    max_attempts: -3", "delivery.retry.max_attempts"},
+		{"      rate_minor: 490", "      rate_minor: -490", "shipping.rates[0].rate_minor"},
+		{"  level:", "  level: verbose", `log.level: "verbose"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			src, line := edit(t, tt.prefix, tt.line)
+			path := filepath.Join(t.TempDir(), "shop.yaml")
+			if err := os.WriteFile(path, src, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path, nil)
+			if err == nil {
+				t.Fatal("Load accepted it")
+			}
+			want := fmt.Sprintf("config: %s: line %d: %s", path, line, tt.want)
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not contain %q", err, want)
+			}
+			if n := strings.Count(err.Error(), "\n"); n != 0 {
+				t.Errorf("%d more problems reported than the one made: %v", n, err)
+			}
+		})
+	}
+}
+
+// TestLoadNamesTheVariable: a value the environment set is reported as
+// the variable's, not as the file's line.
+func TestLoadNamesTheVariable(t *testing.T) {
+	for k := range Env {
+		t.Setenv(k, "")
+	}
+	t.Setenv("SHOPBUS_DATABASE_DRIVER", "mysql")
+	_, err := Load("", readRepoConfig(t))
+	if err == nil {
+		t.Fatal("Load accepted SHOPBUS_DATABASE_DRIVER=mysql")
+	}
+	if want := `config: config.yaml (built in): database.driver "mysql" is neither sqlite nor postgres (from SHOPBUS_DATABASE_DRIVER)`; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+}
+
+// TestParseSyntaxErrorLine: a syntax error is reported at its own line
+// and column, not where the mapping around it starts (the YAML decoder
+// says "line 3" for a mis-indented key on line 20).
+func TestParseSyntaxErrorLine(t *testing.T) {
+	tests := []struct {
+		name         string
+		prefix, line string
+		want         string
+	}{
+		{"mis-indented key", "  dsn:", " dsn: data/shopbus.db", "line 20, column 2: did not find expected key"},
+		{"value on a key's line", "  workers: 128", "  workers: 128 poll: 1s", "column 20: mapping values are not allowed"},
+		{"unterminated quote", "  from:", `  from: "My Shop`, "column 9:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, line := edit(t, tt.prefix, tt.line)
+			_, err := Parse("shop.yaml", src)
+			if err == nil {
+				t.Fatal("Parse accepted it")
+			}
+			if want := fmt.Sprintf("config: shop.yaml: line %d, ", line); !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not contain %q", err, want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseSuggestsKnownKey(t *testing.T) {
+	tests := []struct {
+		name         string
+		prefix, line string
+		want         string // "": no suggestion
+	}{
+		{"http", "  shutdown_timeout:", "  shutdown_timout: 10s", "shutdown_timeout"},
+		{"nested struct", "    per_minute:", "    per_minut: 10", "per_minute"},
+		{"mail", "  mail_dir:", "  mail_dirs: data/mail", "mail_dir"},
+		{"rule", "    description: new orders go", "    descripton: x", "description"},
+		{"target", "      - module: inventory", "      - modul: inventory", "module"},
+		{"nothing close", "  workers: 128", "  bogus: 128", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, line := edit(t, tt.prefix, tt.line)
+			_, err := Parse("shop.yaml", src)
+			if err == nil {
+				t.Fatal("Parse accepted it")
+			}
+			key, _, _ := strings.Cut(strings.TrimLeft(tt.line, " -"), ":")
+			want := fmt.Sprintf("config: shop.yaml: line %d: unknown key %q", line, key)
+			if tt.want != "" {
+				want += fmt.Sprintf("; did you mean `%s`?", tt.want)
+			}
+			if err.Error() != want {
+				t.Errorf("error %q, want %q", err, want)
+			}
+		})
+	}
+}
+
+func TestChoose(t *testing.T) {
+	for k := range Env {
+		t.Setenv(k, "")
+	}
+	src := readRepoConfig(t) // before leaving the package's folder
+	t.Chdir(t.TempDir())
+	if got := Choose(""); got != "" {
+		t.Errorf("no flag, no config.yaml: Choose = %q, want the built-in config", got)
+	}
+	c, err := Load(Choose(""), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.File != BuiltIn {
+		t.Errorf("File = %q, want %q", c.File, BuiltIn)
+	}
+
+	local := bytes.Replace(src, []byte("dsn: data/shopbus.db"), []byte("dsn: local.db"), 1)
+	if err := os.WriteFile("config.yaml", local, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := Choose(""); got != "config.yaml" {
+		t.Errorf("no flag, with ./config.yaml: Choose = %q, want config.yaml", got)
+	}
+	c, err = Load(Choose(""), []byte("not: used"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.File != "config.yaml" || c.Database.DSN != "local.db" {
+		t.Errorf("read dsn %q from %q, want local.db from config.yaml", c.Database.DSN, c.File)
+	}
+
+	if got := Choose("elsewhere.yaml"); got != "elsewhere.yaml" {
+		t.Errorf("--config elsewhere.yaml: Choose = %q", got)
 	}
 }

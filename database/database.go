@@ -40,15 +40,24 @@ type Config struct {
 	DSN string `yaml:"dsn"`
 }
 
-// Validate checks the driver and that there is a DSN.
+// SetDefaults chooses SQLite when no driver is named.
+func (c *Config) SetDefaults() {
+	if c.Driver == "" {
+		c.Driver = SQLite
+	}
+}
+
+// Validate checks the driver and that there is a DSN. Its errors begin
+// with the config.yaml key they are about.
 func (c Config) Validate() error {
+	var errs []error
 	if c.Driver != "" && c.Driver != SQLite && c.Driver != Postgres {
-		return fmt.Errorf("database: unknown driver %q (supported: %s, %s)", c.Driver, SQLite, Postgres)
+		errs = append(errs, fmt.Errorf("database.driver %q is neither %s nor %s", c.Driver, SQLite, Postgres))
 	}
 	if c.DSN == "" {
-		return errors.New("database: dsn is empty")
+		errs = append(errs, errors.New("database.dsn is empty"))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Where names the database for messages and logs: the SQLite file, or
@@ -73,15 +82,16 @@ const readers = 4
 // that several instances fit in the server's default max_connections (100).
 const postgresConns = 16
 
-// Open opens the database the config names.
+// Open opens the database the config names. The config is expected to
+// have passed Validate, as config.Load makes sure.
 func Open(cfg Config) (*gorm.DB, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if cfg.Driver == Postgres {
+	switch cfg.Driver {
+	case Postgres:
 		return openPostgres(cfg)
+	case SQLite, "":
+		return openSQLite(cfg)
 	}
-	return openSQLite(cfg)
+	return nil, fmt.Errorf("database: unknown driver %q", cfg.Driver)
 }
 
 func gormConfig() *gorm.Config {

@@ -230,13 +230,53 @@ func TestOpenEnforcesForeignKeys(t *testing.T) {
 	}
 }
 
+// TestConfigValidate: the settings are refused by Validate, which
+// config.Load runs before anything opens.
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  database.Config
+		want []string // substrings of the error; none: valid
+	}{
+		{"sqlite", database.Config{DSN: "x.db"}, nil},
+		{"postgres", database.Config{Driver: database.Postgres, DSN: "postgres://u@host/db"}, nil},
+		{"empty dsn", database.Config{}, []string{"database.dsn", "dsn is empty"}},
+		{"unknown driver", database.Config{Driver: "oracle", DSN: "x.db"}, []string{`database.driver "oracle"`}},
+		{"both", database.Config{Driver: "oracle"}, []string{`database.driver "oracle"`, "database.dsn"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.SetDefaults()
+			err := cfg.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate = %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Validate accepted it")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+	var c database.Config
+	if c.SetDefaults(); c.Driver != database.SQLite {
+		t.Errorf("default driver %q, want %s", c.Driver, database.SQLite)
+	}
+}
+
 func TestOpenRefuses(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  database.Config
 		want string
 	}{
-		{"empty dsn", database.Config{}, "dsn is empty"},
 		{"unknown driver", database.Config{Driver: "oracle", DSN: "x.db"}, `unknown driver "oracle"`},
 		{"postgres dsn that does not parse", database.Config{Driver: database.Postgres, DSN: "postgres://u:secret@host:notaport/db"}, "postgres dsn"},
 		{"postgres server that does not answer", database.Config{Driver: database.Postgres, DSN: "postgres://u:secret@127.0.0.1:1/db?connect_timeout=2"}, "127.0.0.1:1"},

@@ -85,7 +85,7 @@ func newIdemShop(t *testing.T) *idemShop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var gateway web.Config
+	var gateway config.HTTP
 	gateway.AuthFailures.PerMinute, gateway.AuthFailures.Burst = 10, 20
 	srv, err := web.New(web.Deps{DB: db, Keys: keys, Bus: b, Checkout: checkout.New(db, b, database.Direct{DB: db}),
 		Inventory: inv, Email: mail, Log: log}, gateway)

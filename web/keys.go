@@ -222,7 +222,7 @@ func (k *Keys) Revoke(ctx context.Context, name string) error {
 		return err
 	}
 	if revoked > 0 {
-		return fault.Errorf(fault.Conflict, "apikey: %q is already revoked", name)
+		return fault.Errorf(fault.NotFound, "apikey: %q is already revoked: no active key has that name", name)
 	}
 	return fmt.Errorf("%w: %q", ErrKeyNotFound, name)
 }

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/config"
 	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/database/dbtest"
 	"github.com/shopbus/shopbus/modules/checkout"
@@ -156,16 +157,16 @@ func (o op) public() bool {
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	doc := loadDocument(t)
 	documented := doc.operations(t)
-	var everything Config
+	var everything config.HTTP
 	everything.RateLimit.RPS, everything.RateLimit.Burst = 10, 20
 	everything.AuthFailures.PerMinute, everything.AuthFailures.Burst = 5, 5
 	everything.TrustedProxies = []string{"10.0.0.0/8"}
 	everything.CORSAllowOrigins = []string{"https://shop.example"}
 	for _, tc := range []struct {
 		name string
-		cfg  Config
+		cfg  config.HTTP
 	}{
-		{"defaults", Config{}},
+		{"defaults", config.HTTP{}},
 		{"every option on", everything},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -281,7 +282,7 @@ func TestOpenAPISecurity(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	b := bus.New(bus.Deps{DB: db, Log: log}, nil, bus.Options{})
 	keys := NewKeys(db)
-	var cfg Config
+	var cfg config.HTTP
 	cfg.AuthFailures.PerMinute, cfg.AuthFailures.Burst = 1000, 1000 // the key-less requests must not lock us out
 	s, err := New(Deps{DB: db, Keys: keys, Bus: b, Checkout: checkout.New(db, b, database.Direct{DB: db}), Inventory: inventory.New(db), Log: log}, cfg)
 	if err != nil {
@@ -364,7 +365,7 @@ func TestServeOpenAPI(t *testing.T) {
 	if !bytes.Equal(onDisk, openAPIDocument) {
 		t.Fatal("the embedded document differs from openapi.yaml")
 	}
-	s, err := New(Deps{Log: slog.New(slog.DiscardHandler)}, Config{})
+	s, err := New(Deps{Log: slog.New(slog.DiscardHandler)}, config.HTTP{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/shopbus/shopbus/config"
 )
 
 // TestPanicLeaksNothing: a panicking handler gives a plain 500
@@ -17,7 +19,7 @@ import (
 // with the request id.
 func TestPanicLeaksNothing(t *testing.T) {
 	var logs bytes.Buffer
-	s, err := New(Deps{Log: slog.New(slog.NewTextHandler(&logs, nil))}, Config{})
+	s, err := New(Deps{Log: slog.New(slog.NewTextHandler(&logs, nil))}, config.HTTP{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/config"
 	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/modules/checkout"
 	"github.com/shopbus/shopbus/modules/email"
@@ -49,58 +50,14 @@ type Deps struct {
 	Dashboard interface{ Register(e *echo.Echo) }
 }
 
-// Config is the gateway's part of the `http:` section of config.yaml.
-type Config struct {
-	// RateLimit is a token bucket per API key; rps 0 turns it off.
-	RateLimit struct {
-		RPS   float64 `yaml:"rps"`
-		Burst int     `yaml:"burst"`
-	} `yaml:"rate_limit"`
-	// AuthFailures limits failed authentications per client address.
-	AuthFailures struct {
-		PerMinute int `yaml:"per_minute"`
-		Burst     int `yaml:"burst"`
-	} `yaml:"auth_failures"`
-	// TrustedProxies are the CIDRs of reverse proxies whose X-Forwarded-For
-	// is believed. Empty: the client is the connection's peer, whatever
-	// headers say.
-	TrustedProxies []string `yaml:"trusted_proxies"`
-	// MaxInflightOrders bounds the order writes (new orders and state
-	// changes) waiting for their commit at once; past it they are refused
-	// with 503 and Retry-After. 0: no bound.
-	MaxInflightOrders int `yaml:"max_inflight_orders"`
-	// CORSAllowOrigins lets storefronts on these origins call the API from
-	// the browser. Empty: no CORS headers.
-	CORSAllowOrigins []string `yaml:"cors_allow_origins"`
-}
-
-// Validate checks the gateway settings.
-func (c Config) Validate() error {
-	if c.RateLimit.RPS < 0 || (c.RateLimit.RPS > 0 && c.RateLimit.Burst < 1) {
-		return errors.New("http.rate_limit: rps must be 0 (off) or positive, with burst at least 1")
-	}
-	if c.AuthFailures.PerMinute < 0 || c.AuthFailures.Burst < 0 {
-		return errors.New("http.auth_failures: per_minute and burst must be positive (0: the defaults, 10 and 20)")
-	}
-	if c.MaxInflightOrders < 0 {
-		return errors.New("http.max_inflight_orders: must be 0 (no bound) or positive")
-	}
-	for _, cidr := range c.TrustedProxies {
-		if _, err := netip.ParsePrefix(cidr); err != nil {
-			return fmt.Errorf("http.trusted_proxies: %q is not a CIDR such as 10.0.0.0/8", cidr)
-		}
-	}
-	return nil
-}
-
 // ipExtractor believes X-Forwarded-For only from trusted proxies, so a
 // client cannot pick the address its limits are counted against.
-func (c Config) ipExtractor() echo.IPExtractor {
-	if len(c.TrustedProxies) == 0 {
+func ipExtractor(trustedProxies []string) echo.IPExtractor {
+	if len(trustedProxies) == 0 {
 		return echo.ExtractIPDirect()
 	}
 	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-	for _, cidr := range c.TrustedProxies {
+	for _, cidr := range trustedProxies {
 		_, n, _ := net.ParseCIDR(netip.MustParsePrefix(cidr).String())
 		opts = append(opts, echo.TrustIPRange(n))
 	}
@@ -118,17 +75,15 @@ type Server struct {
 // maxBody bounds every request body; a 500-item order is far below it.
 const maxBody = "1M"
 
-// New builds the server and its routes.
-func New(d Deps, cfg Config) (*Server, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
+// New builds the server and its routes, with the gateway's settings from
+// cfg, which is expected to have passed Validate (config.Load makes sure).
+func New(d Deps, cfg config.HTTP) (*Server, error) {
 	perMinute, burst := cmp.Or(cfg.AuthFailures.PerMinute, 10), cmp.Or(cfg.AuthFailures.Burst, 20)
 	s := &Server{Deps: d, log: d.Log, echo: echo.New(), failures: newFailures(perMinute, burst)}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = cfg.ipExtractor()
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.Use(sanitizeRequestID, middleware.RequestID(), s.observe, s.recoverer(), middleware.Secure())
 	if len(cfg.CORSAllowOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{

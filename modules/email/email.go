@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/mail"
+	"strconv"
 	"time"
 
 	"github.com/shopbus/shopbus/fault"
@@ -60,7 +62,10 @@ type Config struct {
 	MaxBackoff     time.Duration `yaml:"max_backoff"`     // default 10m
 }
 
-func (c *Config) setDefaults() {
+// SetDefaults fills what the file leaves out: TLS "none", 4 workers, a 1s
+// poll, 50 attempts backing off from 2s to 10m, and the shop's name from
+// From's display name.
+func (c *Config) SetDefaults() {
 	if c.SMTPTLS == "" {
 		c.SMTPTLS = "none"
 	}
@@ -89,29 +94,33 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports every problem with the config at once.
+// Validate reports every problem with the config at once, each error
+// beginning with the config.yaml key it is about.
 func (c *Config) Validate() error {
 	var errs []error
 	if _, err := mail.ParseAddress(c.From); err != nil {
-		errs = append(errs, fmt.Errorf("from %q: %w", c.From, err))
+		errs = append(errs, fmt.Errorf("mail.from %q: %w", c.From, err))
 	}
 	if c.OwnerEmail != "" {
 		if _, err := mail.ParseAddress(c.OwnerEmail); err != nil {
-			errs = append(errs, fmt.Errorf("owner_email %q: %w", c.OwnerEmail, err))
+			errs = append(errs, fmt.Errorf("mail.owner_email %q: %w", c.OwnerEmail, err))
 		}
 	}
 	switch c.SMTPTLS {
-	case "none", "starttls", "tls":
+	case "", "none", "starttls", "tls":
 	default:
-		errs = append(errs, fmt.Errorf("smtp_tls %q: want none, starttls or tls", c.SMTPTLS))
+		errs = append(errs, fmt.Errorf("mail.smtp_tls %q: want none, starttls or tls", c.SMTPTLS))
+	}
+	if c.SMTPAddr != "" {
+		_, port, err := net.SplitHostPort(c.SMTPAddr)
+		if _, perr := strconv.Atoi(port); err != nil || perr != nil {
+			errs = append(errs, fmt.Errorf("mail.smtp_addr %q: want host:port", c.SMTPAddr))
+		}
 	}
 	if c.SMTPAddr == "" && c.Dir == "" {
-		errs = append(errs, errors.New("set smtp_addr, or mail_dir for .eml files"))
+		errs = append(errs, errors.New("mail.smtp_addr is empty: set it, or mail_dir for .eml files"))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Message is one email to queue. Data is stored as JSON and decoded, when
@@ -171,10 +180,12 @@ type Deps struct {
 	Observer Observer
 }
 
-// New validates cfg, parses the templates and prepares the SMTP client. It
-// does not connect: the worker dials for each send.
+// New parses the templates and prepares the SMTP client for cfg, which is
+// expected to have passed Validate (config.Load makes sure); the defaults
+// are filled here too, for callers that build a Config by hand. It does
+// not connect: the worker dials for each send.
 func New(deps Deps, cfg Config) (*Service, error) {
-	cfg.setDefaults()
+	cfg.SetDefaults()
 	if deps.Log == nil {
 		deps.Log = slog.Default()
 	}
@@ -183,9 +194,6 @@ func New(deps Deps, cfg Config) (*Service, error) {
 	}
 	if deps.Observer == nil {
 		deps.Observer = noObserver{}
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
 	}
 	s := &Service{Records: NewRecords(deps.DB), db: deps.DB, cfg: cfg, log: deps.Log, wake: make(chan struct{}, 1),
 		observer: deps.Observer, committer: deps.Committer}

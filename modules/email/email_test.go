@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,14 +59,47 @@ func TestEnqueue(t *testing.T) {
 	})
 }
 
+// TestValidateRefusesBadConfig: settings config.Load refuses before
+// anything starts, each named by its key.
+func TestValidateRefusesBadConfig(t *testing.T) {
+	for name, tc := range map[string]struct {
+		cfg  Config
+		want []string
+	}{
+		"no from":          {Config{Dir: "x"}, []string{"mail.from"}},
+		"bad from":         {Config{From: "not an address", Dir: "x"}, []string{`mail.from "not an address"`}},
+		"no destination":   {Config{From: "shop@example.com"}, []string{"mail.smtp_addr", "mail_dir"}},
+		"bad tls":          {Config{From: "shop@example.com", SMTPAddr: "localhost:25", SMTPTLS: "maybe"}, []string{`mail.smtp_tls "maybe"`}},
+		"bad smtp address": {Config{From: "shop@example.com", SMTPAddr: "localhost"}, []string{`mail.smtp_addr "localhost"`}},
+		"bad smtp port":    {Config{From: "shop@example.com", SMTPAddr: "localhost:smtp"}, []string{`mail.smtp_addr "localhost:smtp"`}},
+		"bad owner":        {Config{From: "shop@example.com", Dir: "x", OwnerEmail: "nobody"}, []string{`mail.owner_email "nobody"`}},
+		"all at once":      {Config{From: "x", OwnerEmail: "y"}, []string{"mail.from", "mail.owner_email", "mail.smtp_addr"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.SetDefaults()
+			err := cfg.Validate()
+			if err == nil {
+				t.Fatal("Validate accepted it")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+	valid := Config{From: "My Shop <shop@example.com>", SMTPAddr: "localhost:25"}
+	if valid.SetDefaults(); valid.Validate() != nil || valid.ShopName != "My Shop" || valid.SMTPTLS != "none" {
+		t.Errorf("valid config: %v, shop name %q, tls %q", valid.Validate(), valid.ShopName, valid.SMTPTLS)
+	}
+}
+
+// TestNewRefusesBadConfig: what only building the service finds (the
+// templates on disk, the SMTP client) is refused by New.
 func TestNewRefusesBadConfig(t *testing.T) {
 	for name, cfg := range map[string]Config{
-		"no from":          {Dir: "x"},
-		"bad from":         {From: "not an address", Dir: "x"},
-		"no destination":   {From: "shop@example.com"},
-		"bad tls":          {From: "shop@example.com", SMTPAddr: "localhost:25", SMTPTLS: "maybe"},
 		"bad smtp address": {From: "shop@example.com", SMTPAddr: "localhost"},
-		"bad owner":        {From: "shop@example.com", Dir: "x", OwnerEmail: "nobody"},
 		"missing part":     {From: "shop@example.com", Dir: "x", TemplatesDir: "testdata/incomplete"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -36,12 +36,16 @@ func (c Config) Validate() error {
 	if len(c.Rates) == 0 {
 		return errors.New("shipping.rates: at least one rate is required")
 	}
+	var errs []error
 	for i, r := range c.Rates {
-		if r.RateMinor < 0 || r.MaxItems < 0 {
-			return fmt.Errorf("shipping.rates[%d]: rate_minor and max_items must not be negative", i)
+		if r.RateMinor < 0 {
+			errs = append(errs, fmt.Errorf("shipping.rates[%d].rate_minor must not be negative", i))
+		}
+		if r.MaxItems < 0 {
+			errs = append(errs, fmt.Errorf("shipping.rates[%d].max_items must not be negative", i))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // price returns the rate for a destination and item count.
@@ -60,11 +64,10 @@ type Service struct {
 	cfg Config
 }
 
-// New returns the shipping module.
+// New returns the shipping module, pricing from cfg, which is expected to
+// have passed Validate (config.Load makes sure). The error is always nil;
+// it stays until the callers are rewired.
 func New(db *gorm.DB, cfg Config) (*Service, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	return &Service{db: db, cfg: cfg}, nil
 }
 

@@ -1,0 +1,150 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// HTTP is the `http:` section: where the API listens, and the gateway's
+// limits, which web.New applies.
+type HTTP struct {
+	Addr            string        `yaml:"addr"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MetricsAddr, if set, serves GET /metrics without a key on a second
+	// address, for a Prometheus on a private network.
+	MetricsAddr string `yaml:"metrics_addr"`
+	// RateLimit is a token bucket per API key; rps 0 turns it off.
+	RateLimit RateLimit `yaml:"rate_limit"`
+	// AuthFailures limits failed authentications per client address.
+	AuthFailures AuthFailures `yaml:"auth_failures"`
+	// TrustedProxies are the CIDRs of reverse proxies whose X-Forwarded-For
+	// is believed. Empty: the client is the connection's peer, whatever
+	// headers say.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// MaxInflightOrders bounds the order writes (new orders and state
+	// changes) waiting for their commit at once; past it they are refused
+	// with 503 and Retry-After. 0: no bound.
+	MaxInflightOrders int `yaml:"max_inflight_orders"`
+	// CORSAllowOrigins lets storefronts on these origins call the API from
+	// the browser. Empty: no CORS headers.
+	CORSAllowOrigins []string `yaml:"cors_allow_origins"`
+}
+
+// RateLimit is a token bucket: RPS requests a second, Burst at once.
+type RateLimit struct {
+	RPS   float64 `yaml:"rps"`
+	Burst int     `yaml:"burst"`
+}
+
+// AuthFailures is how many failed authentications a client address may
+// make: PerMinute on average, Burst at once. Zero: 10 and 20.
+type AuthFailures struct {
+	PerMinute int `yaml:"per_minute"`
+	Burst     int `yaml:"burst"`
+}
+
+// SetDefaults listens on :8080, waits 10s for work in flight on a stop,
+// and gives a rate limit without a burst twice its rate.
+func (h *HTTP) SetDefaults() {
+	if h.Addr == "" {
+		h.Addr = ":8080"
+	}
+	if h.ShutdownTimeout == 0 {
+		h.ShutdownTimeout = 10 * time.Second
+	}
+	if h.RateLimit.RPS > 0 && h.RateLimit.Burst == 0 {
+		h.RateLimit.Burst = max(1, int(2*h.RateLimit.RPS))
+	}
+}
+
+// Validate checks the limits and the proxies' CIDRs.
+func (h HTTP) Validate() error {
+	var errs []error
+	if h.ShutdownTimeout < 0 {
+		errs = append(errs, errors.New("http.shutdown_timeout must not be negative"))
+	}
+	switch rl := h.RateLimit; {
+	case math.IsNaN(rl.RPS):
+		errs = append(errs, errors.New("http.rate_limit.rps: SHOPBUS_RATE_LIMIT_RPS must be a number (0 turns the limit off)"))
+	case rl.RPS < 0 || (rl.RPS > 0 && rl.Burst < 1):
+		errs = append(errs, errors.New("http.rate_limit: rps must be 0 (off) or positive, with burst at least 1"))
+	}
+	if h.AuthFailures.PerMinute < 0 || h.AuthFailures.Burst < 0 {
+		errs = append(errs, errors.New("http.auth_failures: per_minute and burst must be positive (0: the defaults, 10 and 20)"))
+	}
+	if h.MaxInflightOrders < 0 {
+		errs = append(errs, errors.New("http.max_inflight_orders: must be 0 (no bound) or positive"))
+	}
+	for i, cidr := range h.TrustedProxies {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			errs = append(errs, fmt.Errorf("http.trusted_proxies[%d]: %q is not a CIDR such as 10.0.0.0/8", i, cidr))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Transports that carry deliveries.
+const (
+	// TransportInProc hands deliveries to this process's handlers: one
+	// instance, or several on PostgreSQL each handling what it claimed.
+	TransportInProc = "inproc"
+	// TransportNATS hands deliveries over NATS JetStream to whichever
+	// instance has a free worker.
+	TransportNATS = "nats"
+)
+
+// Bus is the `bus:` section: how deliveries travel between the dispatcher
+// and handlers.
+type Bus struct {
+	// Transport is "inproc" (the default) or "nats".
+	Transport string `yaml:"transport"`
+	// NATSURL is the NATS server (or cluster: URLs separated by commas),
+	// required with the nats transport.
+	NATSURL string `yaml:"nats_url"`
+}
+
+// SetDefaults chooses the in-process transport.
+func (b *Bus) SetDefaults() {
+	if b.Transport == "" {
+		b.Transport = TransportInProc
+	}
+}
+
+// Validate refuses an unknown transport, and nats without a server.
+func (b Bus) Validate() error {
+	switch b.Transport {
+	case "", TransportInProc:
+		return nil
+	case TransportNATS:
+		if b.NATSURL == "" {
+			return errors.New("bus.nats_url is required with bus.transport nats")
+		}
+		return nil
+	}
+	return fmt.Errorf("bus.transport %q is neither %s nor %s", b.Transport, TransportInProc, TransportNATS)
+}
+
+// Log is the `log:` section: the log's level ("debug", "info", "warn",
+// "error") and format ("text" or "json"). Empty means info and text.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Validate refuses a level or format the logger would not know.
+func (l Log) Validate() error {
+	var errs []error
+	var level slog.Level
+	if l.Level != "" && level.UnmarshalText([]byte(l.Level)) != nil {
+		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", l.Level))
+	}
+	if l.Format != "" && !strings.EqualFold(l.Format, "text") && !strings.EqualFold(l.Format, "json") {
+		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", l.Format))
+	}
+	return errors.Join(errs...)
+}
