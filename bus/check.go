@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/shopbus/shopbus/bus/transform"
@@ -37,10 +38,33 @@ func decodeCheck[T any]() func(payload []byte) error {
 			return err
 		}
 		if reflect.ValueOf(&v).Elem().IsZero() {
-			return fmt.Errorf("it has none of the fields the module reads (%T)", v)
+			return fmt.Errorf("it has none of the fields the module reads (%s)", strings.Join(jsonFields(reflect.TypeFor[T]()), ", "))
 		}
 		return nil
 	}
+}
+
+// jsonFields names the top-level JSON members a payload type reads: what
+// a user can put in a transform, never a Go type's name.
+func jsonFields(t reflect.Type) []string {
+	if t.Kind() != reflect.Struct {
+		return []string{"a JSON " + t.Kind().String()}
+	}
+	var names []string
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		names = append(names, name)
+	}
+	return names
 }
 
 // checkExamples runs every example event through the compiled rules.

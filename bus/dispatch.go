@@ -428,7 +428,7 @@ func (b *Bus) fail(ctx context.Context, row *deliveryRow, g guard, cause error) 
 	}
 	now := time.Now().UTC()
 	attempts := row.Attempts + 1
-	status, next := StatusFailed, now.Add(backoff(retry, attempts))
+	status, next := StatusFailed, now.Add(Backoff(attempts, retry.InitialBackoff, retry.MaxBackoff))
 	var hint interface{ RetryAfter() time.Duration }
 	if errors.As(cause, &hint) && now.Add(hint.RetryAfter()).After(next) {
 		next = now.Add(hint.RetryAfter()) // the receiver asked for a pause (429, 503)
@@ -465,12 +465,15 @@ func (b *Bus) fail(ctx context.Context, row *deliveryRow, g guard, cause error) 
 	return outcome, nil
 }
 
-// backoff is "full jitter": a random wait up to an exponentially growing cap,
-// so retries of many deliveries spread out instead of arriving together.
-func backoff(r Retry, attempt int) time.Duration {
-	ceiling := r.MaxBackoff
-	if shift := attempt - 1; shift < 63 && r.InitialBackoff <= ceiling>>shift {
-		ceiling = r.InitialBackoff << shift // cannot overflow: it is at most the ceiling
+// Backoff is the wait after the attempt-th failure (counting from 1), for
+// every retry in shopbus (deliveries and emails): "full jitter", a random
+// duration in (0, min(maxWait, initial*2^(attempt-1))], so retries of many
+// failures spread out instead of arriving together. initial and maxWait
+// must be positive.
+func Backoff(attempt int, initial, maxWait time.Duration) time.Duration {
+	ceiling := maxWait
+	if shift := max(attempt-1, 0); shift < 63 && initial <= ceiling>>shift {
+		ceiling = initial << shift // cannot overflow: it is at most maxWait
 	}
 	return rand.N(ceiling) + 1
 }

@@ -202,6 +202,7 @@ func TestBackoff(t *testing.T) {
 				attempts = append(attempts, a)
 			}
 			attempts = append(attempts, 100, 500, 999, 1000)
+			attempts = append(attempts, 0, -1) // a caller's off-by-one waits like a first failure, never panics
 			for _, attempt := range attempts {
 				// The cap doubles from InitialBackoff per attempt and stops at MaxBackoff.
 				ceiling := r.InitialBackoff
@@ -210,7 +211,7 @@ func TestBackoff(t *testing.T) {
 				}
 				var most time.Duration
 				for range samples {
-					d := backoff(r, attempt)
+					d := Backoff(attempt, r.InitialBackoff, r.MaxBackoff)
 					if d <= 0 || d > ceiling {
 						t.Fatalf("attempt %d: backoff %v outside (0, %v]", attempt, d, ceiling)
 					}

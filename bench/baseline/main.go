@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/shopbus/shopbus/event"
 	"github.com/shopbus/shopbus/modules/checkout"
 )
 
@@ -29,7 +30,7 @@ func main() {
 		if err := json.NewDecoder(c.Request().Body).Decode(&in); err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 		}
-		return c.JSON(http.StatusCreated, map[string]string{"order_id": in.OrderID, "order_state": checkout.StateCreated})
+		return c.JSON(http.StatusCreated, map[string]string{"order_id": in.OrderID, "order_state": event.NewOrderCreated})
 	})
 	e.GET("/readyz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	if err := e.Start(*addr); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -12,6 +12,8 @@ import (
 	"github.com/shopbus/shopbus/fault"
 
 	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/event"
 )
 
 // Errors the web layer maps to HTTP statuses.
@@ -21,52 +23,26 @@ var (
 	ErrInvalidTransition = fault.New(fault.Conflict, "checkout: state change not allowed")
 )
 
-// Order states, as they appear in events' detail.order_state.
-const (
-	StateCreated   = "new_order_created"
-	StatePaid      = "order_paid"
-	StateShipped   = "order_shipped"
-	StateDelivered = "order_delivered"
-	StateCancelled = "order_cancelled"
-	StateRefunded  = "order_refunded"
-)
-
 // transitions is the state machine: from a state, the states it may move to.
 var transitions = map[string][]string{
-	StateCreated:   {StatePaid, StateShipped, StateCancelled},
-	StatePaid:      {StateShipped, StateCancelled, StateRefunded},
-	StateShipped:   {StateDelivered, StateRefunded},
-	StateDelivered: {StateRefunded},
+	event.NewOrderCreated: {event.OrderPaid, event.OrderShipped, event.OrderCancelled},
+	event.OrderPaid:       {event.OrderShipped, event.OrderCancelled, event.OrderRefunded},
+	event.OrderShipped:    {event.OrderDelivered, event.OrderRefunded},
+	event.OrderDelivered:  {event.OrderRefunded},
 }
 
-// Customer is who ordered.
-type Customer struct {
-	Email string `json:"email"`
-	Name  string `json:"name"`
-}
-
-// Item is one order line. Prices are minor units (cents).
-type Item struct {
-	SKU            string `json:"sku"`
-	Name           string `json:"name"`
-	Quantity       int64  `json:"quantity"`
-	UnitPriceMinor int64  `json:"unit_price_minor"`
-}
-
-// Address is where the order ships.
-type Address struct {
-	Line1      string `json:"line1"`
-	City       string `json:"city"`
-	PostalCode string `json:"postal_code"`
-	Country    string `json:"country"`
-}
-
-// Payment is how the customer pays, as the storefront reports it.
-type Payment struct {
-	Method      string `json:"method"`
-	Reference   string `json:"reference"`
-	AmountMinor int64  `json:"amount_minor"`
-}
+// The parts of an order are the parts of its events: what the API accepts is
+// what every consumer of the order's events can read.
+type (
+	// Customer is who ordered.
+	Customer = event.Customer
+	// Item is one order line. Prices are minor units (cents).
+	Item = event.Item
+	// Address is where the order ships.
+	Address = event.Address
+	// Payment is how the customer pays, as the storefront reports it.
+	Payment = event.Payment
+)
 
 // NewOrder is the body of POST /v1/orders. Its total is the items plus
 // shipping and tax, less the discount, and the payment must be exactly that.
@@ -82,8 +58,8 @@ type NewOrder struct {
 	Payment         Payment  `json:"payment"`
 }
 
-// Order is a stored order; it is also the detail of its events, so rules can
-// filter on any of its fields.
+// Order is a stored order. Its events carry all of it (see stateChange), so
+// rules can filter on any of its fields.
 type Order struct {
 	NewOrder
 	State     string `json:"order_state"`
@@ -96,17 +72,19 @@ type Order struct {
 	UpdatedAt     time.Time `json:"updated_at"`
 }
 
-// StateChange is the detail of an "Order State Change" event.
-type StateChange struct {
-	Order
-	PreviousState string `json:"previous_state,omitempty"`
+// stateChange is the event detail announcing that o reached its state from
+// prev (empty for a new order). Every field of the order is copied: a field
+// added to Order must be added to event.OrderStateChange too, and
+// TestEventCarriesTheWholeOrder fails until it is.
+func (o Order) stateChange(prev string) event.OrderStateChange {
+	return event.OrderStateChange{
+		OrderID: o.OrderID, Customer: o.Customer, Items: o.Items, Currency: o.Currency,
+		ShippingAddress: o.ShippingAddress, ShippingMinor: o.ShippingMinor, TaxMinor: o.TaxMinor,
+		DiscountMinor: o.DiscountMinor, Payment: o.Payment, OrderState: o.State, ItemCount: o.ItemCount,
+		SubtotalMinor: o.SubtotalMinor, TotalMinor: o.TotalMinor, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+		PreviousState: prev,
+	}
 }
-
-// EventSource names checkout as the event's source.
-func (StateChange) EventSource() string { return "shopbus.checkout" }
-
-// EventDetailType is the event's detail-type.
-func (StateChange) EventDetailType() string { return "Order State Change" }
 
 // Accepted is the answer to a new order or a state change.
 type Accepted struct {
@@ -149,8 +127,8 @@ type Page struct {
 // ChangeState moves an order to a new state and publishes the change, in one
 // transaction.
 func (s *Service) ChangeState(ctx context.Context, orderID, state string) (Accepted, error) {
-	if !slices.Contains(States(), state) {
-		return Accepted{}, fault.InvalidFields(fault.Field{Field: "order_state", Message: "must be one of " + fmt.Sprint(States())})
+	if !slices.Contains(event.OrderStates(), state) {
+		return Accepted{}, fault.InvalidFields(fault.Field{Field: "order_state", Message: "must be one of " + fmt.Sprint(event.OrderStates())})
 	}
 	if !possibleOrderID(orderID) {
 		return Accepted{}, fmt.Errorf("%w: %s", ErrNotFound, orderID)
@@ -190,9 +168,4 @@ const MaxPage = 500
 // after the order named by after (empty: from the newest).
 func (s *Service) List(ctx context.Context, limit int, after string) (Page, error) {
 	return s.Search(ctx, Filter{}, limit, after)
-}
-
-// States lists every order state.
-func States() []string {
-	return []string{StateCreated, StatePaid, StateShipped, StateDelivered, StateCancelled, StateRefunded}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/database/dbtest"
+	"github.com/shopbus/shopbus/event"
 )
 
 func TestPlaceWritesOrderAndEvent(t *testing.T) {
@@ -23,7 +24,7 @@ func TestPlaceWritesOrderAndEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if acc.OrderID != "ord-1" || acc.State != StateCreated || acc.EventID == "" {
+	if acc.OrderID != "ord-1" || acc.State != event.NewOrderCreated || acc.EventID == "" {
 		t.Errorf("Accepted = %+v", acc)
 	}
 	if waker.count() != 1 {
@@ -34,7 +35,7 @@ func TestPlaceWritesOrderAndEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.State != StateCreated || o.ItemCount != 3 || o.TotalMinor != 3000 || o.Customer.Email != "ada@example.com" ||
+	if o.State != event.NewOrderCreated || o.ItemCount != 3 || o.TotalMinor != 3000 || o.Customer.Email != "ada@example.com" ||
 		len(o.Items) != 2 || o.CreatedAt.IsZero() || o.CreatedAt.Location().String() != "UTC" {
 		t.Errorf("stored order = %+v", o)
 	}
@@ -49,7 +50,7 @@ func TestPlaceWritesOrderAndEvent(t *testing.T) {
 			ev.ID, ev.Source, ev.DetailType, acc.EventID)
 	}
 	d := detail(t, ev)
-	want := map[string]any{"order_id": "ord-1", "order_state": StateCreated, "item_count": 3.0,
+	want := map[string]any{"order_id": "ord-1", "order_state": event.NewOrderCreated, "item_count": 3.0,
 		"subtotal_minor": 3000.0, "total_minor": 3000.0, "currency": "EUR"}
 	for k, v := range want {
 		if d[k] != v {
@@ -81,7 +82,7 @@ func TestPlaceTotals(t *testing.T) {
 	if _, err := s.Place(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ChangeState(ctx, "ord-1", StatePaid); err != nil {
+	if _, err := s.ChangeState(ctx, "ord-1", event.OrderPaid); err != nil {
 		t.Fatal(err)
 	}
 
@@ -140,7 +141,7 @@ func TestLegacyOrderSubtotal(t *testing.T) {
 	if o.SubtotalMinor != 3000 || o.TotalMinor != 3000 {
 		t.Errorf("legacy order = subtotal %d, total %d; want 3000, 3000", o.SubtotalMinor, o.TotalMinor)
 	}
-	if _, err := s.ChangeState(ctx, "ord-1", StatePaid); err != nil {
+	if _, err := s.ChangeState(ctx, "ord-1", event.OrderPaid); err != nil {
 		t.Fatal(err)
 	}
 	evs := events(t, db, "ord-1")
@@ -234,28 +235,28 @@ func TestPlaceInvalid(t *testing.T) {
 
 // pathTo lists the moves that bring a new order to each state.
 var pathTo = map[string][]string{
-	StateCreated:   nil,
-	StatePaid:      {StatePaid},
-	StateShipped:   {StateShipped},
-	StateDelivered: {StateShipped, StateDelivered},
-	StateCancelled: {StateCancelled},
-	StateRefunded:  {StatePaid, StateRefunded},
+	event.NewOrderCreated: nil,
+	event.OrderPaid:       {event.OrderPaid},
+	event.OrderShipped:    {event.OrderShipped},
+	event.OrderDelivered:  {event.OrderShipped, event.OrderDelivered},
+	event.OrderCancelled:  {event.OrderCancelled},
+	event.OrderRefunded:   {event.OrderPaid, event.OrderRefunded},
 }
 
 // allowed is the state machine as the product describes it.
 var allowed = map[string][]string{
-	StateCreated:   {StatePaid, StateShipped, StateCancelled},
-	StatePaid:      {StateShipped, StateCancelled, StateRefunded},
-	StateShipped:   {StateDelivered, StateRefunded},
-	StateDelivered: {StateRefunded},
-	StateCancelled: nil,
-	StateRefunded:  nil,
+	event.NewOrderCreated: {event.OrderPaid, event.OrderShipped, event.OrderCancelled},
+	event.OrderPaid:       {event.OrderShipped, event.OrderCancelled, event.OrderRefunded},
+	event.OrderShipped:    {event.OrderDelivered, event.OrderRefunded},
+	event.OrderDelivered:  {event.OrderRefunded},
+	event.OrderCancelled:  nil,
+	event.OrderRefunded:   nil,
 }
 
 func TestChangeStateMachine(t *testing.T) {
 	// Every (from, to) pair, allowed or not.
-	for _, from := range States() {
-		for _, to := range States() {
+	for _, from := range event.OrderStates() {
+		for _, to := range event.OrderStates() {
 			ok := slices.Contains(allowed[from], to)
 			verdict := "refused"
 			if ok {
@@ -339,7 +340,7 @@ func TestChangeStateRefuses(t *testing.T) {
 			var ve *fault.Error
 			return errors.As(err, &ve)
 		}},
-		{"unknown order", "ord-nope", StatePaid, func(err error) bool { return errors.Is(err, ErrNotFound) }},
+		{"unknown order", "ord-nope", event.OrderPaid, func(err error) bool { return errors.Is(err, ErrNotFound) }},
 		{"unknown state of an unknown order", "ord-nope", "bogus", func(err error) bool {
 			var ve *fault.Error
 			return errors.As(err, &ve)
@@ -388,7 +389,7 @@ func TestList(t *testing.T) {
 		}
 	}
 	// A state change must not reorder the list: it is by creation.
-	if _, err := s.ChangeState(ctx, "ord-1", StatePaid); err != nil {
+	if _, err := s.ChangeState(ctx, "ord-1", event.OrderPaid); err != nil {
 		t.Fatal(err)
 	}
 
@@ -428,7 +429,7 @@ func TestList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if last := p.Orders[4]; last.State != StatePaid || last.TotalMinor != 3000 {
+	if last := p.Orders[4]; last.State != event.OrderPaid || last.TotalMinor != 3000 {
 		t.Errorf("listed order = %+v, want its current state and totals", last)
 	}
 
@@ -463,7 +464,7 @@ func TestChangeStateConcurrentConflict(t *testing.T) {
 	}
 	// From new_order_created both moves are allowed, but neither is allowed
 	// after the other: exactly one wins.
-	moves := []string{StateCancelled, StateShipped}
+	moves := []string{event.OrderCancelled, event.OrderShipped}
 	errs := make([]error, len(moves))
 	var wg sync.WaitGroup
 	for i, st := range moves {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/event"
 )
 
 // Examples returns one event of every state, each with every field set, for
@@ -26,9 +27,9 @@ func Examples() []bus.Detail {
 		ItemCount: 2, SubtotalMinor: 1900, TotalMinor: 2580, CreatedAt: at, UpdatedAt: at,
 	}
 	var out []bus.Detail
-	for _, s := range States() {
+	for _, s := range event.OrderStates() {
 		o.State = s
-		out = append(out, StateChange{Order: o, PreviousState: StateCreated})
+		out = append(out, o.stateChange(event.NewOrderCreated))
 	}
 	return out
 }

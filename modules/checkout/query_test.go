@@ -11,6 +11,7 @@ import (
 
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/database/dbtest"
+	"github.com/shopbus/shopbus/event"
 )
 
 func TestSearch(t *testing.T) {
@@ -23,7 +24,7 @@ func TestSearch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.ChangeState(ctx, "ord-a3", StatePaid); err != nil {
+	if _, err := s.ChangeState(ctx, "ord-a3", event.OrderPaid); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -34,8 +35,8 @@ func TestSearch(t *testing.T) {
 		{"no filter lists every order, newest first", Filter{}, []string{"ord-c4", "ord-a3", "ord-b2", "ord-a1"}},
 		{"part of an order id", Filter{Text: "ORD-A"}, []string{"ord-a3", "ord-a1"}},
 		{"part of an email, ignoring case", Filter{Text: "ada"}, []string{"ord-a3", "ord-a1"}},
-		{"a state", Filter{State: StatePaid}, []string{"ord-a3"}},
-		{"text and state", Filter{Text: "example.com", State: StateCreated}, []string{"ord-a1"}},
+		{"a state", Filter{State: event.OrderPaid}, []string{"ord-a3"}},
+		{"text and state", Filter{Text: "example.com", State: event.NewOrderCreated}, []string{"ord-a1"}},
 		{"LIKE's wildcards are literal", Filter{Text: "%_"}, []string{"ord-c4"}},
 		{"nothing matches", Filter{Text: "nobody"}, nil},
 	} {
@@ -99,14 +100,14 @@ func TestOrdersAndChanged(t *testing.T) {
 	if more, err := s.Changed(ctx, last.UpdatedAt, last.OrderID, 10); err != nil || len(more) != 0 {
 		t.Errorf("Changed after the last change = %+v, %v; want nothing", more, err)
 	}
-	if _, err := s.ChangeState(ctx, "ord-1", StatePaid); err != nil {
+	if _, err := s.ChangeState(ctx, "ord-1", event.OrderPaid); err != nil {
 		t.Fatal(err)
 	}
 	more, err := s.Changed(ctx, last.UpdatedAt, last.OrderID, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(more) != 1 || more[0].OrderID != "ord-1" || more[0].State != StatePaid {
+	if len(more) != 1 || more[0].OrderID != "ord-1" || more[0].State != event.OrderPaid {
 		t.Errorf("Changed after a state change = %+v, want ord-1, paid", more)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/event"
 )
 
 // Migrations create checkout's tables.
@@ -71,7 +72,7 @@ func (st store) place(ctx context.Context, in NewOrder) (Accepted, error) {
 		in.OrderID = "ord-" + uuid.NewString()
 	}
 	now := time.Now().UTC()
-	o := Order{NewOrder: in, State: StateCreated, CreatedAt: now, UpdatedAt: now}
+	o := Order{NewOrder: in, State: event.NewOrderCreated, CreatedAt: now, UpdatedAt: now}
 	o.ItemCount, o.SubtotalMinor, o.TotalMinor = in.totals()
 	body, err := json.Marshal(o)
 	if err != nil {
@@ -87,7 +88,7 @@ func (st store) place(ctx context.Context, in NewOrder) (Accepted, error) {
 			}
 			return err
 		}
-		ev, err := bus.Publish(ctx, tx, StateChange{Order: o})
+		ev, err := bus.Publish(ctx, tx, o.stateChange(""))
 		acc = Accepted{OrderID: o.OrderID, EventID: ev.ID, State: o.State}
 		return err
 	})
@@ -121,7 +122,7 @@ func (st store) changeState(ctx context.Context, orderID, state string) (Accepte
 		if res.RowsAffected != 1 {
 			return fmt.Errorf("%w: %s changed meanwhile", ErrInvalidTransition, orderID)
 		}
-		ev, err := bus.Publish(ctx, tx, StateChange{Order: o, PreviousState: prev})
+		ev, err := bus.Publish(ctx, tx, o.stateChange(prev))
 		acc = Accepted{OrderID: o.OrderID, EventID: ev.ID, State: state}
 		return err
 	})

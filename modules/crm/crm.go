@@ -21,7 +21,9 @@ import (
 // ErrNotFound means no such customer or order.
 var ErrNotFound = fault.New(fault.NotFound, "crm: not found")
 
-// Mailer queues an email inside the caller's transaction.
+// Mailer queues an email inside the caller's transaction; email.Service is
+// one. CRM gives it data of CRM's own types: what binds them to the
+// template is their JSON.
 type Mailer interface {
 	Enqueue(tx *gorm.DB, m email.Message) error
 }

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"testing"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -42,11 +40,11 @@ func TestNewOrderRecordsCustomerOrderAndEmail(t *testing.T) {
 	if o.CustomerID != c.ID || o.Currency != "EUR" || o.TotalMinor != 3000 || o.CreatedAt.IsZero() {
 		t.Errorf("crm order = %+v", o)
 	}
-	var items []email.Line
+	var items []item
 	if err := json.Unmarshal([]byte(o.Items), &items); err != nil || len(items) != 2 || items[0].SKU != "TEA-1" || items[0].Quantity != 2 {
 		t.Errorf("items = %s (%v)", o.Items, err)
 	}
-	var addr email.Address
+	var addr address
 	if err := json.Unmarshal([]byte(o.ShippingAddress), &addr); err != nil || addr.City != "Paris" || addr.Country != "FR" {
 		t.Errorf("shipping address = %s (%v)", o.ShippingAddress, err)
 	}
@@ -276,20 +274,8 @@ func TestThroughTheBus(t *testing.T) {
 	}}
 	rules[0].Targets[0].Fields = []string{"detail.order_id", "detail.order_state", "detail.customer", "detail.items",
 		"detail.currency", "detail.total_minor", "detail.shipping_address"}
-	b := bus.New(bus.Deps{DB: db, Log: slog.New(slog.NewTextHandler(t.Output(), nil))}, rules, bus.Options{PollInterval: 20 * time.Millisecond})
-	s.Subscribe(b)
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	b := runBus(t, s, rules)
+	ctx := context.Background()
 
 	d := order("ord-1", "ada@example.com", "Ada Lovelace")
 	ev := placed{OrderID: "ord-1", OrderState: "new_order_created", Customer: d["customer"], Items: d["items"],

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -85,4 +86,25 @@ func jobs(t *testing.T, db *gorm.DB) []jobRecord {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// runBus starts a bus with rules and CRM subscribed, running until the test
+// ends.
+func runBus(t *testing.T, s *Service, rules []bus.RuleConfig) *bus.Bus {
+	t.Helper()
+	b := bus.New(bus.Deps{DB: s.db, Log: slog.New(slog.NewTextHandler(t.Output(), nil))}, rules, bus.Options{PollInterval: 20 * time.Millisecond})
+	s.Subscribe(b)
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return b
 }

@@ -37,32 +37,51 @@ var Migrations = []database.Migration{{
 	},
 }}
 
-// Order is CRM's record of an order.
+// Order is CRM's record of an order: a plain row. The email its creation
+// queues reaches the AfterCreate hook through the INSERT statement (see
+// createOrder), not through the model.
 type Order struct {
 	OrderID         string
 	CustomerID      int64
 	Currency        string
 	TotalMinor      int64
-	Items           string // JSON []email.Line
-	ShippingAddress string // JSON email.Address
+	Items           string // JSON []item
+	ShippingAddress string // JSON address
 	CreatedAt       time.Time
-
-	// mail is the order-success email the hook queues; not a column.
-	mail   *email.Message
-	mailer Mailer
 }
 
 // TableName names CRM's order table.
 func (Order) TableName() string { return "crm_orders" }
 
+// pendingMailKey names the setting of an order's INSERT statement that
+// holds its pendingMail.
+const pendingMailKey = "crm:pending_mail"
+
+// pendingMail is the order-success email an order's AfterCreate hook
+// queues, and the mailer that queues it.
+type pendingMail struct {
+	mailer Mailer
+	msg    email.Message
+}
+
+// createOrder inserts o and, through its AfterCreate hook, queues pm in the
+// same transaction. pm is a setting of this one INSERT statement (gorm's
+// InstanceSet): the model stays a row, a context carries no dependency, and
+// an Order created any other way finds no email and is refused.
+func createOrder(tx *gorm.DB, o *Order, pm pendingMail) error {
+	return tx.InstanceSet(pendingMailKey, pm).Create(o).Error
+}
+
 // AfterCreate queues the order-success email in the transaction that
 // created the record. It never sends: sending happens after commit, by the
 // email worker.
 func (o *Order) AfterCreate(tx *gorm.DB) error {
-	if o.mailer == nil || o.mail == nil {
+	v, _ := tx.InstanceGet(pendingMailKey)
+	pm, ok := v.(pendingMail)
+	if !ok || pm.mailer == nil {
 		return errors.New("crm: order created without its email")
 	}
-	return o.mailer.Enqueue(tx, *o.mail)
+	return pm.mailer.Enqueue(tx, pm.msg)
 }
 
 // upsertCustomer finds the customer by email or creates them, keeping the

@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/database/dbtest"
 )
 
@@ -114,7 +115,7 @@ func TestBackoff(t *testing.T) {
 	initial, maxWait := 2*time.Second, 10*time.Minute
 	for attempt, ceiling := range map[int]time.Duration{1: 2 * time.Second, 3: 8 * time.Second, 9: 512 * time.Second, 10: maxWait, 200: maxWait} {
 		for range 100 {
-			if d := backoff(attempt, initial, maxWait); d <= 0 || d > ceiling {
+			if d := bus.Backoff(attempt, initial, maxWait); d <= 0 || d > ceiling {
 				t.Fatalf("backoff(%d) = %v, want in (0, %v]", attempt, d, ceiling)
 			}
 		}

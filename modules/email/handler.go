@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/event"
 )
 
 // alert is the EventBridge envelope a rule routes to the "email" target.
@@ -26,7 +27,7 @@ func (s *Service) Subscribe(b *bus.Bus) {
 // redelivered alert finds its job already there and queues nothing.
 func (s *Service) handleAlert(_ context.Context, d bus.Delivery[alert]) error {
 	switch d.Payload.DetailType {
-	case "Inventory Shortage":
+	case event.TypeInventoryShortage:
 		if s.cfg.OwnerEmail == "" {
 			return bus.Permanent(errors.New("email: inventory shortage alert, but no owner_email is configured"))
 		}

@@ -3,9 +3,10 @@ package email
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/shopbus/shopbus/bus"
 )
 
 // idleClose is how long a sender keeps an unused SMTP connection open:
@@ -117,7 +118,7 @@ func (s *Service) process(ctx context.Context, sess *session, j jobRow) {
 		log.Info("email: sent", "attempt", j.Attempts+1)
 		return
 	}
-	next := now.Add(backoff(j.Attempts+1, s.cfg.InitialBackoff, s.cfg.MaxBackoff))
+	next := now.Add(bus.Backoff(j.Attempts+1, s.cfg.InitialBackoff, s.cfg.MaxBackoff))
 	status, merr := s.markFailed(ctx, j, err, errors.Is(err, errPermanent), now, next)
 	if merr != nil {
 		log.Error("email: record failure", "err", merr, "cause", err)
@@ -155,14 +156,4 @@ func (js *jobSet) remove(id int64) {
 	js.mu.Lock()
 	defer js.mu.Unlock()
 	delete(js.ids, id)
-}
-
-// backoff is the wait after the attempt-th failure (counting from 1): full
-// jitter, a random duration in (0, min(maxWait, initial*2^(attempt-1))].
-func backoff(attempt int, initial, maxWait time.Duration) time.Duration {
-	ceiling := maxWait
-	if shift := attempt - 1; shift < 62 && initial <= maxWait>>shift {
-		ceiling = initial << shift
-	}
-	return rand.N(ceiling) + 1
 }

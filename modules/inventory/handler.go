@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/event"
 )
 
 // orderEvent is the part of an "Order State Change" that inventory reads.
@@ -26,7 +27,7 @@ type orderEvent struct {
 func (s *Service) handle(ctx context.Context, d bus.Delivery[orderEvent]) error {
 	ev := d.Payload.Detail
 	switch ev.OrderState {
-	case "new_order_created":
+	case event.NewOrderCreated:
 		if done, err := hasReservations(d.Tx, ev.OrderID); err != nil || done {
 			return err // a replayed order reserves nothing twice
 		}
@@ -54,9 +55,9 @@ func (s *Service) handle(ctx context.Context, d bus.Delivery[orderEvent]) error 
 			return err
 		}
 		return s.reportShortage(ctx, d.Tx, ev.OrderID, skus, want)
-	case "order_cancelled":
+	case event.OrderCancelled:
 		return settle(d.Tx, ev.OrderID, released)
-	case "order_shipped":
+	case event.OrderShipped:
 		return settle(d.Tx, ev.OrderID, committed)
 	}
 	return nil // other states don't move stock
@@ -67,10 +68,10 @@ func (s *Service) reportShortage(ctx context.Context, tx *gorm.DB, orderID strin
 	if err != nil {
 		return fmt.Errorf("shortage for %s: %w", orderID, err)
 	}
-	sh := Shortage{OrderID: orderID}
+	sh := event.InventoryShortage{OrderID: orderID}
 	for _, sku := range skus {
 		if have[sku] < want[sku] {
-			sh.Items = append(sh.Items, ShortItem{SKU: sku, Requested: want[sku], Available: max(have[sku], 0)})
+			sh.Items = append(sh.Items, event.ShortItem{SKU: sku, Requested: want[sku], Available: max(have[sku], 0)})
 		}
 	}
 	_, err = bus.Publish(ctx, tx, sh)

@@ -43,7 +43,7 @@ func TestReserveAcrossInstances(t *testing.T) {
 		if i%2 == 1 {
 			items = []line{{"B", 1}, {"A", 1}}
 		}
-		ev := event(t, fmt.Sprintf("ord-%02d", i), "new_order_created", items...)
+		ev := stateEvent(t, fmt.Sprintf("ord-%02d", i), "new_order_created", items...)
 		s := instances[i%len(instances)]
 		wg.Go(func() {
 			<-start

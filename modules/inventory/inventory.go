@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/event"
 )
 
 // Errors.
@@ -33,26 +34,6 @@ type Stock struct {
 	Reserved  int64  `json:"reserved"`
 	Available int64  `json:"available"`
 }
-
-// Shortage is the detail of an "Inventory Shortage" event: an order that
-// could not be reserved, and what was missing.
-type Shortage struct {
-	OrderID string      `json:"order_id"`
-	Items   []ShortItem `json:"items"`
-}
-
-// ShortItem is one SKU an order wanted more of than was available.
-type ShortItem struct {
-	SKU       string `json:"sku"`
-	Requested int64  `json:"requested"`
-	Available int64  `json:"available"`
-}
-
-// EventSource names inventory as the event's source.
-func (Shortage) EventSource() string { return "shopbus.inventory" }
-
-// EventDetailType is the event's detail-type.
-func (Shortage) EventDetailType() string { return "Inventory Shortage" }
 
 // Service is the inventory module.
 type Service struct {
@@ -93,7 +74,7 @@ func (s *Service) Get(ctx context.Context, sku string) (Stock, error) {
 
 // Example is a shortage event for the bus's start-up check of the rules.
 func Example() bus.Detail {
-	return Shortage{OrderID: "ord-example", Items: []ShortItem{{SKU: "SKU-1", Requested: 2, Available: 1}}}
+	return event.InventoryShortage{OrderID: "ord-example", Items: []event.ShortItem{{SKU: "SKU-1", Requested: 2, Available: 1}}}
 }
 
 // checkSKU holds stock to the rules orders' SKUs follow (checkout's

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/database/dbtest"
+	"github.com/shopbus/shopbus/event"
 )
 
 func TestSetGet(t *testing.T) {
@@ -63,7 +64,7 @@ func TestSetBelowReserved(t *testing.T) {
 	s := New(db)
 	ctx := context.Background()
 	mustSet(t, s, "TEA-1", 5)
-	mustDeliver(t, s, event(t, "ord-1", "new_order_created", line{"TEA-1", 3}))
+	mustDeliver(t, s, stateEvent(t, "ord-1", "new_order_created", line{"TEA-1", 3}))
 
 	if _, err := s.Set(ctx, "TEA-1", 2); !errors.Is(err, ErrBelowReserved) {
 		t.Fatalf("Set below reserved = %v, want ErrBelowReserved", err)
@@ -96,7 +97,7 @@ func TestReserve(t *testing.T) {
 		wantErr  bool
 		after    map[string][2]int64 // sku -> on hand, reserved
 		reserved map[string]string   // reservation rows
-		short    []ShortItem         // nil: no shortage event
+		short    []event.ShortItem   // nil: no shortage event
 	}{
 		{
 			name:     "everything available",
@@ -111,7 +112,7 @@ func TestReserve(t *testing.T) {
 			items:    []line{{"A", 2}, {"B", 2}, {"C", 1}},
 			after:    map[string][2]int64{"A": {5, 0}, "B": {1, 0}, "C": {9, 0}},
 			reserved: map[string]string{},
-			short:    []ShortItem{{SKU: "B", Requested: 2, Available: 1}},
+			short:    []event.ShortItem{{SKU: "B", Requested: 2, Available: 1}},
 		},
 		{
 			name:     "the first SKU short",
@@ -119,7 +120,7 @@ func TestReserve(t *testing.T) {
 			items:    []line{{"A", 1}, {"B", 1}},
 			after:    map[string][2]int64{"A": {0, 0}, "B": {3, 0}},
 			reserved: map[string]string{},
-			short:    []ShortItem{{SKU: "A", Requested: 1, Available: 0}},
+			short:    []event.ShortItem{{SKU: "A", Requested: 1, Available: 0}},
 		},
 		{
 			name:     "several SKUs short",
@@ -127,7 +128,7 @@ func TestReserve(t *testing.T) {
 			items:    []line{{"A", 2}, {"B", 3}},
 			after:    map[string][2]int64{"A": {1, 0}, "B": {1, 0}},
 			reserved: map[string]string{},
-			short:    []ShortItem{{SKU: "A", Requested: 2, Available: 1}, {SKU: "B", Requested: 3, Available: 1}},
+			short:    []event.ShortItem{{SKU: "A", Requested: 2, Available: 1}, {SKU: "B", Requested: 3, Available: 1}},
 		},
 		{
 			name:     "the same SKU on two lines is summed",
@@ -142,7 +143,7 @@ func TestReserve(t *testing.T) {
 			items:    []line{{"A", 3}, {"A", 3}},
 			after:    map[string][2]int64{"A": {5, 0}},
 			reserved: map[string]string{},
-			short:    []ShortItem{{SKU: "A", Requested: 6, Available: 5}},
+			short:    []event.ShortItem{{SKU: "A", Requested: 6, Available: 5}},
 		},
 		{
 			name:     "unknown SKU is out of stock",
@@ -150,7 +151,7 @@ func TestReserve(t *testing.T) {
 			items:    []line{{"A", 1}, {"GHOST", 1}},
 			after:    map[string][2]int64{"A": {5, 0}},
 			reserved: map[string]string{},
-			short:    []ShortItem{{SKU: "GHOST", Requested: 1, Available: 0}},
+			short:    []event.ShortItem{{SKU: "GHOST", Requested: 1, Available: 0}},
 		},
 		{
 			name:     "exactly what is on hand",
@@ -168,7 +169,7 @@ func TestReserve(t *testing.T) {
 				mustSet(t, s, sku, tt.stock[sku])
 			}
 			// A shortage is handled, not a failure: retrying would not add stock.
-			mustDeliver(t, s, event(t, "ord-1", "new_order_created", tt.items...))
+			mustDeliver(t, s, stateEvent(t, "ord-1", "new_order_created", tt.items...))
 			for sku, want := range tt.after {
 				wantStock(t, s, sku, want[0], want[1])
 			}
@@ -201,11 +202,11 @@ func TestShortageAvailableAfterOtherOrders(t *testing.T) {
 	db := dbtest.Open(t, bus.Migrations, Migrations)
 	s := New(db)
 	mustSet(t, s, "A", 5)
-	mustDeliver(t, s, event(t, "ord-1", "new_order_created", line{"A", 4}))
-	mustDeliver(t, s, event(t, "ord-2", "new_order_created", line{"A", 2}))
+	mustDeliver(t, s, stateEvent(t, "ord-1", "new_order_created", line{"A", 4}))
+	mustDeliver(t, s, stateEvent(t, "ord-2", "new_order_created", line{"A", 2}))
 	wantStock(t, s, "A", 5, 4)
 	shorts := shortageEvents(t, db, "ord-2")
-	if len(shorts) != 1 || !slices.Equal(shorts[0].Items, []ShortItem{{SKU: "A", Requested: 2, Available: 1}}) {
+	if len(shorts) != 1 || !slices.Equal(shorts[0].Items, []event.ShortItem{{SKU: "A", Requested: 2, Available: 1}}) {
 		t.Errorf("shortage = %+v, want A requested 2 available 1", shorts)
 	}
 	if n := len(shortageEvents(t, db, "ord-1")); n != 0 {
@@ -235,11 +236,11 @@ func TestSettle(t *testing.T) {
 			s := New(db)
 			mustSet(t, s, "A", 10)
 			mustSet(t, s, "B", 10)
-			mustDeliver(t, s, event(t, "ord-1", "new_order_created", line{"A", 3}, line{"B", 3}))
+			mustDeliver(t, s, stateEvent(t, "ord-1", "new_order_created", line{"A", 3}, line{"B", 3}))
 			// Another order's reservation must not be touched.
-			mustDeliver(t, s, event(t, "ord-2", "new_order_created", line{"B", 2}))
+			mustDeliver(t, s, stateEvent(t, "ord-2", "new_order_created", line{"B", 2}))
 			for _, st := range tt.states {
-				mustDeliver(t, s, event(t, "ord-1", st))
+				mustDeliver(t, s, stateEvent(t, "ord-1", st))
 			}
 			wantStock(t, s, "A", tt.onHand, tt.resvd)
 			wantStock(t, s, "B", tt.onHand, tt.resvd+2)
@@ -259,9 +260,9 @@ func TestSettleUnreservedOrder(t *testing.T) {
 	s := New(db)
 	mustSet(t, s, "A", 1)
 	// A short order has nothing reserved: cancelling or shipping it moves nothing.
-	mustDeliver(t, s, event(t, "ord-1", "new_order_created", line{"A", 2}))
-	mustDeliver(t, s, event(t, "ord-1", "order_cancelled"))
-	mustDeliver(t, s, event(t, "ord-nope", "order_shipped"))
+	mustDeliver(t, s, stateEvent(t, "ord-1", "new_order_created", line{"A", 2}))
+	mustDeliver(t, s, stateEvent(t, "ord-1", "order_cancelled"))
+	mustDeliver(t, s, stateEvent(t, "ord-nope", "order_shipped"))
 	wantStock(t, s, "A", 1, 0)
 }
 
@@ -272,7 +273,7 @@ func TestReserveRolledBackWithDelivery(t *testing.T) {
 	ctx := context.Background()
 	boom := errors.New("the delivery failed later")
 	err := db.Transaction(func(tx *gorm.DB) error {
-		if err := s.handle(ctx, deliveryOf(event(t, "ord-1", "new_order_created", line{"A", 2}), tx)); err != nil {
+		if err := s.handle(ctx, deliveryOf(stateEvent(t, "ord-1", "new_order_created", line{"A", 2}), tx)); err != nil {
 			return err
 		}
 		return boom
@@ -285,7 +286,7 @@ func TestReserveRolledBackWithDelivery(t *testing.T) {
 		t.Errorf("reservations survived the rollback: %v", got)
 	}
 	// The retried delivery reserves normally.
-	mustDeliver(t, s, event(t, "ord-1", "new_order_created", line{"A", 2}))
+	mustDeliver(t, s, stateEvent(t, "ord-1", "new_order_created", line{"A", 2}))
 	wantStock(t, s, "A", 5, 2)
 }
 
@@ -297,7 +298,7 @@ func TestReserveConcurrently(t *testing.T) {
 	const orders = 20
 	evs := make([]orderEvent, orders)
 	for i := range evs {
-		evs[i] = event(t, fmt.Sprintf("ord-%02d", i), "new_order_created", line{"A", 1})
+		evs[i] = stateEvent(t, fmt.Sprintf("ord-%02d", i), "new_order_created", line{"A", 1})
 	}
 	ctx := context.Background()
 	errs := make([]error, orders)
@@ -381,8 +382,8 @@ func TestReserveSameOrderTwice(t *testing.T) {
 	db := dbtest.Open(t, bus.Migrations, Migrations)
 	s := New(db)
 	mustSet(t, s, "A", 10)
-	mustDeliver(t, s, event(t, "ord-1", "new_order_created", line{"A", 2}))
-	if err := deliver(t, s, event(t, "ord-1", "new_order_created", line{"A", 2})); err != nil {
+	mustDeliver(t, s, stateEvent(t, "ord-1", "new_order_created", line{"A", 2}))
+	if err := deliver(t, s, stateEvent(t, "ord-1", "new_order_created", line{"A", 2})); err != nil {
 		t.Errorf("a repeated new order failed: %v", err)
 	}
 	wantStock(t, s, "A", 10, 2)

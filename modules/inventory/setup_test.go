@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/bus/bustest"
+	"github.com/shopbus/shopbus/event"
 )
 
 // line is one order line of a test event.
@@ -17,9 +18,9 @@ type line struct {
 	Quantity int64  `json:"quantity"`
 }
 
-// event builds the payload inventory receives, decoded from JSON the way
-// the bus decodes it.
-func event(t *testing.T, orderID, state string, items ...line) orderEvent {
+// stateEvent builds the payload inventory receives, decoded from JSON the
+// way the bus decodes it.
+func stateEvent(t *testing.T, orderID, state string, items ...line) orderEvent {
 	t.Helper()
 	return bustest.Payload[orderEvent](t, map[string]any{
 		"source":      "shopbus.checkout",
@@ -97,8 +98,9 @@ func reservations(t *testing.T, db *gorm.DB, orderID string) map[string]string {
 
 func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
-// shortageEvents returns the "Inventory Shortage" events published for an order.
-func shortageEvents(t *testing.T, db *gorm.DB, orderID string) []Shortage {
+// shortageEvents returns the "Inventory Shortage" events published for an
+// order.
+func shortageEvents(t *testing.T, db *gorm.DB, orderID string) []event.InventoryShortage {
 	t.Helper()
 	var rows []struct {
 		Source     string
@@ -109,7 +111,7 @@ func shortageEvents(t *testing.T, db *gorm.DB, orderID string) []Shortage {
 		Scan(&rows).Error; err != nil {
 		t.Fatal(err)
 	}
-	var out []Shortage
+	var out []event.InventoryShortage
 	for _, r := range rows {
 		if r.Source != "shopbus.inventory" || r.DetailType != "Inventory Shortage" {
 			t.Errorf("unexpected event %s / %s", r.Source, r.DetailType)
@@ -119,7 +121,7 @@ func shortageEvents(t *testing.T, db *gorm.DB, orderID string) []Shortage {
 		if err := json.Unmarshal([]byte(r.Body), &env); err != nil {
 			t.Fatal(err)
 		}
-		var sh Shortage
+		var sh event.InventoryShortage
 		if err := json.Unmarshal(env.Detail, &sh); err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/event"
 )
 
 // ErrNotFound means the order has no payment record.
@@ -63,9 +64,9 @@ func (Payment) TableName() string { return "payment_payments" }
 // moves says, for each order state, which payment status moves to which: a
 // refund of money never captured is a void.
 var moves = map[string]map[string]string{
-	"order_shipped":   {StatusAuthorized: StatusCaptured},
-	"order_cancelled": {StatusAuthorized: StatusVoided},
-	"order_refunded":  {StatusCaptured: StatusRefunded, StatusAuthorized: StatusVoided},
+	event.OrderShipped:   {StatusAuthorized: StatusCaptured},
+	event.OrderCancelled: {StatusAuthorized: StatusVoided},
+	event.OrderRefunded:  {StatusCaptured: StatusRefunded, StatusAuthorized: StatusVoided},
 }
 
 // Service is the payment module.
@@ -89,9 +90,9 @@ func (s *Service) Get(ctx context.Context, orderID string) (Payment, error) {
 	return p, nil
 }
 
-// event is what payment receives: the default rule keeps only the order id,
-// state, currency and payment fields.
-type event struct {
+// orderEvent is what payment receives: the default rule keeps only the order
+// id, state, currency and payment fields.
+type orderEvent struct {
 	Detail struct {
 		OrderID    string `json:"order_id"`
 		OrderState string `json:"order_state"`
@@ -104,10 +105,10 @@ type event struct {
 	} `json:"detail"`
 }
 
-func (s *Service) handle(ctx context.Context, d bus.Delivery[event]) error {
+func (s *Service) handle(ctx context.Context, d bus.Delivery[orderEvent]) error {
 	ev := d.Payload.Detail
 	now := time.Now().UTC()
-	if ev.OrderState == "new_order_created" {
+	if ev.OrderState == event.NewOrderCreated {
 		p := Payment{OrderID: ev.OrderID, Method: ev.Payment.Method, Reference: ev.Payment.Reference,
 			AmountMinor: ev.Payment.AmountMinor, Currency: ev.Currency, Status: StatusAuthorized, CreatedAt: now, UpdatedAt: now}
 		return d.Tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&p).Error

@@ -15,9 +15,9 @@ import (
 
 // payload is what the shipped order-payment rule delivers: the envelope
 // with only order_id, order_state, currency and payment left in detail.
-func payload(t *testing.T, orderID, state string, amount int64) event {
+func payload(t *testing.T, orderID, state string, amount int64) orderEvent {
 	t.Helper()
-	return bustest.Payload[event](t, map[string]any{
+	return bustest.Payload[orderEvent](t, map[string]any{
 		"source": "shopbus.checkout", "detail-type": "Order State Change",
 		"detail": map[string]any{
 			"order_id": orderID, "order_state": state, "currency": "EUR",
@@ -27,11 +27,11 @@ func payload(t *testing.T, orderID, state string, amount int64) event {
 }
 
 // deliver runs the handler inside its own transaction, as the bus does.
-func deliver(t *testing.T, s *Service, ev event) error {
+func deliver(t *testing.T, s *Service, ev orderEvent) error {
 	t.Helper()
 	ctx := context.Background()
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return s.handle(ctx, bus.Delivery[event]{ID: 1, EventID: "ev-1", OrderID: ev.Detail.OrderID,
+		return s.handle(ctx, bus.Delivery[orderEvent]{ID: 1, EventID: "ev-1", OrderID: ev.Detail.OrderID,
 			Target: "payment", Attempt: 1, Payload: ev, Tx: tx})
 	})
 }
@@ -139,7 +139,7 @@ func TestHandleRolledBack(t *testing.T) {
 	boom := errors.New("later failure")
 	err := db.Transaction(func(tx *gorm.DB) error {
 		ev := payload(t, "ord-1", "new_order_created", 3000)
-		if err := s.handle(ctx, bus.Delivery[event]{Payload: ev, Tx: tx}); err != nil {
+		if err := s.handle(ctx, bus.Delivery[orderEvent]{Payload: ev, Tx: tx}); err != nil {
 			return err
 		}
 		return boom

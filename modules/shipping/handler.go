@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/event"
 )
 
 // orderEvent is the part of an "Order State Change" that shipping reads.
@@ -23,7 +24,7 @@ type orderEvent struct {
 func (s *Service) handle(ctx context.Context, d bus.Delivery[orderEvent]) error {
 	ev := d.Payload.Detail
 	switch ev.OrderState {
-	case "new_order_created":
+	case event.NewOrderCreated:
 		rate, err := s.cfg.price(ev.ShippingAddress.Country, ev.ItemCount)
 		if err != nil {
 			return bus.Permanent(err) // retrying cannot add a rate; the dead letter shows it
@@ -31,7 +32,7 @@ func (s *Service) handle(ctx context.Context, d bus.Delivery[orderEvent]) error 
 		now := time.Now().UTC()
 		return create(d.Tx, Shipment{OrderID: ev.OrderID, Country: ev.ShippingAddress.Country, ItemCount: ev.ItemCount,
 			RateMinor: rate, Currency: ev.Currency, Status: StatusCreated, CreatedAt: now, UpdatedAt: now})
-	case "order_cancelled":
+	case event.OrderCancelled:
 		return cancel(d.Tx, ev.OrderID)
 	}
 	return nil

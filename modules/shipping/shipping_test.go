@@ -96,8 +96,8 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// event builds shipping's payload from JSON, as the bus decodes it.
-func event(t *testing.T, orderID, state, country string, items int64) orderEvent {
+// stateEvent builds shipping's payload from JSON, as the bus decodes it.
+func stateEvent(t *testing.T, orderID, state, country string, items int64) orderEvent {
 	t.Helper()
 	return bustest.Payload[orderEvent](t, map[string]any{"detail": map[string]any{
 		"order_id": orderID, "order_state": state, "currency": "EUR", "item_count": items,
@@ -132,7 +132,7 @@ func TestHandleCreatesShipmentOnce(t *testing.T) {
 		t.Errorf("Get before any order = %v, want ErrNotFound", err)
 	}
 	for i := range 2 {
-		if err := deliver(t, s, event(t, "ord-1", "new_order_created", "FR", 4)); err != nil {
+		if err := deliver(t, s, stateEvent(t, "ord-1", "new_order_created", "FR", 4)); err != nil {
 			t.Fatalf("delivery %d: %v", i+1, err)
 		}
 	}
@@ -149,7 +149,7 @@ func TestHandleCreatesShipmentOnce(t *testing.T) {
 	}
 
 	// A later delivery with other numbers does not reprice the shipment.
-	if err := deliver(t, s, event(t, "ord-1", "new_order_created", "US", 1)); err != nil {
+	if err := deliver(t, s, stateEvent(t, "ord-1", "new_order_created", "US", 1)); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := s.Get(ctx, "ord-1"); again.RateMinor != 990 || again.Country != "FR" {
@@ -161,12 +161,12 @@ func TestHandleCancel(t *testing.T) {
 	s, db := newTestService(t)
 	ctx := context.Background()
 	for _, id := range []string{"ord-1", "ord-2"} {
-		if err := deliver(t, s, event(t, id, "new_order_created", "DE", 1)); err != nil {
+		if err := deliver(t, s, stateEvent(t, id, "new_order_created", "DE", 1)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for range 2 { // a second cancel is harmless
-		if err := deliver(t, s, event(t, "ord-1", "order_cancelled", "DE", 1)); err != nil {
+		if err := deliver(t, s, stateEvent(t, "ord-1", "order_cancelled", "DE", 1)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -177,7 +177,7 @@ func TestHandleCancel(t *testing.T) {
 		t.Errorf("another order's shipment = %+v", sh)
 	}
 	// Cancelling an order without a shipment does nothing.
-	if err := deliver(t, s, event(t, "ord-nope", "order_cancelled", "DE", 1)); err != nil {
+	if err := deliver(t, s, stateEvent(t, "ord-nope", "order_cancelled", "DE", 1)); err != nil {
 		t.Fatal(err)
 	}
 	if n := dbtest.Count(t, db, "shipping_shipments"); n != 2 {
@@ -188,7 +188,7 @@ func TestHandleCancel(t *testing.T) {
 func TestHandleOtherStates(t *testing.T) {
 	s, db := newTestService(t)
 	for _, st := range []string{"order_paid", "order_shipped", "order_delivered", "order_refunded"} {
-		if err := deliver(t, s, event(t, "ord-1", st, "FR", 1)); err != nil {
+		if err := deliver(t, s, stateEvent(t, "ord-1", st, "FR", 1)); err != nil {
 			t.Fatalf("%s: %v", st, err)
 		}
 	}
@@ -203,7 +203,7 @@ func TestHandleNoRateIsPermanent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = deliver(t, s, event(t, "ord-1", "new_order_created", "JP", 1))
+	err = deliver(t, s, stateEvent(t, "ord-1", "new_order_created", "JP", 1))
 	if !errors.Is(err, bus.ErrPermanent) {
 		t.Fatalf("handle = %v, want bus.ErrPermanent", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/event"
 	"github.com/shopbus/shopbus/modules/checkout"
 	"github.com/shopbus/shopbus/modules/email"
 )
@@ -42,7 +43,7 @@ type orderRow struct {
 func (d *Dashboard) ordersPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	f := checkout.Filter{Text: c.QueryParam("q"), State: c.QueryParam("state")}
-	if f.State != "" && !slices.Contains(checkout.States(), f.State) {
+	if f.State != "" && !slices.Contains(event.OrderStates(), f.State) {
 		return echo.NewHTTPError(http.StatusBadRequest, "There is no order state "+strconv.Quote(f.State)+".")
 	}
 	after := c.QueryParam("after")
@@ -55,7 +56,7 @@ func (d *Dashboard) ordersPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := ordersView{Filter: f, States: checkout.States(), Rows: rows, Total: page.Total, Insert: after == "" && f == (checkout.Filter{})}
+	v := ordersView{Filter: f, States: event.OrderStates(), Rows: rows, Total: page.Total, Insert: after == "" && f == (checkout.Filter{})}
 	if after != "" {
 		v.NewestURL = ordersURL(f, "")
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/event"
 	"github.com/shopbus/shopbus/modules/checkout"
 )
 
@@ -51,7 +52,7 @@ func (d *Dashboard) showRules(c echo.Context, status int, v rulesView) error {
 // from.
 func exampleEvent() string {
 	detail := checkout.Examples()[0]
-	if sc, ok := detail.(checkout.StateChange); ok {
+	if sc, ok := detail.(event.OrderStateChange); ok {
 		sc.PreviousState = "" // a new order has none
 		detail = sc
 	}
