@@ -35,14 +35,14 @@ func migrations() []database.Migration {
 }
 
 // openDB opens and migrates the database the config names.
-func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*gorm.DB, error) {
+func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*database.DB, error) {
 	db, err := database.Open(cfg.Database)
 	if err != nil {
 		return nil, err
 	}
-	applied, err := database.Migrate(ctx, db, migrations())
+	applied, err := database.Migrate(ctx, db.DB, migrations())
 	if err != nil {
-		_ = database.Close(db)
+		_ = db.Close()
 		return nil, err
 	}
 	if len(applied) > 0 {
@@ -91,6 +91,7 @@ func route(cfg *config.Config, busDeps bus.Deps, mailDeps email.Deps) (routing, 
 // group commit, metrics, transport, modules and bus, checkout, keys.
 type app struct {
 	routing
+	store    *database.DB // closed by serve, last
 	db       *gorm.DB
 	commits  *database.Batcher
 	metrics  *metrics.Metrics
@@ -101,15 +102,16 @@ type app struct {
 // openApp builds the shop on the migrated database. On failure it closes
 // what it opened.
 func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app, err error) {
-	db, err := openDB(ctx, cfg, log)
+	store, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			_ = database.Close(db)
+			_ = store.Close()
 		}
 	}()
+	db := store.DB
 	// Orders, deliveries and sends share group commits: one durable commit
 	// covers every one written at the same moment. Deliveries and sends go
 	// first (their workers are bounded), so a saturated writer finishes
@@ -132,7 +134,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 		}
 		return nil, err
 	}
-	return &app{routing: r, db: db, commits: commits, metrics: m, checkout: checkout.New(db, r.bus, commits),
+	return &app{routing: r, store: store, db: db, commits: commits, metrics: m, checkout: checkout.New(db, r.bus, commits),
 		keys: web.NewKeys(db)}, nil
 }
 
@@ -148,6 +150,6 @@ func withDB(cmd *cobra.Command, load loader, fn func(ctx context.Context, cfg *c
 	if err != nil {
 		return err
 	}
-	defer database.Close(db)
-	return fn(cmd.Context(), cfg, db, log)
+	defer db.Close()
+	return fn(cmd.Context(), cfg, db.DB, log)
 }

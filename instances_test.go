@@ -78,11 +78,7 @@ func TestInstancesOnPostgresAndNATS(t *testing.T) {
 	mail := smtptest.Start(t, "127.0.0.1:0")
 	mail.SetDelay(2 * time.Millisecond)
 	bin := buildBinary(t)
-	db, err := database.Open(database.Config{Driver: database.Postgres, DSN: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { database.Close(db) })
+	db := dbtest.Connect(t, database.Config{Driver: database.Postgres, DSN: dsn})
 
 	env := []string{"SHOPBUS_DATABASE_DRIVER=postgres", "SHOPBUS_DATABASE_DSN=" + dsn,
 		"SHOPBUS_BUS_TRANSPORT=nats", "SHOPBUS_NATS_URL=" + js.ClientURL(),

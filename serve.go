@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shopbus/shopbus/config"
-	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/web"
 	"github.com/shopbus/shopbus/web/dashboard"
 )
@@ -66,7 +65,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	if err != nil {
 		return err
 	}
-	defer database.Close(a.db)
+	defer a.store.Close()
 
 	key, err := a.keys.Bootstrap(ctx, cfg.BootstrapAPIKey)
 	if err != nil {

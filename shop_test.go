@@ -330,15 +330,15 @@ func operator(t testing.TB, store database.Config) *gorm.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if other, loaded := operators.LoadOrStore(store, db); loaded {
-		database.Close(db)
+	if other, loaded := operators.LoadOrStore(store, db.DB); loaded {
+		db.Close()
 		return other.(*gorm.DB)
 	}
 	t.Cleanup(func() {
 		operators.Delete(store)
-		database.Close(db)
+		db.Close()
 	})
-	return db
+	return db.DB
 }
 
 // useDatabase points the command line, run in-process, at store, as a

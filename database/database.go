@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -84,7 +83,7 @@ const postgresConns = 16
 
 // Open opens the database the config names. The config is expected to
 // have passed Validate, as config.Load makes sure.
-func Open(cfg Config) (*gorm.DB, error) {
+func Open(cfg Config) (*DB, error) {
 	switch cfg.Driver {
 	case Postgres:
 		return openPostgres(cfg)
@@ -106,7 +105,7 @@ func gormConfig() *gorm.Config {
 // openPostgres opens one pool on the server. Transactions run at
 // PostgreSQL's default READ COMMITTED; writes that must not race say so in
 // their own statements (conditional UPDATEs, row locks).
-func openPostgres(cfg Config) (*gorm.DB, error) {
+func openPostgres(cfg Config) (*DB, error) {
 	pc, err := pgx.ParseConfig(cfg.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("database: postgres dsn: %w", err) // pgx leaves the password out
@@ -128,7 +127,7 @@ func openPostgres(cfg Config) (*gorm.DB, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("database: open %s: %w", cfg.Where(), err), pool.Close())
 	}
-	return db, nil
+	return &DB{DB: db}, nil
 }
 
 // openSQLite creates the file's folder and opens two pools on the file, in
@@ -139,7 +138,7 @@ func openPostgres(cfg Config) (*gorm.DB, error) {
 // sleeping in SQLite's busy handler, and a few read-only connections that
 // queries are routed to (gorm's dbresolver: transactions and writes go to
 // the writer, plain queries to the readers).
-func openSQLite(cfg Config) (*gorm.DB, error) {
+func openSQLite(cfg Config) (*DB, error) {
 	if dir := filepath.Dir(cfg.DSN); dir != "." {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("database: create folder: %w", err)
@@ -171,35 +170,33 @@ func openSQLite(cfg Config) (*gorm.DB, error) {
 	if err := errors.Join(writer.Ping(), reader.Ping()); err != nil {
 		return nil, errors.Join(fmt.Errorf("database: open %s: %w", cfg.DSN, err), reader.Close(), writer.Close())
 	}
-	readPools.Store(writer, reader)
-	return db, nil
+	return &DB{DB: db, reader: reader}, nil
 }
 
-// readPools finds each SQLite writer's reader pool, for Close and Ping.
-var readPools sync.Map // *sql.DB -> *sql.DB
+// DB is an open database: the gorm handle the modules work through and,
+// on SQLite, the read-only pool beneath it, which Close closes too.
+type DB struct {
+	*gorm.DB
+	reader *sql.DB // nil on PostgreSQL
+}
 
 // Close closes the database's connection pools (SQLite's two, or
 // PostgreSQL's one).
-func Close(db *gorm.DB) error {
-	writer, err := db.DB()
+func (d *DB) Close() error {
+	writer, err := d.DB.DB()
 	if err != nil {
 		return err
 	}
-	if reader, ok := readPools.LoadAndDelete(writer); ok {
-		err = reader.(*sql.DB).Close()
+	if d.reader != nil {
+		err = d.reader.Close()
 	}
 	return errors.Join(err, writer.Close())
 }
 
-// Ping reports whether the database answers. On SQLite it asks a reader
-// connection, so a long write does not make the process look dead.
+// Ping reports whether the database answers. The query is a plain SELECT,
+// which on SQLite goes to a reader connection, so a long write does not
+// make the process look dead.
 func Ping(ctx context.Context, db *gorm.DB) error {
-	writer, err := db.DB()
-	if err != nil {
-		return err
-	}
-	if reader, ok := readPools.Load(writer); ok {
-		return reader.(*sql.DB).PingContext(ctx)
-	}
-	return writer.PingContext(ctx)
+	var alive int
+	return db.WithContext(ctx).Raw("SELECT 1 AS alive").Scan(&alive).Error
 }

@@ -176,7 +176,7 @@ func TestOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { database.Close(db) })
+	t.Cleanup(func() { db.Close() })
 
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("database.Open did not create the folder: %v", err)
@@ -285,7 +285,7 @@ func TestOpenRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			db, err := database.Open(tt.cfg)
 			if err == nil {
-				database.Close(db)
+				db.Close()
 				t.Fatal("database.Open succeeded")
 			}
 			if !strings.Contains(err.Error(), tt.want) {
@@ -298,10 +298,23 @@ func TestOpenRefuses(t *testing.T) {
 	}
 }
 
+// TestPing: the database answers a ping, on SQLite even while a long
+// write holds the one writer connection (the ping goes to a reader).
 func TestPing(t *testing.T) {
 	db := openTestDB(t)
-	if err := database.Ping(context.Background(), db); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := database.Ping(ctx, db); err != nil {
 		t.Fatal(err)
+	}
+	dbtest.SQLiteOnly(t, "the writer is one connection")
+	tx := db.Begin()
+	if err := tx.Exec(`CREATE TABLE held (id INTEGER)`).Error; err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := database.Ping(ctx, db); err != nil {
+		t.Errorf("ping while the writer is held: %v", err)
 	}
 }
 
@@ -314,7 +327,7 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer database.Close(db)
+			defer db.Close()
 			if err := db.Exec(`CREATE TABLE t (id INTEGER)`).Error; err != nil {
 				t.Fatal(err)
 			}

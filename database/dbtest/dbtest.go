@@ -66,8 +66,8 @@ func Connect(t testing.TB, cfg database.Config) *gorm.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { database.Close(db) })
-	return db
+	t.Cleanup(func() { db.Close() })
+	return db.DB
 }
 
 // Config returns a new, empty database of the engine the tests run
