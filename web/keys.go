@@ -176,20 +176,29 @@ func (k *Keys) store(ctx context.Context, n NewKey, key string) (KeyInfo, error)
 // Bootstrap makes sure a first key exists. With no key stored it stores
 // given (when not empty) or a new key as the admin key, and returns the key
 // it created (empty when given was used or a key existed).
+//
+// Instances that start together all run it: the one whose insert wins
+// bootstraps, and the others find the admin key taken (by name, or by hash
+// when they were given the same key) and carry on as if it had existed.
 func (k *Keys) Bootstrap(ctx context.Context, given string) (string, error) {
 	var n int64
 	if err := k.db.WithContext(ctx).Model(&apiKey{}).Count(&n).Error; err != nil || n > 0 {
 		return "", err
 	}
-	admin := NewKey{Name: "admin", Scopes: []string{ScopeAdmin}}
-	if given != "" {
-		if len(given) < 16 {
-			return "", errors.New("apikey: SHOPBUS_BOOTSTRAP_API_KEY must be at least 16 characters")
-		}
-		_, err := k.store(ctx, admin, given)
-		return "", err
+	if given != "" && len(given) < 16 {
+		return "", errors.New("apikey: SHOPBUS_BOOTSTRAP_API_KEY must be at least 16 characters")
 	}
-	key, _, err := k.Create(ctx, admin)
+	admin := NewKey{Name: "admin", Scopes: []string{ScopeAdmin}}
+	var key string
+	var err error
+	if given != "" {
+		_, err = k.store(ctx, admin, given)
+	} else {
+		key, _, err = k.Create(ctx, admin)
+	}
+	if errors.Is(err, ErrKeyExists) {
+		return "", nil
+	}
 	return key, err
 }
 
