@@ -43,6 +43,13 @@ type idemShop struct {
 
 func newIdemShop(t *testing.T) *idemShop {
 	t.Helper()
+	return newIdemShopWith(t, func(*web.Config) {})
+}
+
+// newIdemShopWith is newIdemShop with the gateway's settings changed by
+// configure.
+func newIdemShopWith(t *testing.T, configure func(*web.Config)) *idemShop {
+	t.Helper()
 	ctx := context.Background()
 	db := dbtest.Open(t, bus.Migrations, checkout.Migrations, inventory.Migrations,
 		shipping.Migrations, payment.Migrations, crm.Migrations, email.Migrations, web.Migrations,
@@ -87,6 +94,7 @@ func newIdemShop(t *testing.T) *idemShop {
 	}
 	var gateway web.Config
 	gateway.AuthFailures.PerMinute, gateway.AuthFailures.Burst = 10, 20
+	configure(&gateway)
 	srv, err := web.New(web.Deps{DB: db, Keys: keys, Bus: b, Checkout: checkout.New(db, b),
 		Inventory: inv, Email: mail, Log: log}, gateway)
 	if err != nil {

@@ -91,6 +91,11 @@ func (k apiKey) info() KeyInfo {
 type Principal struct {
 	Name   string
 	Scopes []string
+	// Ref is the key's KeyRef. What a key accumulates (its idempotency
+	// records, its rate-limit bucket) belongs to Ref, not to Name: a
+	// revoked key's name can be given to a new key, which must start
+	// afresh.
+	Ref string
 }
 
 // Can reports whether the principal holds scope (admin holds all).
