@@ -28,6 +28,7 @@ import (
 	"github.com/shopbus/shopbus/modules/payment"
 	"github.com/shopbus/shopbus/modules/shipping"
 	"github.com/shopbus/shopbus/web"
+	"github.com/shopbus/shopbus/web/dashboard"
 )
 
 // idemShop is the API served on a loopback port over a real SQLite
@@ -43,17 +44,17 @@ type idemShop struct {
 
 func newIdemShop(t *testing.T) *idemShop {
 	t.Helper()
-	return newIdemShopWith(t, func(*web.Config) {})
+	return newIdemShopWith(t, func(*web.Deps, *web.Config) {})
 }
 
-// newIdemShopWith is newIdemShop with the gateway's settings changed by
-// configure.
-func newIdemShopWith(t *testing.T, configure func(*web.Config)) *idemShop {
+// newIdemShopWith is newIdemShop with the gateway's dependencies and
+// settings changed by configure.
+func newIdemShopWith(t *testing.T, configure func(*web.Deps, *web.Config)) *idemShop {
 	t.Helper()
 	ctx := context.Background()
 	db := dbtest.Open(t, bus.Migrations, checkout.Migrations, inventory.Migrations,
 		shipping.Migrations, payment.Migrations, crm.Migrations, email.Migrations, web.Migrations,
-		web.IdempotencyMigrations)
+		web.IdempotencyMigrations, bus.QueryMigrations, checkout.QueryMigrations, dashboard.Migrations)
 
 	src, err := os.ReadFile("../config.yaml")
 	if err != nil {
@@ -94,9 +95,9 @@ func newIdemShopWith(t *testing.T, configure func(*web.Config)) *idemShop {
 	}
 	var gateway web.Config
 	gateway.AuthFailures.PerMinute, gateway.AuthFailures.Burst = 10, 20
-	configure(&gateway)
-	srv, err := web.New(web.Deps{DB: db, Keys: keys, Bus: b, Checkout: checkout.New(db, b),
-		Inventory: inv, Email: mail, Log: log}, gateway)
+	deps := web.Deps{DB: db, Keys: keys, Bus: b, Checkout: checkout.New(db, b), Inventory: inv, Email: mail, Log: log}
+	configure(&deps, &gateway)
+	srv, err := web.New(deps, gateway)
 	if err != nil {
 		t.Fatal(err)
 	}

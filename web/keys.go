@@ -129,6 +129,9 @@ func (n *NewKey) validate() error {
 	if !possibleKeyName(n.Name) {
 		return fmt.Errorf("%w: the name must be 1-100 printable characters", ErrInvalidKey)
 	}
+	if n.Name == "." || n.Name == ".." { // DELETE /v1/apikeys/{name} could never reach it
+		return fmt.Errorf(`%w: the name must not be "." or ".."`, ErrInvalidKey)
+	}
 	if len(n.Scopes) == 0 {
 		return fmt.Errorf("%w: give at least one scope (%s)", ErrInvalidKey, strings.Join(Scopes, ", "))
 	}

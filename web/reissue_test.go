@@ -43,7 +43,7 @@ func TestReissuedKeyDoesNotInheritIdempotencyKeys(t *testing.T) {
 }
 
 func TestReissuedKeyHasItsOwnRateLimit(t *testing.T) {
-	s := newIdemShopWith(t, func(c *web.Config) {
+	s := newIdemShopWith(t, func(_ *web.Deps, c *web.Config) {
 		c.RateLimit.RPS, c.RateLimit.Burst = 0.01, 2 // a token every 100 s: none comes back during the test
 	})
 	old, _, err := web.NewKeys(s.db).Create(context.Background(), web.NewKey{Name: "writer", Scopes: []string{web.ScopeOrdersRead}})

@@ -132,7 +132,7 @@ func New(d Deps, cfg Config) (*Server, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = cfg.ipExtractor()
-	e.Use(sanitizeRequestID, middleware.RequestID(), s.observe, s.recoverer(), middleware.Secure())
+	e.Use(unescapeParams, sanitizeRequestID, middleware.RequestID(), s.observe, s.recoverer(), middleware.Secure())
 	if len(cfg.CORSAllowOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  cfg.CORSAllowOrigins,

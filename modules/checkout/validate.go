@@ -137,6 +137,10 @@ func (c *checker) sku(field, v string) {
 		c.add(field, "must contain only printable characters")
 	case strings.TrimSpace(v) != v:
 		c.add(field, "must not start or end with a space")
+	case v == "." || v == "..":
+		// A URL path cannot name them: clients resolve them as "this" and
+		// "the parent" folder, so /v1/inventory/{sku} would never reach it.
+		c.add(field, `must not be "." or ".."`)
 	}
 }
 
