@@ -175,7 +175,7 @@ func writeEML(dir, messageID string, m *gomail.Msg) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".tmp-")
+	f, err := os.CreateTemp(dir, tmpPrefix)
 	if err != nil {
 		return err
 	}
@@ -192,6 +192,34 @@ func writeEML(dir, messageID string, m *gomail.Msg) error {
 		return err
 	}
 	return os.Rename(f.Name(), filepath.Join(dir, emlName(messageID)))
+}
+
+// tmpPrefix starts the name of an .eml file being written; os.CreateTemp
+// ends it with digits.
+const tmpPrefix = ".tmp-"
+
+// removePartialEML deletes what writeEML left in dir when the process died
+// mid-write: a temporary file is never a sent message (the rename is what
+// sends it), and its job is still queued, so it will be written again.
+func removePartialEML(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		digits, ok := strings.CutPrefix(e.Name(), tmpPrefix)
+		if !ok || !e.Type().IsRegular() || digits == "" || strings.Trim(digits, "0123456789") != "" {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // emlName is the Message-ID's local part, which holds only [0-9a-z_.].
