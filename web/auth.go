@@ -41,7 +41,6 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.Set("principal", p)
-		c.Set("api_key", p.Name)
 		return next(c)
 	}
 }
@@ -59,7 +58,9 @@ func require(scope string) echo.MiddlewareFunc {
 }
 
 // keyRateLimit is a token bucket per API key (Echo's RateLimiter), so one
-// runaway client cannot starve the shop. It runs after authenticate.
+// runaway client cannot starve the shop. It runs after authenticate. The
+// bucket is the key's own (its Ref): a new key given a revoked key's name
+// starts with a full one.
 func keyRateLimit(rps float64, burst int) echo.MiddlewareFunc {
 	retryAfter := time.Duration(math.Ceil(1/rps)) * time.Second
 	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
@@ -67,8 +68,8 @@ func keyRateLimit(rps float64, burst int) echo.MiddlewareFunc {
 			Rate: rate.Limit(rps), Burst: burst, ExpiresIn: 10 * time.Minute,
 		}),
 		IdentifierExtractor: func(c echo.Context) (string, error) {
-			name, _ := c.Get("api_key").(string)
-			return name, nil
+			p, _ := c.Get("principal").(Principal)
+			return p.Ref, nil
 		},
 		DenyHandler: func(c echo.Context, _ string, _ error) error {
 			return tooMany(c, retryAfter, "rate limit exceeded for this API key")

@@ -32,8 +32,8 @@ const IdempotencyTTL = 24 * time.Hour
 const maxIdempotencyKey = 255
 
 // IdempotencyMigrations create the table of idempotency keys. A key belongs
-// to the API key that sent it: the primary key is what stops two requests
-// with one key from both running.
+// to the API key that sent it, named in api_key by its KeyRef: the primary
+// key is what stops two requests with one key from both running.
 var IdempotencyMigrations = []database.Migration{{
 	ID: "web-idempotency-0001",
 	SQL: []string{
@@ -51,6 +51,18 @@ var IdempotencyMigrations = []database.Migration{{
 			PRIMARY KEY (api_key, idempotency_key)
 		)`,
 		`CREATE INDEX web_idempotency_keys_created_at ON web_idempotency_keys (created_at)`,
+	},
+}, {
+	// api_key held the key's name, which a new key inherits once the old
+	// one is revoked, and with it the old key's responses. It now holds the
+	// key's KeyRef. Records of a live key move to its ref; those of revoked
+	// keys go, as nobody can send them again.
+	ID: "web-idempotency-0002",
+	SQL: []string{
+		`DELETE FROM web_idempotency_keys
+			WHERE api_key NOT IN (SELECT name FROM web_api_keys WHERE revoked_at IS NULL)`,
+		`UPDATE web_idempotency_keys
+			SET api_key = (SELECT hash FROM web_api_keys k WHERE k.name = web_idempotency_keys.api_key AND k.revoked_at IS NULL)`,
 	},
 }}
 
@@ -79,8 +91,8 @@ func (idempotencyRecord) TableName() string { return "web_idempotency_keys" }
 // a different request is refused with 422, and while the first request is
 // still running with 409.
 //
-// A key belongs to the API key that sent it, so it must run after
-// authenticate. Method and path are part of the fingerprint rather than of
+// A key belongs to the API key that sent it (the key itself, not its name),
+// so it must run after authenticate. Method and path are part of the fingerprint rather than of
 // the key's scope: reusing a key on another order's state, say, is a client
 // bug that is refused, as at Stripe, not a fresh request.
 func (s *Server) Idempotent(next echo.HandlerFunc) echo.HandlerFunc {
@@ -93,7 +105,8 @@ func (s *Server) Idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		apiKey, _ := c.Get("api_key").(string)
+		p, _ := c.Get("principal").(Principal)
+		apiKey := p.Ref
 		if apiKey == "" {
 			return errors.New("web: Idempotent runs without an authenticated API key; install it after authenticate")
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/shopbus/shopbus/modules/payment"
 	"github.com/shopbus/shopbus/modules/shipping"
 	"github.com/shopbus/shopbus/web"
+	"github.com/shopbus/shopbus/web/dashboard"
 )
 
 // idemShop is the API served on a loopback port over a real SQLite
@@ -43,10 +44,17 @@ type idemShop struct {
 
 func newIdemShop(t *testing.T) *idemShop {
 	t.Helper()
+	return newIdemShopWith(t, func(*web.Deps, *config.HTTP) {})
+}
+
+// newIdemShopWith is newIdemShop with the gateway's dependencies and
+// settings changed by configure.
+func newIdemShopWith(t *testing.T, configure func(*web.Deps, *config.HTTP)) *idemShop {
+	t.Helper()
 	ctx := context.Background()
 	db := dbtest.Open(t, bus.Migrations, checkout.Migrations, inventory.Migrations,
 		shipping.Migrations, payment.Migrations, crm.Migrations, email.Migrations, web.Migrations,
-		web.IdempotencyMigrations)
+		web.IdempotencyMigrations, bus.QueryMigrations, checkout.QueryMigrations, dashboard.Migrations)
 
 	src, err := os.ReadFile("../config.yaml")
 	if err != nil {
@@ -87,8 +95,9 @@ func newIdemShop(t *testing.T) *idemShop {
 	}
 	var gateway config.HTTP
 	gateway.AuthFailures.PerMinute, gateway.AuthFailures.Burst = 10, 20
-	srv, err := web.New(web.Deps{DB: db, Keys: keys, Bus: b, Checkout: checkout.New(db, b, database.Direct{DB: db}),
-		Inventory: inv, Email: mail, Log: log}, gateway)
+	deps := web.Deps{DB: db, Keys: keys, Bus: b, Checkout: checkout.New(db, b, database.Direct{DB: db}), Inventory: inv, Email: mail, Log: log}
+	configure(&deps, &gateway)
+	srv, err := web.New(deps, gateway)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,5 +36,5 @@ func (k *Keys) AuthenticateRef(ctx context.Context, ref string) (Principal, erro
 		(row.ExpiresAt != nil && !time.Now().Before(*row.ExpiresAt)) {
 		return Principal{}, ErrUnauthorized
 	}
-	return Principal{Name: row.Name, Scopes: strings.Split(row.Scopes, ",")}, nil
+	return Principal{Name: row.Name, Scopes: strings.Split(row.Scopes, ","), Ref: row.Hash}, nil
 }

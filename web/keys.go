@@ -93,6 +93,11 @@ func (k apiKey) info() KeyInfo {
 type Principal struct {
 	Name   string
 	Scopes []string
+	// Ref is the key's KeyRef. What a key accumulates (its idempotency
+	// records, its rate-limit bucket) belongs to Ref, not to Name: a
+	// revoked key's name can be given to a new key, which must start
+	// afresh.
+	Ref string
 }
 
 // Can reports whether the principal holds scope (admin holds all).
@@ -125,6 +130,9 @@ func (n *NewKey) validate() error {
 	n.Name = strings.TrimSpace(n.Name)
 	if !possibleKeyName(n.Name) {
 		return fmt.Errorf("%w: the name must be 1-100 printable characters", ErrInvalidKey)
+	}
+	if n.Name == "." || n.Name == ".." { // DELETE /v1/apikeys/{name} could never reach it
+		return fmt.Errorf(`%w: the name must not be "." or ".."`, ErrInvalidKey)
 	}
 	if len(n.Scopes) == 0 {
 		return fmt.Errorf("%w: give at least one scope (%s)", ErrInvalidKey, strings.Join(Scopes, ", "))
@@ -178,20 +186,29 @@ func (k *Keys) store(ctx context.Context, n NewKey, key string) (KeyInfo, error)
 // Bootstrap makes sure a first key exists. With no key stored it stores
 // given (when not empty) or a new key as the admin key, and returns the key
 // it created (empty when given was used or a key existed).
+//
+// Instances that start together all run it: the one whose insert wins
+// bootstraps, and the others find the admin key taken (by name, or by hash
+// when they were given the same key) and carry on as if it had existed.
 func (k *Keys) Bootstrap(ctx context.Context, given string) (string, error) {
 	var n int64
 	if err := k.db.WithContext(ctx).Model(&apiKey{}).Count(&n).Error; err != nil || n > 0 {
 		return "", err
 	}
-	admin := NewKey{Name: "admin", Scopes: []string{ScopeAdmin}}
-	if given != "" {
-		if len(given) < 16 {
-			return "", errors.New("apikey: SHOPBUS_BOOTSTRAP_API_KEY must be at least 16 characters")
-		}
-		_, err := k.store(ctx, admin, given)
-		return "", err
+	if given != "" && len(given) < 16 {
+		return "", errors.New("apikey: SHOPBUS_BOOTSTRAP_API_KEY must be at least 16 characters")
 	}
-	key, _, err := k.Create(ctx, admin)
+	admin := NewKey{Name: "admin", Scopes: []string{ScopeAdmin}}
+	var key string
+	var err error
+	if given != "" {
+		_, err = k.store(ctx, admin, given)
+	} else {
+		key, _, err = k.Create(ctx, admin)
+	}
+	if errors.Is(err, ErrKeyExists) {
+		return "", nil
+	}
 	return key, err
 }
 

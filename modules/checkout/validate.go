@@ -8,6 +8,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/idna"
+
 	"github.com/shopbus/shopbus/fault"
 )
 
@@ -91,7 +93,10 @@ func unsafeRune(r rune) bool {
 
 // email checks an addr-spec such as name@example.com: no display name, no
 // comment, no domain literal, and a domain with a dot, as mail to a shop
-// customer needs.
+// customer needs. The address must be one any mail server takes without
+// the SMTPUTF8 extension: the local part in ASCII, which servers refuse
+// otherwise (553 5.6.7), while an internationalised domain is fine, as the
+// email module sends it in its punycode (IDNA) form.
 func (c *checker) email(field, v string) {
 	if len(v) > maxEmailLength {
 		c.add(field, "must be at most %d characters", maxEmailLength)
@@ -104,7 +109,23 @@ func (c *checker) email(field, v string) {
 	domain := v[strings.LastIndexByte(v, '@')+1:]
 	if err != nil || a.Name != "" || a.Address != v || !strings.Contains(domain, ".") || strings.HasPrefix(domain, "[") {
 		c.add(field, "must be an email address like name@example.com")
+		return
 	}
+	local := v[:strings.LastIndexByte(v, '@')]
+	if !isASCII(local) {
+		c.add(field, "must have only ASCII characters before the @: mail servers refuse others")
+		return
+	}
+	if isASCII(domain) {
+		return
+	}
+	if _, err := idna.Lookup.ToASCII(domain); err != nil {
+		c.add(field, "must have a domain that can receive mail: %v", err)
+	}
+}
+
+func isASCII(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return r > unicode.MaxASCII })
 }
 
 // sku checks a stock keeping unit: shops spell them many ways, so any
@@ -119,6 +140,10 @@ func (c *checker) sku(field, v string) {
 		c.add(field, "must contain only printable characters")
 	case strings.TrimSpace(v) != v:
 		c.add(field, "must not start or end with a space")
+	case v == "." || v == "..":
+		// A URL path cannot name them: clients resolve them as "this" and
+		// "the parent" folder, so /v1/inventory/{sku} would never reach it.
+		c.add(field, `must not be "." or ".."`)
 	}
 }
 

@@ -12,9 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	gomail "github.com/wneessen/go-mail"
 	"github.com/wneessen/go-mail/smtp"
+	"golang.org/x/net/idna"
 )
 
 // sendTimeout bounds the dial and each SMTP command of one send.
@@ -46,7 +48,11 @@ func (s *Service) buildMsg(j jobRow, now time.Time) (*gomail.Msg, error) {
 	if err := m.From(s.cfg.From); err != nil {
 		return nil, fmt.Errorf("%w: from: %w", errPermanent, err)
 	}
-	if err := m.To(j.Recipient); err != nil {
+	to, err := mailable(j.Recipient)
+	if err != nil {
+		return nil, fmt.Errorf("%w: to: %w", errPermanent, err)
+	}
+	if err := m.To(to); err != nil {
 		return nil, fmt.Errorf("%w: to: %w", errPermanent, err)
 	}
 	m.Subject(r.subject)
@@ -55,6 +61,35 @@ func (s *Service) buildMsg(j jobRow, now time.Time) (*gomail.Msg, error) {
 	m.SetBodyString(gomail.TypeTextPlain, r.text)
 	m.AddAlternativeString(gomail.TypeTextHTML, r.html)
 	return m, nil
+}
+
+// mailable returns addr as a server without the SMTPUTF8 extension takes
+// it: an internationalised domain in its punycode (IDNA) form. A local part
+// beyond ASCII has no such form; checkout refuses it, so only an address
+// from elsewhere (the config, an older order) can have one.
+func mailable(addr string) (string, error) {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return "", fmt.Errorf("%q is not an address", addr)
+	}
+	local, domain := addr[:at], addr[at+1:]
+	if strings.ContainsFunc(local, func(r rune) bool { return r > unicode.MaxASCII }) {
+		return "", fmt.Errorf("%q: no mail server without SMTPUTF8 takes a local part beyond ASCII", addr)
+	}
+	ascii, err := idna.Lookup.ToASCII(domain)
+	if err != nil {
+		return "", fmt.Errorf("%q: domain: %w", addr, err)
+	}
+	return local + "@" + ascii, nil
+}
+
+// refused reports whether err is the server's permanent refusal (a 5xx
+// reply, RFC 5321 section 4.2.1): sending the same message again gets the
+// same answer, so the job fails at once with the reply rather than being
+// retried toward its attempt limit. A 4xx reply, or no reply, is retried.
+func refused(err error) bool {
+	var se *gomail.SendError
+	return errors.As(err, &se) && se.ErrorCode() >= 500 && se.ErrorCode() < 600
 }
 
 func newClient(cfg Config) (*gomail.Client, error) {
@@ -113,6 +148,9 @@ func (ss *session) send(ctx context.Context, m *gomail.Msg, messageID string) er
 			return nil
 		}
 		ss.close()
+		if refused(err) {
+			return fmt.Errorf("%w: send: %w", errPermanent, err)
+		}
 		var se *gomail.SendError
 		if fresh || !errors.As(err, &se) || se.Reason != gomail.ErrConnCheck {
 			return fmt.Errorf("send: %w", err)
@@ -137,7 +175,7 @@ func writeEML(dir, messageID string, m *gomail.Msg) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".tmp-")
+	f, err := os.CreateTemp(dir, tmpPrefix)
 	if err != nil {
 		return err
 	}
@@ -154,6 +192,34 @@ func writeEML(dir, messageID string, m *gomail.Msg) error {
 		return err
 	}
 	return os.Rename(f.Name(), filepath.Join(dir, emlName(messageID)))
+}
+
+// tmpPrefix starts the name of an .eml file being written; os.CreateTemp
+// ends it with digits.
+const tmpPrefix = ".tmp-"
+
+// removePartialEML deletes what writeEML left in dir when the process died
+// mid-write: a temporary file is never a sent message (the rename is what
+// sends it), and its job is still queued, so it will be written again.
+func removePartialEML(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		digits, ok := strings.CutPrefix(e.Name(), tmpPrefix)
+		if !ok || !e.Type().IsRegular() || digits == "" || strings.Trim(digits, "0123456789") != "" {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // emlName is the Message-ID's local part, which holds only [0-9a-z_.].

@@ -18,7 +18,15 @@ const idleClose = 30 * time.Second
 // keeps its SMTP connection open between sends. It does not start a send
 // once ctx is done, but lets those in progress finish and be recorded, and
 // then returns nil.
+//
+// Writing .eml files, it first removes the partial files a killed process
+// left in the folder.
 func (s *Service) Run(ctx context.Context) error {
+	if s.client == nil {
+		if err := removePartialEML(s.cfg.Dir); err != nil {
+			s.log.Warn("email: remove partial .eml files", "dir", s.cfg.Dir, "err", err)
+		}
+	}
 	jobs := make(chan jobRow)
 	var senders sync.WaitGroup
 	inflight := newJobSet()

@@ -52,6 +52,9 @@ func (s *Service) Set(ctx context.Context, sku string, onHand int64) (Stock, err
 	if err := checkSKU(sku); err != nil {
 		return Stock{}, err
 	}
+	if sku == "." || sku == ".." { // a URL cannot name it (checkout refuses it too)
+		return Stock{}, fmt.Errorf(`%w: a SKU must not be "." or ".."`, ErrInvalid)
+	}
 	if onHand < 0 {
 		return Stock{}, fmt.Errorf("%w: on hand must not be negative", ErrInvalid)
 	}

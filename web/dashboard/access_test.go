@@ -75,6 +75,16 @@ func TestLoginRefusesKeys(t *testing.T) {
 		{"a key without admin", func(s *shop) string { return s.reader }, (*browser).loginToken, http.StatusForbidden, "lacks the admin scope"},
 		{"no login token", admin, func(*browser) string { return "" }, http.StatusForbidden, "did not come from this site"},
 		{"a wrong login token", admin, func(b *browser) string { b.loginToken(); return "forged" }, http.StatusForbidden, "did not come from this site"},
+		// Double submit alone would take a cookie planted by, say, a sibling
+		// subdomain together with the same value in the form.
+		{"a login token the client chose", admin, func(b *browser) string { return b.plantLoginCookie("chosen-by-the-client") }, http.StatusForbidden, "did not come from this site"},
+		{"a login token already used", admin, func(b *browser) string {
+			tok := b.loginToken()
+			if p := b.post("/dashboard/login", url.Values{"csrf": {tok}, "key": {"sb_live_wrong"}}); p.status != http.StatusUnauthorized {
+				b.t.Fatalf("first use: %d", p.status)
+			}
+			return b.plantLoginCookie(tok)
+		}, http.StatusForbidden, "did not come from this site"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := s.browser()
@@ -94,6 +104,17 @@ func TestLoginRefusesKeys(t *testing.T) {
 
 // loginToken loads the login form and returns its token.
 func (b *browser) loginToken() string { return b.csrf("/dashboard/login") }
+
+// plantLoginCookie sets the browser's login cookie to tok, as a page able
+// to write the site's cookies could, and returns tok.
+func (b *browser) plantLoginCookie(tok string) string {
+	u, err := url.Parse(b.shop.url + "/dashboard/login")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: "shopbus_login", Value: tok, Path: "/dashboard"}})
+	return tok
+}
 
 // TestSession: a login opens a session kept in a strict cookie, stored
 // server-side only as a hash; logging out or revoking the key ends it.

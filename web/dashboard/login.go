@@ -26,12 +26,15 @@ func (d *Dashboard) loginPage(c echo.Context) error {
 	return d.showLogin(c, http.StatusOK, loginView{Next: next})
 }
 
-// showLogin renders the form with a fresh token, kept in a cookie too: a
-// page on another site can neither read it nor log a browser in with its
-// own key.
+// showLogin renders the form with a fresh token, kept in a cookie too and
+// known to the server: a page on another site can neither read it nor log
+// a browser in with its own key, and a token the client made up is refused.
 func (d *Dashboard) showLogin(c echo.Context, status int, v loginView) error {
-	tok := token()
-	c.SetCookie(cookie(c, loginCookie, tok, time.Hour))
+	tok, err := d.issueLoginToken(c)
+	if err != nil {
+		return err
+	}
+	c.SetCookie(cookie(c, loginCookie, tok, loginTokenTTL))
 	return d.render(c, status, "login", view{Title: "Log in", CSRF: tok, Data: v})
 }
 
@@ -40,6 +43,11 @@ func (d *Dashboard) showLogin(c echo.Context, status int, v loginView) error {
 func (d *Dashboard) login(c echo.Context) error {
 	ck, err := c.Cookie(loginCookie)
 	if err != nil || !sameToken(c.FormValue("csrf"), ck.Value) {
+		return echo.NewHTTPError(http.StatusForbidden, "The login form expired or did not come from this site. Load it again.")
+	}
+	if issued, err := d.useLoginToken(c, ck.Value); err != nil {
+		return err
+	} else if !issued {
 		return echo.NewHTTPError(http.StatusForbidden, "The login form expired or did not come from this site. Load it again.")
 	}
 	v := loginView{Next: localPath(c.FormValue("next"), "/dashboard/orders")}

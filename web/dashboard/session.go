@@ -35,7 +35,56 @@ var Migrations = []database.Migration{{
 		)`,
 		`CREATE INDEX dashboard_sessions_expiry ON dashboard_sessions (expires_at)`,
 	},
+}, {
+	// The login form's token was checked only against the browser's cookie,
+	// a value the client can choose. The server now keeps (the hash of)
+	// each token it hands out, until used or expired.
+	ID: "dashboard-0002",
+	SQL: []string{
+		`CREATE TABLE dashboard_login_tokens (
+			token_hash TEXT PRIMARY KEY,
+			expires_at TIMESTAMP NOT NULL
+		)`,
+		`CREATE INDEX dashboard_login_tokens_expiry ON dashboard_login_tokens (expires_at)`,
+	},
 }}
+
+// loginTokenTTL is how long a login form may wait to be submitted.
+const loginTokenTTL = time.Hour
+
+type loginTokenRow struct {
+	TokenHash string `gorm:"primaryKey"`
+	ExpiresAt time.Time
+}
+
+func (loginTokenRow) TableName() string { return "dashboard_login_tokens" }
+
+// issueLoginToken returns a new login form token, remembered by the server
+// until it is used or expires.
+func (d *Dashboard) issueLoginToken(c echo.Context) (string, error) {
+	tok := token()
+	now := time.Now().UTC()
+	db := d.DB.WithContext(c.Request().Context())
+	// Swept as tokens are issued, so no worker is needed.
+	if err := db.Where("expires_at <= ?", now).Delete(&loginTokenRow{}).Error; err != nil {
+		return "", err
+	}
+	if err := db.Create(&loginTokenRow{TokenHash: hashID(tok), ExpiresAt: now.Add(loginTokenTTL)}).Error; err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// useLoginToken reports whether tok is a live token this server issued,
+// and spends it: each login form is good for one submission.
+func (d *Dashboard) useLoginToken(c echo.Context, tok string) (bool, error) {
+	if tok == "" {
+		return false, nil
+	}
+	res := d.DB.WithContext(c.Request().Context()).Where("token_hash = ? AND expires_at > ?", hashID(tok), time.Now().UTC()).
+		Delete(&loginTokenRow{})
+	return res.RowsAffected == 1, res.Error
+}
 
 const (
 	sessionCookie = "shopbus_dashboard"

@@ -31,9 +31,10 @@ type Server struct {
 	srv   *smtp.Server
 	delay time.Duration
 
-	mu    sync.Mutex
-	msgs  []Message
-	conns int
+	mu     sync.Mutex
+	msgs   []Message
+	conns  int
+	refuse *smtp.SMTPError // answers every RCPT TO, when set
 }
 
 // Start serves SMTP on addr ("127.0.0.1:0" for any free port) until Close
@@ -62,6 +63,19 @@ func (s *Server) SetDelay(d time.Duration) {
 	s.mu.Lock()
 	s.delay = d
 	s.mu.Unlock()
+}
+
+// RefuseRecipients makes the server answer every RCPT TO with code, the
+// enhanced status code and msg, as a server does that refuses a mailbox
+// (550 5.1.1) or, without SMTPUTF8, an address beyond ASCII (553 5.6.7). A
+// 4xx code is a temporary refusal. Code 0 accepts recipients again.
+func (s *Server) RefuseRecipients(code int, enhanced smtp.EnhancedCode, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse = nil
+	if code != 0 {
+		s.refuse = &smtp.SMTPError{Code: code, EnhancedCode: enhanced, Message: msg}
+	}
 }
 
 // Addr is the host:port the server listens on.
@@ -98,6 +112,12 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.srv.mu.Lock()
+	refuse := s.srv.refuse
+	s.srv.mu.Unlock()
+	if refuse != nil {
+		return refuse
+	}
 	s.msg.To = append(s.msg.To, to)
 	return nil
 }
