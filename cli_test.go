@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -213,6 +214,9 @@ func TestAdminCommands(t *testing.T) {
 	if code, _, _ := runCLI(t, "stock", "set", "MUG", "-3"); code != 2 {
 		t.Errorf("stock set MUG -3: exit %d, want 2", code)
 	}
+	if code, out, errOut := runCLI(t, "events", "replay", "--from", "1d"); code != 0 || !strings.Contains(out, "{") {
+		t.Errorf("events replay --from 1d (days, as apikey --expires takes them): %d %q %q", code, out, errOut)
+	}
 	if code, out, _ := runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "shopbus ") {
 		t.Errorf("version: %d %q", code, out)
 	}
@@ -265,11 +269,43 @@ func TestInvalidInputExits2(t *testing.T) {
 			})
 		}
 	}
-	for _, args := range [][]string{{"stock", "set", "MUG", "many"}, {"dlq", "show", "abc"}, {"dlq", "redrive"},
+	for _, args := range [][]string{{"rules", "test", "--event", `{"order_id":"o1","items":[]}`},
+		{"stock", "set", "MUG", "many"}, {"dlq", "show", "abc"}, {"dlq", "redrive"},
 		{"events", "replay", "--from", "yesterday"}, {"apikey", "create", "--name", "x", "--expires", "soon"},
 		{"serve", "--no-such-flag"}, {"events", "test-pattern", "--pattern", "{", "--event", "{}"}} {
 		if code, _, errOut := runCLI(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errOut)
+		}
+	}
+}
+
+// TestServeOnATakenAddress: the error names the setting to change.
+func TestServeOnATakenAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	t.Setenv("SHOPBUS_DATABASE_DSN", filepath.Join(t.TempDir(), "shop.db"))
+	t.Setenv("SHOPBUS_HTTP_ADDR", ln.Addr().String())
+	if code, _, errOut := runCLI(t, "serve"); code != 1 || !strings.Contains(errOut, "SHOPBUS_HTTP_ADDR") {
+		t.Errorf("serve on a taken address: exit %d, %q; want 1 naming SHOPBUS_HTTP_ADDR", code, errOut)
+	}
+}
+
+func TestDashboardURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		"[::]:8080":      "http://localhost:8080/dashboard",
+		"0.0.0.0:8080":   "http://localhost:8080/dashboard",
+		"127.0.0.1:9000": "http://127.0.0.1:9000/dashboard",
+		"[::1]:9000":     "http://[::1]:9000/dashboard",
+	} {
+		tcp, err := net.ResolveTCPAddr("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := dashboardURL(tcp); got != want {
+			t.Errorf("dashboardURL(%s) = %s, want %s", addr, got, want)
 		}
 	}
 }

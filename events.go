@@ -138,12 +138,12 @@ func testTransformCmd() *cobra.Command {
 
 // parseTime reads an RFC 3339 time, or a duration meaning that long ago.
 func parseTime(flag, v string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(v); err == nil {
+	if d, err := config.ParseDuration(v); err == nil {
 		return now.Add(-d), nil
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return time.Time{}, fault.Errorf(fault.Invalid, "--%s %q: want an RFC 3339 time (2026-11-25T18:00:00Z) or a duration ago (1h)", flag, v)
+		return time.Time{}, fault.Errorf(fault.Invalid, "--%s %q: want an RFC 3339 time (2026-11-25T18:00:00Z) or a duration ago (1h, 1d)", flag, v)
 	}
 	return t, nil
 }
@@ -183,7 +183,7 @@ func replayCmd(load loader) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&from, "from", "", "the first event time: RFC 3339, or a duration ago such as 1h")
+	f.StringVar(&from, "from", "", "the first event time: RFC 3339, or a duration ago such as 1h or 7d")
 	f.StringVar(&to, "to", "", "the end (exclusive; default now)")
 	f.StringVar(&r.Rule, "rule", "", "only this rule")
 	f.StringVar(&r.Target, "target", "", "only this target")

@@ -52,6 +52,9 @@ func rulesCmd(load loader) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := bus.CheckEnvelope(ev); err != nil {
+				return fmt.Errorf("--event: %w", err)
+			}
 			_, b, err := checkRules(load, cmd.ErrOrStderr())
 			if err != nil {
 				return err

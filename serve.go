@@ -44,6 +44,10 @@ func serveCmd(load loader) *cobra.Command {
 func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, ready func(addr string)) error {
 	log := newLogger(cfg.Log, stderr)
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("listen on %s: another program uses that address; choose another with http.addr or SHOPBUS_HTTP_ADDR: %w",
+			cfg.HTTP.Addr, err)
+	}
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
@@ -135,8 +139,8 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		})
 	}
 	front.Open(srv)
-	log.Info("shopbus serving", "addr", ln.Addr().String(), "version", version, "database", cfg.Database.Where(),
-		"transport", cfg.Bus.Transport)
+	log.Info("shopbus serving", "addr", ln.Addr().String(), "dashboard", dashboardURL(ln.Addr()), "version", version,
+		"database", cfg.Database.Where(), "transport", cfg.Bus.Transport)
 
 	var runErr error
 	select {
@@ -163,4 +167,16 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	}
 	log.Info("shopbus stopped")
 	return runErr
+}
+
+// dashboardURL is where a person on this machine opens the dashboard.
+func dashboardURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "/dashboard"
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/dashboard"
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopbus/shopbus/fault"
+
 	"github.com/shopbus/shopbus/bus/transform"
 )
 
@@ -42,6 +44,35 @@ func decodeCheck[T any]() func(payload []byte) error {
 		}
 		return nil
 	}
+}
+
+// CheckEnvelope refuses JSON that is not an EventBridge event: rules match
+// events by their source, detail-type and detail, so an order's body (or
+// any other object) would match nothing and look like an answer.
+func CheckEnvelope(event []byte) error {
+	var env struct {
+		Source     *string         `json:"source"`
+		DetailType *string         `json:"detail-type"`
+		Detail     json.RawMessage `json:"detail"`
+	}
+	if err := json.Unmarshal(event, &env); err != nil {
+		return fault.Errorf(fault.Invalid, "not an EventBridge event: %w", err)
+	}
+	var missing []string
+	if env.Source == nil {
+		missing = append(missing, `"source"`)
+	}
+	if env.DetailType == nil {
+		missing = append(missing, `"detail-type"`)
+	}
+	if len(env.Detail) == 0 || env.Detail[0] != '{' {
+		missing = append(missing, `"detail" (an object)`)
+	}
+	if len(missing) > 0 {
+		return fault.Errorf(fault.Invalid, "not an EventBridge event: it has no %s; an event looks like docs/order-event.json",
+			strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // jsonFields names the top-level JSON members a payload type reads: what

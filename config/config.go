@@ -15,6 +15,8 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -201,4 +203,22 @@ func (c *Config) checkRules() error {
 		return errors.New("rules: at least one rule is required")
 	}
 	return nil
+}
+
+// ParseDuration reads a duration as everything shopbus takes one from a
+// person (an API key's lifetime, how far back to replay): Go's syntax,
+// such as 90m or 720h, or whole days, such as 90d. It must be positive.
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 1 || n > 36500 {
+			return 0, fmt.Errorf("%q: days must be a whole number from 1 to 36500, as in 90d", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q: want a positive duration such as 90d, 12h or 30m", s)
+	}
+	return d, nil
 }

@@ -593,3 +593,28 @@ func TestChoose(t *testing.T) {
 		t.Errorf("--config elsewhere.yaml: Choose = %q", got)
 	}
 }
+
+func TestParseDuration(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"90d", 90 * 24 * time.Hour, true},
+		{"1d", 24 * time.Hour, true},
+		{"720h", 720 * time.Hour, true},
+		{"30m", 30 * time.Minute, true},
+		{"0d", 0, false},
+		{"-1h", 0, false},
+		{"1.5d", 0, false},
+		{"36501d", 0, false},
+		{"soon", 0, false},
+		{"", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseDuration(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}

@@ -2,25 +2,19 @@ package web
 
 import (
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/shopbus/shopbus/config"
 
 	"github.com/labstack/echo/v4"
 )
 
-// ParseTTL reads a key lifetime: a Go duration ("720h") or days ("90d").
+// ParseTTL reads a key lifetime in shopbus's one duration syntax
+// (config.ParseDuration): 720h or 90d.
 func ParseTTL(s string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 1 || n > 36500 {
-			return 0, echo.NewHTTPError(http.StatusUnprocessableEntity, "expires_in: days must be 1 to 36500, as in 90d")
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, echo.NewHTTPError(http.StatusUnprocessableEntity, "expires_in: want a positive duration such as 90d or 720h")
+	d, err := config.ParseDuration(s)
+	if err != nil {
+		return 0, invalidField("expires_in", err.Error())
 	}
 	return d, nil
 }

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -213,9 +214,62 @@ func bind(c echo.Context, v any) error {
 		return err
 	}
 	if err := jsonv2.Unmarshal(body, v, jsonv2.RejectUnknownMembers(true)); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		return echo.NewHTTPError(http.StatusBadRequest, "invalid JSON body: "+describeJSON(err))
 	}
 	return nil
+}
+
+// describeJSON says what is wrong with a body in the client's terms: the
+// member and its path, and the JSON it should have been. Never a Go type.
+func describeJSON(err error) string {
+	se, ok := errors.AsType[*jsonv2.SemanticError](err)
+	if !ok {
+		return err.Error() // a syntax error: its message names the offset, no types
+	}
+	where := cmp.Or(string(se.JSONPointer), "/")
+	if errors.Is(se.Err, jsonv2.ErrUnknownName) {
+		name := se.JSONPointer.LastToken()
+		return fmt.Sprintf("unknown member %q at %s", name, where)
+	}
+	want := "a different value"
+	if se.GoType != nil {
+		switch se.GoType.Kind() {
+		case reflect.Struct, reflect.Map:
+			want = "an object"
+		case reflect.Slice, reflect.Array:
+			want = "an array"
+		case reflect.String:
+			want = "a string"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			want = "a whole number in range"
+		case reflect.Float32, reflect.Float64:
+			want = "a number"
+		}
+	}
+	if se.JSONKind != 0 {
+		return fmt.Sprintf("%s must be %s, not %s", where, want, kindName(se.JSONKind))
+	}
+	return fmt.Sprintf("%s must be %s", where, want)
+}
+
+// kindName names a JSON kind as a person would.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case 't', 'f':
+		return "a boolean"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	return "null"
 }
 
 // noNulls refuses a body holding null anywhere, naming where.
