@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,23 +15,15 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/config"
 	"github.com/shopbus/shopbus/database"
-	"github.com/shopbus/shopbus/database/dbtest"
-	"github.com/shopbus/shopbus/modules/checkout"
-	"github.com/shopbus/shopbus/modules/crm"
-	"github.com/shopbus/shopbus/modules/email"
-	"github.com/shopbus/shopbus/modules/inventory"
-	"github.com/shopbus/shopbus/modules/payment"
-	"github.com/shopbus/shopbus/modules/shipping"
 	"github.com/shopbus/shopbus/web"
-	"github.com/shopbus/shopbus/web/dashboard"
+	"github.com/shopbus/shopbus/web/webtest"
 )
 
-// idemShop is the API served on a loopback port over a real SQLite
-// database, wired as main.go wires it. The bus does not run: orders and
-// their events are written by the handlers' transactions all the same.
+// idemShop is the API served on a loopback port by the webtest harness.
+// The bus does not run: orders and their events are written by the
+// handlers' transactions all the same.
 type idemShop struct {
 	t   *testing.T
 	db  *gorm.DB
@@ -51,59 +41,8 @@ func newIdemShop(t *testing.T) *idemShop {
 // settings changed by configure.
 func newIdemShopWith(t *testing.T, configure func(*web.Deps, *config.HTTP)) *idemShop {
 	t.Helper()
-	ctx := context.Background()
-	db := dbtest.Open(t, bus.Migrations, checkout.Migrations, inventory.Migrations,
-		shipping.Migrations, payment.Migrations, crm.Migrations, email.Migrations, web.Migrations,
-		web.IdempotencyMigrations, bus.QueryMigrations, checkout.QueryMigrations, dashboard.Migrations)
-
-	src, err := os.ReadFile("../config.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse("config.yaml", src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Mail.SMTPAddr, cfg.Mail.Dir = "", t.TempDir()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-
-	b := bus.New(bus.Deps{DB: db, Log: log}, cfg.Rules, cfg.Delivery)
-	mail, err := email.New(email.Deps{DB: db, Log: log}, cfg.Mail)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ship, err := shipping.New(db, cfg.Shipping)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv := inventory.New(db)
-	inv.Subscribe(b)
-	ship.Subscribe(b)
-	payment.New(db).Subscribe(b)
-	crm.New(db, mail).Subscribe(b)
-	mail.Subscribe(b)
-	b.Example(checkout.Examples()...)
-	b.Example(inventory.Example())
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-
-	keys := web.NewKeys(db)
-	key, _, err := keys.Create(ctx, web.NewKey{Name: "admin", Scopes: []string{web.ScopeAdmin}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gateway config.HTTP
-	gateway.AuthFailures.PerMinute, gateway.AuthFailures.Burst = 10, 20
-	deps := web.Deps{DB: db, Keys: keys, Bus: b, Checkout: checkout.New(db, b, database.Direct{DB: db}), Inventory: inv, Email: mail, Log: log}
-	configure(&deps, &gateway)
-	srv, err := web.New(deps, gateway)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return &idemShop{t: t, db: db, srv: srv, url: ts.URL, key: key}
+	s := webtest.New(t, webtest.Options{Network: true, Server: configure})
+	return &idemShop{t: t, db: s.DB, srv: s.Server, url: s.URL, key: webtest.AdminKey}
 }
 
 // idemResponse is what came back.
