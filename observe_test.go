@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -113,25 +111,6 @@ func TestMetricsMoveWithAnOrder(t *testing.T) {
 			t.Errorf("shopbus_backlog{queue=%q} = %v once the order settled, want 0", q, v)
 		}
 	}
-	// A 404 is counted under the nearest route or "unmatched", never its raw path.
-	rawRequest(t, "GET", s.url+"/no/such/path/12345", nil, "", nil)
-	for _, m := range metricFamilies(t, s.url+"/metrics", testKey)["shopbus_http_requests_total"].GetMetric() {
-		for _, l := range m.GetLabel() {
-			if l.GetName() == "route" && strings.Contains(l.GetValue(), "12345") {
-				t.Errorf("a raw path became a route label: %v", m)
-			}
-		}
-	}
-
-	t.Run("needs the admin key", func(t *testing.T) {
-		if resp, body := rawRequest(t, "GET", s.url+"/metrics", nil, "", nil); resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("no key: %d %s", resp.StatusCode, body)
-		}
-		reader := s.newKey("metrics-reader", []string{"orders:read"}, "")
-		if resp, body := rawRequest(t, "GET", s.url+"/metrics", nil, reader, nil); resp.StatusCode != http.StatusForbidden {
-			t.Errorf("orders:read key: %d %s", resp.StatusCode, body)
-		}
-	})
 }
 
 // TestMetricsAddrServesWithoutAKey: http.metrics_addr is a second listener
@@ -222,7 +201,7 @@ func TestReadyzWhileMigrating(t *testing.T) {
 	cfg := testConfig(t, mail.Addr())
 	// Another connection holds the database's write lock, so the migrations
 	// wait for it (within SQLite's busy timeout).
-	release := holdWriteLock(t, cfg.Database.DSN)
+	release := dbtest.HoldWriteLock(t, cfg.Database)
 	ctx := context.Background()
 
 	runCtx, cancel := context.WithCancel(ctx)
@@ -271,84 +250,4 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// TestOrdersShedWhenTheWriterIsFull: with http.max_inflight_orders order
-// writes waiting for their commit, the next is refused at once with 503
-// and Retry-After, stores nothing, and goes through once there is room.
-func TestOrdersShedWhenTheWriterIsFull(t *testing.T) {
-	dbtest.SQLiteOnly(t, "holds SQLite's write lock to keep a commit waiting")
-	mail := smtptest.Start(t, "127.0.0.1:0")
-	cfg := testConfig(t, mail.Addr())
-	cfg.HTTP.MaxInflightOrders = 1
-	s := startShop(t, cfg, mail)
-	s.setStock("MUG", 10)
-
-	// Another connection holds the write lock: the first order waits in its commit.
-	release := holdWriteLock(t, cfg.Database.DSN)
-	first := make(chan int, 1)
-	go func() {
-		status, _ := doJSON(t, "POST", s.url+"/v1/orders", newOrder("shed-1", "a@example.com", "MUG", 1), testKey)
-		first <- status
-	}()
-	// Once the first holds the one slot, the next is refused at once.
-	waitFor(t, "the first order to wait for its commit", 10*time.Second, func() (bool, string) {
-		v := metricValue(metricFamilies(t, s.url+"/metrics", testKey), "shopbus_orders_inflight", nil)
-		return v == 1, fmt.Sprint(v)
-	})
-	resp, body := rawRequest(t, "POST", s.url+"/v1/orders", newOrder("shed-2", "b@example.com", "MUG", 1), testKey,
-		map[string]string{"Idempotency-Key": "shed-2"})
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("while the one slot is taken: %d %s, want 503", resp.StatusCode, body)
-	}
-	if resp.Header.Get("Retry-After") != "1" || resp.Header.Get("Content-Type") != "application/problem+json" {
-		t.Errorf("503 headers %v", resp.Header)
-	}
-	release()
-	if status := <-first; status != http.StatusCreated {
-		t.Errorf("the waiting order: %d, want 201", status)
-	}
-	// Nothing of the refused request was kept: not the order, not its key.
-	if status, body := s.request("GET", "/v1/orders/shed-2", nil); status != http.StatusNotFound {
-		t.Errorf("the refused order exists: %d %s", status, body)
-	}
-	resp, body = rawRequest(t, "POST", s.url+"/v1/orders", newOrder("shed-2", "b@example.com", "MUG", 1), testKey,
-		map[string]string{"Idempotency-Key": "shed-2"})
-	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Idempotent-Replayed") != "" {
-		t.Errorf("the retry: %d %s (replayed %q), want a fresh 201", resp.StatusCode, body, resp.Header.Get("Idempotent-Replayed"))
-	}
-}
-
-// holdWriteLock takes the SQLite database's write lock from another
-// connection, as a long transaction of another process would, creating the
-// file if need be; release gives it back (and is called at the end of the
-// test if the test does not).
-func holdWriteLock(t *testing.T, dsn string) (release func()) {
-	t.Helper()
-	db, err := sql.Open("sqlite3", dsn+"?_journal_mode=WAL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, stmt := range []string{"BEGIN IMMEDIATE", "CREATE TABLE IF NOT EXISTS held (x)"} {
-		if _, err := conn.ExecContext(ctx, stmt); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var once sync.Once
-	release = func() {
-		once.Do(func() {
-			if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-				t.Error(err)
-			}
-			conn.Close()
-			db.Close()
-		})
-	}
-	t.Cleanup(release)
-	return release
 }

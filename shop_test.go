@@ -50,7 +50,7 @@ func testConfig(t *testing.T, smtpAddr string) *config.Config {
 	cfg.Delivery.PollInterval = 20 * time.Millisecond
 	cfg.Delivery.Retry.InitialBackoff, cfg.Delivery.Retry.MaxBackoff = 10*time.Millisecond, 100*time.Millisecond
 	cfg.Log.Level = "warn"
-	cfg.HTTP.RateLimit.RPS = 0 // tests that poll would trip it; gateway_test covers it
+	cfg.HTTP.RateLimit.RPS = 0 // tests that poll would trip it; web/gateway_test.go covers it
 	cfg.BootstrapAPIKey = testKey
 	return cfg
 }

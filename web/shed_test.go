@@ -1,0 +1,65 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/shopbus/shopbus/config"
+	"github.com/shopbus/shopbus/database/dbtest"
+	"github.com/shopbus/shopbus/web/webtest"
+)
+
+// inflight is the gauge of order writes waiting for their commit.
+func inflight(t *testing.T, s *webtest.Shop) float64 {
+	t.Helper()
+	return s.Metric(t, "shopbus_orders_inflight", nil)
+}
+
+// waitInflight waits until n order writes wait for their commit.
+func waitInflight(t *testing.T, s *webtest.Shop, n float64) {
+	t.Helper()
+	webtest.WaitFor(t, fmt.Sprintf("%v order writes waiting for their commit", n), 10*time.Second, func() (bool, string) {
+		v := inflight(t, s)
+		return v == n, fmt.Sprint(v)
+	})
+}
+
+// postInBackground posts an order and sends its status on the channel.
+func postInBackground(t *testing.T, s *webtest.Shop, id string) <-chan int {
+	status := make(chan int, 1)
+	go func() {
+		status <- s.Request(t, "POST", "/v1/orders", newOrder(id, id+"@example.com", "MUG", 1), admin).Status
+	}()
+	return status
+}
+
+// TestOrdersShedWhenTheWriterIsFull: with http.max_inflight_orders order
+// writes waiting for their commit, the next is refused at once with 503
+// and Retry-After, stores nothing, and goes through once there is room.
+func TestOrdersShedWhenTheWriterIsFull(t *testing.T) {
+	t.Parallel()
+	dbtest.SQLiteOnly(t, "holds SQLite's write lock to keep a commit waiting")
+	s := webtest.New(t, webtest.Options{Run: true, Config: func(c *config.Config) { c.HTTP.MaxInflightOrders = 1 }})
+	setStock(t, s, "MUG", 10)
+
+	// Another connection holds the write lock: the first order waits in its commit.
+	release := dbtest.HoldWriteLock(t, s.Config.Database)
+	first := postInBackground(t, s, "shed-1")
+	// Once the first holds the one slot, the next is refused at once.
+	waitInflight(t, s, 1)
+	s.Run(t, webtest.Scenario{Name: "while the one slot is taken", Key: admin, URL: "/v1/orders",
+		Body: newOrder("shed-2", "b@example.com", "MUG", 1), Headers: []string{"Idempotency-Key: shed-2"},
+		Status: http.StatusServiceUnavailable, Header: map[string]string{"Retry-After": "1"}})
+	release()
+	if status := <-first; status != http.StatusCreated {
+		t.Errorf("the waiting order: %d, want 201", status)
+	}
+	// Nothing of the refused request was kept: not the order, not its key.
+	s.Run(t,
+		webtest.Scenario{Name: "the refused order", Key: admin, URL: "/v1/orders/shed-2", Status: http.StatusNotFound},
+		webtest.Scenario{Name: "the retry", Key: admin, URL: "/v1/orders", Body: newOrder("shed-2", "b@example.com", "MUG", 1),
+			Headers: []string{"Idempotency-Key: shed-2"}, Status: http.StatusCreated, Header: map[string]string{"Idempotent-Replayed": ""}},
+	)
+}
