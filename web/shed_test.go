@@ -63,3 +63,55 @@ func TestOrdersShedWhenTheWriterIsFull(t *testing.T) {
 			Headers: []string{"Idempotency-Key: shed-2"}, Status: http.StatusCreated, Header: map[string]string{"Idempotent-Replayed": ""}},
 	)
 }
+
+// TestShedBoundsOrderWritesOnly: the bound counts every order write
+// waiting, new orders and state changes alike, refuses even a body it has
+// not read, and leaves reads alone; the gauge follows the writes down.
+func TestShedBoundsOrderWritesOnly(t *testing.T) {
+	t.Parallel()
+	dbtest.SQLiteOnly(t, "holds SQLite's write lock to keep commits waiting")
+	s := webtest.New(t, webtest.Options{Config: func(c *config.Config) { c.HTTP.MaxInflightOrders = 2 }})
+	s.Run(t, webtest.Scenario{Name: "an order to change", Key: admin, URL: "/v1/orders",
+		Body: newOrder("shed-0", "a@example.com", "MUG", 1), Status: http.StatusCreated})
+	if v := inflight(t, s); v != 0 {
+		t.Errorf("gauge %v with nothing waiting", v)
+	}
+
+	release := dbtest.HoldWriteLock(t, s.Config.Database)
+	waiting := []<-chan int{postInBackground(t, s, "shed-1")}
+	waitInflight(t, s, 1)
+	waiting = append(waiting, postInBackground(t, s, "shed-2"))
+	waitInflight(t, s, 2)
+
+	shed := map[string]string{"Retry-After": "1"}
+	s.Run(t,
+		webtest.Scenario{Name: "a third order", Key: admin, URL: "/v1/orders", Body: newOrder("shed-3", "c@example.com", "MUG", 1),
+			Status: http.StatusServiceUnavailable, Header: shed, Unchanged: true},
+		webtest.Scenario{Name: "a state change", Key: admin, URL: "/v1/orders/shed-0/state", Body: map[string]string{"order_state": "order_paid"},
+			Status: http.StatusServiceUnavailable, Header: shed, Unchanged: true},
+		webtest.Scenario{Name: "a malformed order, shed before it is read", Key: admin, URL: "/v1/orders", Body: `{"order_id":`,
+			Status: http.StatusServiceUnavailable, Header: shed, Unchanged: true},
+		webtest.Scenario{Name: "an order read", Key: admin, URL: "/v1/orders/shed-0", Status: http.StatusOK,
+			JSON: map[string]any{"/order_state": "new_order_created"}},
+		webtest.Scenario{Name: "the order list", Key: admin, URL: "/v1/orders", Status: http.StatusOK, Header: map[string]string{"Retry-After": ""}},
+		webtest.Scenario{Name: "health", URL: "/healthz", Status: http.StatusOK},
+	)
+	if v := inflight(t, s); v != 2 {
+		t.Errorf("gauge %v after the refusals, want 2: a refused write takes no slot", v)
+	}
+
+	release()
+	for i, w := range waiting {
+		if status := <-w; status != http.StatusCreated {
+			t.Errorf("waiting order %d: %d, want 201", i+1, status)
+		}
+	}
+	if v := inflight(t, s); v != 0 {
+		t.Errorf("gauge %v once the writes committed, want 0", v)
+	}
+	s.Run(t,
+		webtest.Scenario{Name: "room again", Key: admin, URL: "/v1/orders", Body: newOrder("shed-3", "c@example.com", "MUG", 1), Status: http.StatusCreated},
+		webtest.Scenario{Name: "the state change again", Key: admin, URL: "/v1/orders/shed-0/state", Body: map[string]string{"order_state": "order_paid"},
+			Status: http.StatusOK, Rows: map[string]int64{"checkout_orders": 4}},
+	)
+}
