@@ -67,6 +67,8 @@ func TestEventsTestPattern(t *testing.T) {
 		{"numeric is format independent", []string{"--pattern", `{"x":[{"numeric":["=",300]}]}`, "--event", `{"x":3.0e2}`}, 0, `{"result":true}` + "\n", ""},
 		{"bare value", []string{"--pattern", `{"source":"shopbus.checkout"}`, "--event", "{}"}, 2, "", "value must be an array"},
 		{"unknown operator", []string{"--pattern", `{"a":[{"numerc":[">",1]}]}`, "--event", "{}"}, 2, "", `unknown operator "numerc"`},
+		{"refused as on AWS, with its reason", []string{"--pattern", `{"a":[{"anything-but":{"prefix":""}}]}`, "--event", "{}"}, 2, "", "Null prefix/suffix not allowed"},
+		{"too complex for AWS", []string{"--pattern", `{"a":[{"wildcard":"*:*:*:*:*:event-bus/*"}]}`, "--event", "{}"}, 2, "", "Rule is too complex"},
 		{"event not JSON", []string{"--pattern", `{"a":["b"]}`, "--event", "{oops"}, 2, "", "--event: not a JSON object"},
 		{"missing file", []string{"--pattern", "@/nonexistent.json", "--event", "{}"}, 2, "", "no such file"},
 		{"missing pattern", []string{"--event", "{}"}, 2, "", "--pattern is required"},

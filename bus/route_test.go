@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"gorm.io/gorm"
@@ -163,6 +164,39 @@ func TestRouteSkipsTargetWhoseInputPathSelectsNothing(t *testing.T) {
 	rows := deliveryRows(t, db, ev.ID)
 	if len(rows) != 1 || rows[0].Target != "crm" {
 		t.Fatalf("deliveries %+v, want only crm's", rows)
+	}
+}
+
+// TestRouteRecordsUnsendableTransformAsDead: where a template's result is
+// not JSON, AWS sends nothing; here the delivery is not sent either, but it
+// is kept as a dead letter that says why, beside the target that works.
+func TestRouteRecordsUnsendableTransformAsDead(t *testing.T) {
+	db := dbtest.Open(t, Migrations)
+	b := routingBus(t, db, []RuleConfig{checkoutRule("notes",
+		TargetConfig{Module: "crm", Spec: transform.Spec{
+			InputPathsMap: map[string]string{"customer": "$.detail.customer"},
+			InputTemplate: `{"note": "for <customer>"}`, // an object inside quotes
+		}},
+		TargetConfig{Module: "shipping", Spec: transform.Spec{InputPath: "$.detail.customer"}},
+	)})
+	ev := publish(t, db, b, newOrder("ord_1"))[0]
+	if err := b.route(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rows := deliveryRows(t, db, ev.ID)
+	if len(rows) != 2 || rows[0].Target != "crm" || rows[1].Target != "shipping" {
+		t.Fatalf("deliveries %+v, want crm's and shipping's", rows)
+	}
+	if rows[0].Status != StatusDead || !strings.Contains(rows[0].LastError, "not valid JSON") || rows[0].Attempts != 0 {
+		t.Errorf("crm: status %s, attempts %d, last error %q; want dead, never attempted, saying the template is not valid JSON",
+			rows[0].Status, rows[0].Attempts, rows[0].LastError)
+	}
+	if rows[1].Status != StatusPending {
+		t.Errorf("shipping: status %s, want pending", rows[1].Status)
+	}
+	dead, err := NewRecords(db, nil).DeadLetters(context.Background(), "crm", 10)
+	if err != nil || len(dead) != 1 || dead[0].EventID != ev.ID || dead[0].Rule != "notes" {
+		t.Errorf("dead letters %+v, %v; want the crm delivery", dead, err)
 	}
 }
 

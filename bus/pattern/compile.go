@@ -3,6 +3,7 @@ package pattern
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -41,6 +42,18 @@ type compiler struct {
 }
 
 func (c *compiler) compile(src []byte) (*node, error) {
+	n, err := c.parse(src)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkComplexity(n, c.paths); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// parse decodes and compiles the pattern, short of measuring it.
+func (c *compiler) parse(src []byte) (*node, error) {
 	dec := json.NewDecoder(bytes.NewReader(src))
 	dec.UseNumber()
 	var v any
@@ -52,15 +65,18 @@ func (c *compiler) compile(src []byte) (*node, error) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, &PatternError{Msg: "must be a JSON object, got " + typeName(v)}
+		return nil, &PatternError{Msg: "must be a JSON object, got " + typeName(v), Reason: "Filter is not an object"}
 	}
 	return c.object(m, nil, "")
 }
 
 // object compiles one pattern object at path; where names it in errors.
+// A key holding dots is a path of several steps, as EventBridge joins an
+// event's nested keys with dots before it matches: {"a.b": [1]} and
+// {"a": {"b": [1]}} are the same pattern.
 func (c *compiler) object(m map[string]any, path []string, where string) (*node, error) {
 	if len(m) == 0 {
-		return nil, &PatternError{Path: where, Msg: "pattern has no fields"}
+		return nil, &PatternError{Path: where, Msg: "pattern has no fields", Reason: "Empty objects are not allowed"}
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -80,20 +96,21 @@ func (c *compiler) object(m map[string]any, path []string, where string) (*node,
 				n.ors = append(n.ors, alts)
 				continue
 			}
-			l, err := c.leaf(v, append(path[:len(path):len(path)], k), at)
+			l, err := c.leaf(v, appendSteps(path, k), at)
 			if err != nil {
 				return nil, err
 			}
 			n.leaves = append(n.leaves, l)
 		case map[string]any:
-			sub, err := c.object(v, append(path[:len(path):len(path)], k), at)
+			sub, err := c.object(v, appendSteps(path, k), at)
 			if err != nil {
 				return nil, err
 			}
 			n.leaves = append(n.leaves, sub.leaves...)
 			n.ors = append(n.ors, sub.ors...)
 		default:
-			return nil, &PatternError{Path: at, Msg: "value must be an array, got " + typeName(v)}
+			return nil, &PatternError{Path: at, Msg: "value must be an array, got " + typeName(v),
+				Reason: `"` + k + `" must be an object or an array`}
 		}
 	}
 	return n, nil
@@ -102,14 +119,16 @@ func (c *compiler) object(m map[string]any, path []string, where string) (*node,
 // or compiles the alternatives of a $or; they apply at the enclosing path.
 func (c *compiler) or(v []any, path []string, where string) ([]*node, error) {
 	if len(v) < 2 {
-		return nil, &PatternError{Path: where, Msg: "must contain at least two sub-patterns"}
+		return nil, &PatternError{Path: where, Msg: "must contain at least two sub-patterns",
+			Reason: "There must have at least 2 Objects in $or relationship."}
 	}
 	alts := make([]*node, 0, len(v))
 	for i, e := range v {
 		at := where + "[" + strconv.Itoa(i) + "]"
 		m, ok := e.(map[string]any)
 		if !ok {
-			return nil, &PatternError{Path: at, Msg: "sub-pattern must be an object, got " + typeName(e)}
+			return nil, &PatternError{Path: at, Msg: "sub-pattern must be an object, got " + typeName(e),
+				Reason: "Only JSON object is allowed in array of $or relationship."}
 		}
 		alt, err := c.object(m, path, at)
 		if err != nil {
@@ -122,13 +141,18 @@ func (c *compiler) or(v []any, path []string, where string) ([]*node, error) {
 
 func (c *compiler) leaf(v []any, path []string, where string) (*leaf, error) {
 	if len(v) == 0 {
-		return nil, &PatternError{Path: where, Msg: "empty array"}
+		return nil, &PatternError{Path: where, Msg: "empty array", Reason: "Empty arrays are not allowed"}
 	}
 	l := &leaf{field: c.intern(path)}
 	for _, e := range v {
 		o, err := compileValue(e)
 		if err != nil {
-			return nil, &PatternError{Path: where, Msg: err.Error()}
+			pe := &PatternError{Path: where, Msg: err.Error()}
+			var r *refusal
+			if errors.As(err, &r) {
+				pe.Reason = r.reason
+			}
+			return nil, pe
 		}
 		l.ops = append(l.ops, o)
 	}
@@ -144,6 +168,14 @@ func (c *compiler) intern(path []string) int {
 	c.ids[key] = id
 	c.paths = append(c.paths, path)
 	return id
+}
+
+// appendSteps extends path by the steps of key k, without sharing path's
+// storage with siblings.
+func appendSteps(path []string, k string) []string {
+	steps := strings.Split(k, ".")
+	out := make([]string, 0, len(path)+len(steps))
+	return append(append(out, path...), steps...)
 }
 
 func join(where, k string) string {

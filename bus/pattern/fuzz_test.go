@@ -13,6 +13,9 @@ func FuzzCompileMatch(f *testing.F) {
 	for _, ex := range readJSONL[example](f, "examples.jsonl") {
 		f.Add(ex.pattern(), ex.event())
 	}
+	for _, rc := range readJSONL[recorded](f, "recorded.jsonl") {
+		f.Add([]byte(rc.PatternRaw), []byte(rc.EventRaw))
+	}
 	order, err := os.ReadFile("testdata/order_event.json")
 	if err != nil {
 		f.Fatal(err)

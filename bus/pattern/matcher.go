@@ -1,6 +1,7 @@
 package pattern
 
 import (
+	"bytes"
 	"math/bits"
 	"sync"
 )
@@ -39,6 +40,19 @@ func (n *trieNode) child(key []byte) *trieNode {
 		if k == string(key) {
 			return n.kids[i]
 		}
+	}
+	return nil
+}
+
+// dotted follows a key holding dots one step per part: EventBridge joins
+// nested keys with dots, so the event key "a.b" is the path a, b.
+func (n *trieNode) dotted(key []byte) *trieNode {
+	for n != nil {
+		i := bytes.IndexByte(key, '.')
+		if i < 0 {
+			return n.child(key)
+		}
+		n, key = n.child(key[:i]), key[i+1:]
 	}
 	return nil
 }

@@ -33,6 +33,12 @@ func TestMatcherAgrees(t *testing.T) {
 		}
 		ps = append(ps, p)
 	}
+	for _, rc := range readJSONL[recorded](t, "recorded.jsonl") {
+		if p, err := Compile([]byte(rc.PatternRaw)); err == nil && rc.EventError == "" {
+			ps = append(ps, p)
+			exs = append(exs, example{Name: rc.Name, EventRaw: rc.EventRaw})
+		}
+	}
 	m := NewMatcher(ps)
 	for _, ex := range exs {
 		var want []int
@@ -90,6 +96,26 @@ func TestMatcherConcurrent(t *testing.T) {
 	for range 4 {
 		if err := <-errs; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestArrayElementsCombine pins the choice doc.go explains: conditions on
+// one array of objects may be met by different elements.
+func TestArrayElementsCombine(t *testing.T) {
+	p, err := Compile([]byte(`{"a":{"x":["1"],"y":["2"]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		event string
+		want  bool
+	}{
+		{`{"a":[{"x":"1","y":"3"},{"x":"4","y":"2"}]}`, true},
+		{`{"a":[{"x":"1","y":"3"},{"x":"4","y":"5"}]}`, false},
+	} {
+		if got, err := p.Match([]byte(tc.event)); err != nil || got != tc.want {
+			t.Errorf("Match(%s) = %v, %v; want %v", tc.event, got, err, tc.want)
 		}
 	}
 }

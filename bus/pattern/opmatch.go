@@ -44,7 +44,10 @@ func (o *op) match(v *value) bool {
 	case opExact:
 		return isStr && string(v.raw) == o.s
 	case opNumber:
-		return v.kind == vNumber && string(v.raw) == o.s
+		// AWS compares exact numbers by value where event-ruler can (300
+		// matches 300.0), and by text where it cannot.
+		return v.kind == vNumber && (string(v.raw) == o.s ||
+			o.numOK && v.numOK && v.num == o.num && eventComparable(v.raw))
 	case opTrue:
 		return v.kind == vTrue
 	case opFalse:
@@ -80,9 +83,25 @@ func (o *op) match(v *value) bool {
 		}
 		return true
 	case opNotPrefix:
-		return !isStr || !(len(v.raw) >= len(o.s) && string(v.raw[:len(o.s)]) == o.s)
+		if !isStr {
+			return true
+		}
+		for _, s := range o.list {
+			if len(v.raw) >= len(s) && string(v.raw[:len(s)]) == s {
+				return false
+			}
+		}
+		return true
 	case opNotSuffix:
-		return !isStr || !(len(v.raw) >= len(o.s) && string(v.raw[len(v.raw)-len(o.s):]) == o.s)
+		if !isStr {
+			return true
+		}
+		for _, s := range o.list {
+			if len(v.raw) >= len(s) && string(v.raw[len(v.raw)-len(s):]) == s {
+				return false
+			}
+		}
+		return true
 	case opNotFold:
 		if !isStr {
 			return true
@@ -105,6 +124,13 @@ func (o *op) match(v *value) bool {
 		return true
 	}
 	return false
+}
+
+// eventComparable reports whether an event number, already equal in value
+// to a pattern's, is one event-ruler compares by value.
+func eventComparable(raw []byte) bool {
+	_, ok := comparable(string(raw))
+	return ok
 }
 
 func inList(b []byte, list []string) bool {

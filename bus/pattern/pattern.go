@@ -24,14 +24,24 @@ type PatternError struct {
 	Path string
 	// Msg says what is wrong.
 	Msg string
+	// Reason is EventBridge's own reason for refusing the same pattern,
+	// what its InvalidEventPatternException says after "Reason: ", or ""
+	// where AWS's words are not known.
+	Reason string
 }
 
-// Error formats the error as "pattern: path: msg".
+// Error formats the error as "pattern: path: msg", followed by
+// EventBridge's reason in its own words where that says something else,
+// so a rule ported from AWS fails with the message AWS gave.
 func (e *PatternError) Error() string {
-	if e.Path == "" {
-		return "pattern: " + e.Msg
+	s := "pattern: " + e.Msg
+	if e.Path != "" {
+		s = "pattern: " + e.Path + ": " + e.Msg
 	}
-	return "pattern: " + e.Path + ": " + e.Msg
+	if e.Reason != "" && e.Reason != e.Msg {
+		s += " (EventBridge: " + e.Reason + ")"
+	}
+	return s
 }
 
 // Unwrap lets errors.Is find ErrInvalidPattern.

@@ -110,9 +110,10 @@ func TestErrorMessages(t *testing.T) {
 		pattern string
 		want    string
 	}{
-		{`{"detail":{"order_state":"new"}}`, `pattern: detail.order_state: value must be an array, got string`},
-		{`{"detail":{"total":[{"numerc":[">",1]}]}}`, `pattern: detail.total: unknown operator "numerc"`},
-		{`{}`, `pattern: pattern has no fields`},
+		{`{"detail":{"order_state":"new"}}`, `pattern: detail.order_state: value must be an array, got string (EventBridge: "order_state" must be an object or an array)`},
+		{`{"detail":{"total":[{"numerc":[">",1]}]}}`, `pattern: detail.total: unknown operator "numerc" (EventBridge: Unrecognized match type numerc)`},
+		{`{}`, `pattern: pattern has no fields (EventBridge: Empty objects are not allowed)`},
+		{`{"a":[{"anything-but":{"prefix":""}}]}`, `pattern: a: anything-but prefix must not be empty (EventBridge: Null prefix/suffix not allowed)`},
 	}
 	for _, tt := range tests {
 		_, err := Compile([]byte(tt.pattern))

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -88,9 +90,12 @@ func collect(v *jv, path []string, out []value) []value {
 		if len(path) == 0 {
 			return out
 		}
+		// A key with dots stands for as many steps, as EventBridge joins
+		// nested keys with dots.
 		for i, k := range v.keys {
-			if k == path[0] {
-				out = collect(v.vals[i], path[1:], out)
+			steps := strings.Split(k, ".")
+			if len(steps) <= len(path) && slices.Equal(steps, path[:len(steps)]) {
+				out = collect(v.vals[i], path[len(steps):], out)
 			}
 		}
 	case len(path) == 0:

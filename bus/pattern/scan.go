@@ -1,6 +1,7 @@
 package pattern
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -182,7 +183,9 @@ key:
 		if str, i, err = s.str(b, i); err != nil {
 			return stack, err
 		}
-		n = top.n.child(str)
+		if n = top.n.child(str); n == nil && bytes.IndexByte(str, '.') >= 0 {
+			n = top.n.dotted(str)
+		}
 	} else {
 		if i = skipString(b, i); i < 0 {
 			return fail(-i, "invalid string")

@@ -2,7 +2,7 @@ package pattern
 
 import (
 	"bytes"
-	"errors"
+	"strconv"
 )
 
 // wildcard is a compiled wildcard pattern: literal segments separated by
@@ -22,14 +22,16 @@ func compileWildcard(s string) (wildcard, error) {
 		switch c := s[i]; c {
 		case '*':
 			if prevStar {
-				return wildcard{}, errors.New("wildcard must not contain consecutive '*' characters")
+				return wildcard{}, refuse(wildcardPos("Consecutive wildcard characters", i-1),
+					"wildcard must not contain consecutive '*' characters")
 			}
 			w.segs = append(w.segs, string(cur))
 			cur, prevStar = cur[:0], true
 			continue
 		case '\\':
 			if i+1 >= len(s) || (s[i+1] != '*' && s[i+1] != '\\') {
-				return wildcard{}, errors.New(`wildcard may only escape '*' and '\'`)
+				return wildcard{}, refuse(wildcardPos("Invalid escape character", i),
+					`wildcard may only escape '*' and '\'`)
 			}
 			i++
 			cur = append(cur, s[i])
@@ -43,6 +45,12 @@ func compileWildcard(s string) (wildcard, error) {
 		w.bsegs = append(w.bsegs, []byte(seg))
 	}
 	return w, nil
+}
+
+// wildcardPos is event-ruler's message for a fault at byte i of the value:
+// it counts from the opening quote it puts before the value.
+func wildcardPos(msg string, i int) string {
+	return msg + " at pos " + strconv.Itoa(i+1)
 }
 
 // match runs in O(len(b) * stars) at worst: with only "*" wildcards the

@@ -2,6 +2,7 @@ package transform
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 )
 
@@ -82,8 +83,8 @@ func TestTemplateEscaping(t *testing.T) {
 		{"quoted string", `{"v": "<nasty>"}`, `{"v":"quote \" back \\ newline \n tab \t <b> \u2028 end"}`},
 		{"string inside text", `{"v": "say <nasty>!"}`, `{"v":"say quote \" back \\ newline \n tab \t <b> \u2028 end!"}`},
 		{"number bare and quoted", `{"n": <total>, "s": "<total>"}`, `{"n":1250,"s":"1250"}`},
-		{"array bare and quoted", `{"a": <tags>, "s": "<tags>"}`, `{"a":["new","vip"],"s":"[new,vip]"}`},
-		{"object bare and quoted", `{"o": <payment>, "s": "<payment>"}`, `{"o":{"method":"card","last4":"4242"},"s":"{method:card,last4:4242}"}`},
+		{"array bare", `{"a": <tags>}`, `{"a":["new","vip"]}`},
+		{"object bare", `{"o": <payment>}`, `{"o":{"method":"card","last4":"4242"}}`},
 		{"array template", `[<total>, "<total>"]`, `[1250,"1250"]`},
 	}
 	for _, tc := range tests {
@@ -97,6 +98,26 @@ func TestTemplateEscaping(t *testing.T) {
 				t.Fatalf("got  %s\nwant %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestContainerInsideQuotes follows AWS: an object or array inside the
+// quotes of a JSON template keeps its JSON, which is not JSON there, so
+// nothing is sent; an array without strings happens to stay JSON.
+func TestContainerInsideQuotes(t *testing.T) {
+	paths := map[string]string{"payment": "$.detail.payment", "tags": "$.detail.tags", "nums": "$.detail.nums"}
+	event := `{"detail": {"payment": {"method": "card"}, "tags": ["new", "vip"], "nums": [1, 2]}}`
+	for _, tmpl := range []string{`{"s": "<payment>"}`, `{"s": "tags <tags>"}`} {
+		tr, err := Compile(Spec{InputPathsMap: paths, InputTemplate: tmpl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := tr.Apply([]byte(event), "r"); !errors.Is(err, ErrNotJSON) {
+			t.Errorf("%s: Apply = %s, %v; want ErrNotJSON", tmpl, got, err)
+		}
+	}
+	if got := apply(t, Spec{InputPathsMap: paths, InputTemplate: `{"s": "nums <nums>"}`}, event); got != `{"s":"nums [1,2]"}` {
+		t.Errorf("got %s", got)
 	}
 }
 

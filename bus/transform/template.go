@@ -139,15 +139,20 @@ func (t *template) render(dst []byte, lookup func(string) *value) []byte {
 		switch {
 		case !t.json:
 			dst = appendPlain(dst, v, s.inString)
+		case s.inString && v != nil && v.isContainer():
+			// AWS puts an object's or array's JSON inside the quotes as it
+			// is, quotes and all. That is seldom JSON, and then AWS sends
+			// nothing: Apply reports ErrNotJSON.
+			dst = appendCompact(dst, v.raw, false)
 		case s.inString && v != nil:
 			// Inside a JSON string the value's text is escaped, so a quote,
 			// backslash or newline in an event value cannot break the output.
 			dst = appendEscaped(dst, appendText(nil, v))
 		case s.inString:
 		case v == nil:
-			// A bare placeholder whose path selected nothing: null keeps the
-			// output valid JSON where an empty replacement would not.
-			dst = append(dst, "null"...)
+			// A bare placeholder whose path selected nothing: AWS delivers
+			// an empty string, though its guide says no variable is made.
+			dst = append(dst, `""`...)
 		default:
 			// A bare value is inserted as JSON: strings keep their quotes,
 			// objects and arrays stay structured.
@@ -175,7 +180,7 @@ func compact(b []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(b))
 	if err := json.Compact(&buf, b); err != nil {
-		return nil, fmt.Errorf("transform: rendered template is not JSON: %w", err)
+		return nil, fmt.Errorf("%w: %v", ErrNotJSON, err)
 	}
 	return buf.Bytes(), nil
 }

@@ -26,6 +26,12 @@ var ErrInvalidEvent = fault.New(fault.Invalid, "transform: event is not valid JS
 // callers should skip the delivery rather than send an empty body.
 var ErrNothingSelected = fault.New(fault.Invalid, "transform: input_path selected nothing")
 
+// ErrNotJSON is returned by Apply when a JSON input_template, filled in for
+// this event, is not valid JSON: an object or array placed inside quotes
+// does that. EventBridge sends nothing then; the bus records the delivery
+// as dead with this reason rather than drop it unseen.
+var ErrNotJSON = fault.New(fault.Invalid, "rendered input_template is not valid JSON: EventBridge sends nothing for it")
+
 // Spec is a target's transform as written in config.yaml. At most one of InputPath, (InputPathsMap+InputTemplate), Fields may be set; none means the whole event is delivered.
 type Spec struct {
 	InputPath     string            `yaml:"input_path" json:"input_path,omitempty"`
@@ -163,7 +169,8 @@ func (t *Transform) ApplyMeta(event []byte, m Meta) ([]byte, error) {
 // lookup resolves template variables against one event, each at most once.
 func (t *Transform) lookup(root *value, m Meta) func(string) *value {
 	cache := make(map[string]*value, len(t.vars)+1)
-	return func(name string) *value {
+	var lookup func(string) *value
+	lookup = func(name string) *value {
 		if v, ok := cache[name]; ok {
 			return v
 		}
@@ -176,7 +183,7 @@ func (t *Transform) lookup(root *value, m Meta) func(string) *value {
 		case varEventJSON:
 			v = root
 		case varEvent:
-			v = withoutDetail(root)
+			v = awsEvent(root, lookup(varIngestionTime))
 		case varIngestionTime:
 			v = root.member("time")
 			if !m.IngestionTime.IsZero() {
@@ -190,23 +197,37 @@ func (t *Transform) lookup(root *value, m Meta) func(string) *value {
 		cache[name] = v
 		return v
 	}
+	return lookup
 }
 
-// withoutDetail is <aws.events.event>: the envelope without its detail.
-func withoutDetail(root *value) *value {
+// awsEventFields are the members of <aws.events.event> as AWS delivers it
+// (recorded in testdata/recorded.jsonl): its own field names and order,
+// detail-type as detailType, time as the ingestion time, no detail. The
+// guide only says "the original event without detail".
+var awsEventFields = [...]struct{ name, from string }{
+	{"id", "id"}, {"account", "account"}, {"detailType", "detail-type"}, {"time", ""},
+	{"source", "source"}, {"region", "region"}, {"resources", "resources"}, {"version", "version"},
+}
+
+// awsEvent is <aws.events.event>. Members the event lacks are left out.
+func awsEvent(root, ingestion *value) *value {
 	if root.kind() != '{' {
 		return root
 	}
 	raw := []byte{'{'}
-	for i, k := range root.keys {
-		if keyIs(k, "detail") {
+	for _, f := range awsEventFields {
+		v := ingestion
+		if f.from != "" {
+			v = root.member(f.from)
+		}
+		if v == nil {
 			continue
 		}
 		if len(raw) > 1 {
 			raw = append(raw, ',')
 		}
-		raw = append(append(raw, k...), ':')
-		raw = appendCompact(raw, root.kids[i].raw, false)
+		raw = append(appendQuoted(raw, f.name), ':')
+		raw = appendCompact(raw, v.raw, false)
 	}
 	return &value{raw: append(raw, '}')}
 }
