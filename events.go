@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopbus/shopbus/app"
+
 	"github.com/shopbus/shopbus/config"
 	"github.com/shopbus/shopbus/modules/email"
 	"gorm.io/gorm"
@@ -170,11 +172,11 @@ func replayCmd(load loader) *cobra.Command {
 				}
 			}
 			return withDB(cmd, load, func(ctx context.Context, cfg *config.Config, db *gorm.DB, log *slog.Logger) error {
-				rt, err := route(cfg, bus.Deps{DB: db, Log: log}, email.Deps{DB: db, Log: log})
+				rt, err := app.Route(cfg, bus.Deps{DB: db, Log: log}, email.Deps{DB: db, Log: log})
 				if err != nil {
 					return err
 				}
-				res, err := rt.bus.Replay(ctx, r)
+				res, err := rt.Bus.Replay(ctx, r)
 				if err != nil {
 					return err
 				}

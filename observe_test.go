@@ -8,9 +8,10 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/shopbus/shopbus/web/webtest"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -39,33 +40,7 @@ func metricFamilies(t *testing.T, url, key string) map[string]*dto.MetricFamily 
 // counter's or gauge's value, a histogram's count); -1 when the family is
 // missing.
 func metricValue(fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
-	f, ok := fams[name]
-	if !ok {
-		return -1
-	}
-	var sum float64
-	for _, m := range f.GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		match := true
-		for k, v := range want {
-			match = match && labels[k] == v
-		}
-		if !match {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			sum += m.Counter.GetValue()
-		case m.Gauge != nil:
-			sum += m.Gauge.GetValue()
-		case m.Histogram != nil:
-			sum += float64(m.Histogram.GetSampleCount())
-		}
-	}
-	return sum
+	return webtest.SumSeries(fams[name], want)
 }
 
 // TestMetricsMoveWithAnOrder scrapes /metrics before and after one order's
@@ -233,21 +208,6 @@ func TestReadyzWhileMigrating(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer the server's goroutines can log into while
-// the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a buffer the server's goroutines log into while the test
+// reads it.
+type syncBuffer = webtest.SyncBuffer

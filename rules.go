@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/shopbus/shopbus/app"
+
 	"github.com/spf13/cobra"
 
 	"github.com/shopbus/shopbus/bus"
@@ -19,12 +21,12 @@ func checkRules(load loader, stderr io.Writer) (*config.Config, *bus.Bus, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	quiet := newLogger(config.Log{Level: "error"}, stderr)
-	r, err := route(cfg, bus.Deps{Log: quiet}, email.Deps{Log: quiet})
+	quiet := config.Log{Level: "error"}.Logger(stderr)
+	r, err := app.Route(cfg, bus.Deps{Log: quiet}, email.Deps{Log: quiet})
 	if err != nil {
 		return nil, nil, err
 	}
-	return cfg, r.bus, nil
+	return cfg, r.Bus, nil
 }
 
 func rulesCmd(load loader) *cobra.Command {

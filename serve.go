@@ -42,7 +42,7 @@ func serveCmd(load loader) *cobra.Command {
 // first, then the bus and the email worker finish what they hold, then the
 // database closes.
 func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, ready func(addr string)) error {
-	log := newLogger(cfg.Log, stderr)
+	log := cfg.Log.Logger(stderr)
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("listen on %s: another program uses that address; choose another with http.addr or SHOPBUS_HTTP_ADDR: %w",
@@ -65,13 +65,13 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		_ = front.Shutdown(shutdownCtx)
 	}()
 
-	a, err := openApp(ctx, cfg, log)
+	d, err := openDaemon(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer d.store.Close()
 
-	key, err := a.keys.Bootstrap(ctx, cfg.BootstrapAPIKey)
+	key, err := d.keys.Bootstrap(ctx, cfg.BootstrapAPIKey)
 	if err != nil {
 		return err
 	}
@@ -79,14 +79,14 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		fmt.Fprintf(stdout, "Created the admin API key. It is shown only this once; keep it safe:\n\n    %s\n\n", key)
 	}
 
-	m := a.metrics
-	dash, err := dashboard.New(dashboard.Deps{DB: a.db, Keys: a.keys, Orders: a.checkout, Journeys: a.bus, Rules: a.bus,
-		DeadLetters: a.bus, Emails: a.email, Stock: a.inventory, Log: log})
+	m := d.metrics
+	dash, err := dashboard.New(dashboard.Deps{DB: d.db, Keys: d.keys, Orders: d.checkout, Journeys: d.Bus, Rules: d.Bus,
+		DeadLetters: d.Bus, Emails: d.Email, Stock: d.Inventory, Log: log})
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Deps{DB: a.db, Keys: a.keys, Bus: a.bus, Checkout: a.checkout,
-		Inventory: a.inventory, Email: a.email, Log: log, Metrics: m, Dashboard: dash}, cfg.HTTP)
+	srv, err := web.New(web.Deps{DB: d.db, Keys: d.keys, Bus: d.Bus, Checkout: d.checkout,
+		Inventory: d.Inventory, Email: d.Email, Log: log, Metrics: m, Dashboard: dash}, cfg.HTTP)
 	if err != nil {
 		return err
 	}
@@ -126,12 +126,12 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	commitCtx, stopCommits := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopCommits()
 	commitsDone := make(chan struct{})
-	go func() { _ = a.commits.Run(commitCtx); close(commitsDone) }()
+	go func() { _ = d.commits.Run(commitCtx); close(commitsDone) }()
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var workers sync.WaitGroup
 	purgeKeys := func(ctx context.Context) error { return every(ctx, time.Hour, srv.PurgeIdempotencyKeys) }
-	for _, run := range []func(context.Context) error{a.bus.Run, a.email.Run, purgeKeys} {
+	for _, run := range []func(context.Context) error{d.Bus.Run, d.Email.Run, purgeKeys} {
 		workers.Go(func() {
 			if err := run(workCtx); err != nil {
 				errs <- err

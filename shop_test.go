@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopbus/shopbus/web/webtest"
+
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/config"
@@ -191,22 +193,8 @@ func must[T any](t testing.TB, want int) func(int, []byte) T {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes; cond explains
-// what it saw, for the failure message.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, saw := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s; last saw: %s", timeout, what, saw)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// waitFor polls cond until it holds or the deadline passes.
+var waitFor = webtest.WaitFor
 
 // orderView is GET /v1/orders/{id}.
 type orderView struct {
@@ -275,25 +263,7 @@ func (s *shop) stock(sku string) stock {
 }
 
 // newOrder is a valid order body; items are (sku, quantity) pairs at 12.50 each.
-func newOrder(id, customer string, items ...any) map[string]any {
-	var lines []map[string]any
-	var total int64
-	for i := 0; i+1 < len(items); i += 2 {
-		q := int64(items[i+1].(int))
-		lines = append(lines, map[string]any{"sku": items[i], "name": "Item " + items[i].(string), "quantity": q, "unit_price_minor": 1250})
-		total += q * 1250
-	}
-	return map[string]any{
-		"order_id": id,
-		"customer": map[string]string{"email": customer, "name": "Customer " + id},
-		"items":    lines,
-		"currency": "EUR",
-		"shipping_address": map[string]string{
-			"line1": "12 Rue de Rivoli", "city": "Paris", "postal_code": "75001", "country": "FR",
-		},
-		"payment": map[string]any{"method": "card", "reference": "ch_" + id, "amount_minor": total},
-	}
-}
+var newOrder = webtest.NewOrder
 
 // problem is an application/problem+json body.
 type problem struct {

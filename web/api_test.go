@@ -10,26 +10,7 @@ import (
 	"github.com/shopbus/shopbus/web/webtest"
 )
 
-// newOrder is a valid order body; items are (sku, quantity) pairs at 12.50 each.
-func newOrder(id, customer string, items ...any) map[string]any {
-	var lines []map[string]any
-	var total int64
-	for i := 0; i+1 < len(items); i += 2 {
-		q := int64(items[i+1].(int))
-		lines = append(lines, map[string]any{"sku": items[i], "name": "Item " + items[i].(string), "quantity": q, "unit_price_minor": 1250})
-		total += q * 1250
-	}
-	return map[string]any{
-		"order_id": id,
-		"customer": map[string]string{"email": customer, "name": "Customer " + id},
-		"items":    lines,
-		"currency": "EUR",
-		"shipping_address": map[string]string{
-			"line1": "12 Rue de Rivoli", "city": "Paris", "postal_code": "75001", "country": "FR",
-		},
-		"payment": map[string]any{"method": "card", "reference": "ch_" + id, "amount_minor": total},
-	}
-}
+var newOrder = webtest.NewOrder
 
 // TestAPIRefusesBadRequests checks that each bad request gets its status
 // and a problem+json body, and writes nothing.

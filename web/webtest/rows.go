@@ -103,7 +103,7 @@ func WaitFor(t testing.TB, what string, timeout time.Duration, cond func() (bool
 // count); -1 when the family is missing.
 func (s *Shop) Metric(t testing.TB, name string, want map[string]string) float64 {
 	t.Helper()
-	return sumSeries(s.MetricFamilies(t)[name], want)
+	return SumSeries(s.MetricFamilies(t)[name], want)
 }
 
 // MetricFamilies scrapes the shop's metrics, as Prometheus would.
@@ -119,7 +119,9 @@ func (s *Shop) MetricFamilies(t testing.TB) map[string]*dto.MetricFamily {
 	return fams
 }
 
-func sumSeries(f *dto.MetricFamily, want map[string]string) float64 {
+// SumSeries adds up a metric family's series whose labels include want
+// (a histogram counts its samples); -1 when the family is missing.
+func SumSeries(f *dto.MetricFamily, want map[string]string) float64 {
 	if f == nil {
 		return -1
 	}
@@ -146,4 +148,25 @@ func sumSeries(f *dto.MetricFamily, want map[string]string) float64 {
 		}
 	}
 	return sum
+}
+
+// NewOrder is a valid order body; items are (sku, quantity) pairs at 12.50 each.
+func NewOrder(id, customer string, items ...any) map[string]any {
+	var lines []map[string]any
+	var total int64
+	for i := 0; i+1 < len(items); i += 2 {
+		q := int64(items[i+1].(int))
+		lines = append(lines, map[string]any{"sku": items[i], "name": "Item " + items[i].(string), "quantity": q, "unit_price_minor": 1250})
+		total += q * 1250
+	}
+	return map[string]any{
+		"order_id": id,
+		"customer": map[string]string{"email": customer, "name": "Customer " + id},
+		"items":    lines,
+		"currency": "EUR",
+		"shipping_address": map[string]string{
+			"line1": "12 Rue de Rivoli", "city": "Paris", "postal_code": "75001", "country": "FR",
+		},
+		"payment": map[string]any{"method": "card", "reference": "ch_" + id, "amount_minor": total},
+	}
 }

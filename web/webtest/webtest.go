@@ -20,10 +20,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shopbus/shopbus/app"
 
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
@@ -35,11 +36,8 @@ import (
 	"github.com/shopbus/shopbus/database/dbtest"
 	"github.com/shopbus/shopbus/metrics"
 	"github.com/shopbus/shopbus/modules/checkout"
-	"github.com/shopbus/shopbus/modules/crm"
 	"github.com/shopbus/shopbus/modules/email"
 	"github.com/shopbus/shopbus/modules/inventory"
-	"github.com/shopbus/shopbus/modules/payment"
-	"github.com/shopbus/shopbus/modules/shipping"
 	"github.com/shopbus/shopbus/web"
 	"github.com/shopbus/shopbus/web/dashboard"
 )
@@ -85,7 +83,7 @@ type Shop struct {
 	// Options.Network; empty otherwise.
 	URL string
 
-	logs   *syncBuffer
+	logs   *SyncBuffer
 	tables []string
 }
 
@@ -97,11 +95,11 @@ func New(t testing.TB, opts Options) *Shop {
 	if opts.Config != nil {
 		opts.Config(cfg)
 	}
-	s := &Shop{T: t, Config: cfg, logs: &syncBuffer{}}
-	log := newLogger(cfg.Log, io.MultiWriter(t.Output(), s.logs))
+	s := &Shop{T: t, Config: cfg, logs: &SyncBuffer{}}
+	log := cfg.Log.Logger(io.MultiWriter(t.Output(), s.logs))
 
 	s.DB = dbtest.Connect(t, cfg.Database)
-	if _, err := database.Migrate(ctx, s.DB, migrations()); err != nil {
+	if _, err := database.Migrate(ctx, s.DB, app.Migrations()); err != nil {
 		t.Fatal(err)
 	}
 	db := s.DB
@@ -115,26 +113,11 @@ func New(t testing.TB, opts Options) *Shop {
 		commits = database.NewBatcher(db, 256)
 		orders, busDeps.Committer, mailDeps.Committer = commits, commits.Priority(), commits.Priority()
 	}
-	s.Bus = bus.New(busDeps, cfg.Rules, cfg.Delivery)
-	var err error
-	if s.Email, err = email.New(mailDeps, cfg.Mail); err != nil {
-		t.Fatal(err)
-	}
-	ship, err := shipping.New(db, cfg.Shipping)
+	r, err := app.Route(cfg, busDeps, mailDeps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Inventory = inventory.New(db)
-	s.Inventory.Subscribe(s.Bus)
-	ship.Subscribe(s.Bus)
-	payment.New(db).Subscribe(s.Bus)
-	crm.New(db, s.Email).Subscribe(s.Bus)
-	s.Email.Subscribe(s.Bus)
-	s.Bus.Example(checkout.Examples()...)
-	s.Bus.Example(inventory.Example())
-	if err := s.Bus.Start(); err != nil {
-		t.Fatal(err)
-	}
+	s.Bus, s.Email, s.Inventory = r.Bus, r.Email, r.Inventory
 	s.Checkout = checkout.New(db, s.Bus, orders)
 	s.Keys = web.NewKeys(db)
 	if _, err := s.Keys.Bootstrap(ctx, AdminKey); err != nil {
@@ -259,46 +242,20 @@ func BuiltinConfig() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "config.yaml")
 }
 
-// migrations are every module's schema steps, in the order serve applies
-// them (app.go's migrations; the root package's TestWebtestWiresAsServe
-// fails when the two lists, or the modules on the two buses, differ).
-func migrations() []database.Migration {
-	var all []database.Migration
-	for _, m := range [][]database.Migration{bus.Migrations, checkout.Migrations, inventory.Migrations,
-		shipping.Migrations, payment.Migrations, crm.Migrations, email.Migrations, web.Migrations, web.IdempotencyMigrations,
-		bus.QueryMigrations, checkout.QueryMigrations, dashboard.Migrations} {
-		all = append(all, m...)
-	}
-	return all
-}
-
-// newLogger logs as serve's logger does, at the config's level and format.
-func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.Level)); err != nil {
-		level = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if strings.EqualFold(cfg.Format, "json") {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// syncBuffer is a buffer the server's goroutines log into while the test
+// SyncBuffer is a buffer a server's goroutines log into while the test
 // reads it.
-type syncBuffer struct {
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
