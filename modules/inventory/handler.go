@@ -16,8 +16,8 @@ import (
 // orderEvent is the part of an "Order State Change" that inventory reads.
 type orderEvent struct {
 	Detail struct {
-		OrderID    string `json:"order_id"`
-		OrderState string `json:"order_state"`
+		OrderID    string      `json:"order_id"`
+		OrderState string      `json:"order_state"`
 		Items      []orderLine `json:"items"`
 		CreatedAt  time.Time   `json:"created_at"`
 	} `json:"detail"`
