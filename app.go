@@ -80,7 +80,7 @@ func route(cfg *config.Config, busDeps bus.Deps, mailDeps email.Deps) (routing, 
 	crm.New(db, mail).Subscribe(b)
 	mail.Subscribe(b)
 	b.Example(checkout.Examples()...)
-	b.Example(inventory.Example())
+	b.Example(inventory.Examples()...)
 	if err := b.Start(); err != nil {
 		return routing{}, fault.Wrap(fault.Invalid, err)
 	}

@@ -128,6 +128,10 @@ func Examples() []bus.Detail {
 	}
 }
 
+// Example is the shortage event of Examples, for callers that check the
+// rules against one event of inventory's.
+func Example() bus.Detail { return Examples()[0] }
+
 // checkSKU holds stock to the rules orders' SKUs follow (checkout's
 // validation): 1 to 64 printable characters, no spaces at either end.
 func checkSKU(sku string) error {
