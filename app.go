@@ -55,6 +55,8 @@ func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*gorm.DB
 type routing struct {
 	bus       *bus.Bus
 	inventory *inventory.Service
+	shipping  *shipping.Service
+	payment   *payment.Service
 	email     *email.Service
 }
 
@@ -76,7 +78,8 @@ func route(cfg *config.Config, busDeps bus.Deps, mailDeps email.Deps) (routing, 
 	inv := inventory.New(db)
 	inv.Subscribe(b)
 	ship.Subscribe(b)
-	payment.New(db).Subscribe(b)
+	pay := payment.New(db)
+	pay.Subscribe(b)
 	crm.New(db, mail).Subscribe(b)
 	mail.Subscribe(b)
 	b.Example(checkout.Examples()...)
@@ -84,7 +87,7 @@ func route(cfg *config.Config, busDeps bus.Deps, mailDeps email.Deps) (routing, 
 	if err := b.Start(); err != nil {
 		return routing{}, fault.Wrap(fault.Invalid, err)
 	}
-	return routing{bus: b, inventory: inv, email: mail}, nil
+	return routing{bus: b, inventory: inv, shipping: ship, payment: pay, email: mail}, nil
 }
 
 // app is everything serve runs, each part built once, in order: database,

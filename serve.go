@@ -78,12 +78,12 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 
 	m := a.metrics
 	dash, err := dashboard.New(dashboard.Deps{DB: a.db, Keys: a.keys, Orders: a.checkout, Journeys: a.bus, Rules: a.bus,
-		DeadLetters: a.bus, Emails: a.email, Stock: a.inventory, Log: log})
+		DeadLetters: a.bus, Emails: a.email, Stock: a.inventory, Shipments: a.shipping, Payments: a.payment, Log: log})
 	if err != nil {
 		return err
 	}
 	srv, err := web.New(web.Deps{DB: a.db, Keys: a.keys, Bus: a.bus, Checkout: a.checkout,
-		Inventory: a.inventory, Email: a.email, Log: log, Metrics: m, Dashboard: dash}, cfg.HTTP)
+		Inventory: a.inventory, Email: a.email, Shipments: a.shipping, Payments: a.payment, Log: log, Metrics: m, Dashboard: dash}, cfg.HTTP)
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,8 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	defer stopWork()
 	var workers sync.WaitGroup
 	purgeKeys := func(ctx context.Context) error { return every(ctx, time.Hour, srv.PurgeIdempotencyKeys) }
-	for _, run := range []func(context.Context) error{a.bus.Run, a.email.Run, purgeKeys} {
+	sweepStock := func(ctx context.Context) error { return a.inventory.Run(ctx, log) }
+	for _, run := range []func(context.Context) error{a.bus.Run, a.email.Run, purgeKeys, sweepStock} {
 		workers.Go(func() {
 			if err := run(workCtx); err != nil {
 				errs <- err
