@@ -155,8 +155,17 @@ func TestBackordersAcrossInstances(t *testing.T) {
 	}
 
 	// Ship a third, cancel a sixth, waiting or reserved alike, each on
-	// another instance than the sweeps that run beside them.
-	race(orders, func(i int) error {
+	// another instance than the sweeps that run beside them; each shipment
+	// is delivered twice at once, on two instances, as a redelivery racing
+	// the first would be.
+	race(2*orders, func(i int) error {
+		if i >= orders {
+			if i -= orders; i%3 == 0 {
+				return deliverOn(on(i+2), stateEvent(t, id(i), "order_shipped"))
+			}
+			_, err := on(i).ReserveWaiting(ctx)
+			return err
+		}
 		switch {
 		case i%3 == 0:
 			return deliverOn(on(i+1), stateEvent(t, id(i), "order_shipped"))
