@@ -152,6 +152,9 @@ func TestBackorderJourney(t *testing.T) {
 	if st := s.stock("TEE-L"); st.Backordered != 20 || st.WaitingOrders != 1 {
 		t.Errorf("TEE-L %+v, want 20 backordered for 1 order", st)
 	}
+	if code, out, errOut := runCLI(t, "stock", "set", "TEE-L", "9"); code != 0 || !strings.Contains(out, "1 backordered order(s) still wait, for 20 in all") {
+		t.Errorf("stock set with an order still waiting: exit %d\n%s%s", code, out, errOut)
+	}
 	must[map[string]string](t, http.StatusOK)(s.request("POST", "/v1/orders/ord-b2/state", map[string]string{"order_state": "order_shipped"}))
 	s.stockIs("ord-b2", "settled", "TEE-L:11")
 	if st := s.stock("TEE-L"); st.OnHand != 0 || st.Available != 0 || st.WaitingOrders != 0 {
