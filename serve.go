@@ -81,12 +81,12 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 
 	m := d.metrics
 	dash, err := dashboard.New(dashboard.Deps{DB: d.db, Keys: d.keys, Orders: d.checkout, Journeys: d.Bus, Rules: d.Bus,
-		DeadLetters: d.Bus, Emails: d.Email, Stock: d.Inventory, Log: log})
+		DeadLetters: d.Bus, Emails: d.Email, Stock: d.Inventory, Shipments: d.Shipping, Payments: d.Payment, Log: log})
 	if err != nil {
 		return err
 	}
 	srv, err := web.New(web.Deps{DB: d.db, Keys: d.keys, Bus: d.Bus, Checkout: d.checkout,
-		Inventory: d.Inventory, Email: d.Email, Log: log, Metrics: m, Dashboard: dash}, cfg.HTTP)
+		Inventory: d.Inventory, Email: d.Email, Shipments: d.Shipping, Payments: d.Payment, Log: log, Metrics: m, Dashboard: dash}, cfg.HTTP)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,8 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	defer stopWork()
 	var workers sync.WaitGroup
 	purgeKeys := func(ctx context.Context) error { return every(ctx, time.Hour, srv.PurgeIdempotencyKeys) }
-	for _, run := range []func(context.Context) error{d.Bus.Run, d.Email.Run, purgeKeys} {
+	sweepStock := func(ctx context.Context) error { return d.Inventory.Run(ctx, log) }
+	for _, run := range []func(context.Context) error{d.Bus.Run, d.Email.Run, purgeKeys, sweepStock} {
 		workers.Go(func() {
 			if err := run(workCtx); err != nil {
 				errs <- err

@@ -213,10 +213,12 @@ type orderView struct {
 }
 
 type stock struct {
-	SKU       string `json:"sku"`
-	OnHand    int64  `json:"on_hand"`
-	Reserved  int64  `json:"reserved"`
-	Available int64  `json:"available"`
+	SKU           string `json:"sku"`
+	OnHand        int64  `json:"on_hand"`
+	Reserved      int64  `json:"reserved"`
+	Available     int64  `json:"available"`
+	Backordered   int64  `json:"backordered"`
+	WaitingOrders int64  `json:"waiting_orders"`
 }
 
 // settled reports whether every delivery of the order is done and every

@@ -18,7 +18,7 @@ func stockCmd(load loader) *cobra.Command {
 	cmd := &cobra.Command{Use: "stock", Short: "Manage inventory"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "set SKU QTY",
-		Short: "Set a SKU's on-hand quantity",
+		Short: "Set a SKU's on-hand quantity, reserving the orders that wait for it",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			qty, err := strconv.ParseInt(args[1], 10, 64)
@@ -31,6 +31,10 @@ func stockCmd(load loader) *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: on hand %d, reserved %d, available %d\n", st.SKU, st.OnHand, st.Reserved, st.Available)
+				if st.WaitingOrders > 0 {
+					// Set reserved every waiting order the stock fits: these lack more.
+					fmt.Fprintf(cmd.OutOrStdout(), "%d backordered order(s) still wait, for %d in all\n", st.WaitingOrders, st.Backordered)
+				}
 				return nil
 			})
 		},

@@ -34,6 +34,8 @@ func Migrations() []database.Migration {
 type Routing struct {
 	Bus       *bus.Bus
 	Inventory *inventory.Service
+	Shipping  *shipping.Service
+	Payment   *payment.Service
 	Email     *email.Service
 }
 
@@ -55,13 +57,14 @@ func Route(cfg *config.Config, busDeps bus.Deps, mailDeps email.Deps) (Routing, 
 	inv := inventory.New(db)
 	inv.Subscribe(b)
 	ship.Subscribe(b)
-	payment.New(db).Subscribe(b)
+	pay := payment.New(db)
+	pay.Subscribe(b)
 	crm.New(db, mail).Subscribe(b)
 	mail.Subscribe(b)
 	b.Example(checkout.Examples()...)
-	b.Example(inventory.Example())
+	b.Example(inventory.Examples()...)
 	if err := b.Start(); err != nil {
 		return Routing{}, fault.Wrap(fault.Invalid, err)
 	}
-	return Routing{Bus: b, Inventory: inv, Email: mail}, nil
+	return Routing{Bus: b, Inventory: inv, Shipping: ship, Payment: pay, Email: mail}, nil
 }

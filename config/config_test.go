@@ -63,7 +63,7 @@ func TestParseRepoConfig(t *testing.T) {
 
 	wantRules := []string{
 		"new-order-fulfilment", "order-stock-moves", "order-cancelled-shipping",
-		"order-payment", "new-order-crm", "inventory-shortage-alert",
+		"order-payment", "new-order-crm", "inventory-shortage-alert", "stock-news-crm",
 	}
 	var names []string
 	for _, r := range c.Rules {

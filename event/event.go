@@ -20,4 +20,5 @@ const (
 const (
 	TypeOrderStateChange  = "Order State Change"
 	TypeInventoryShortage = "Inventory Shortage"
+	TypeStockReserved     = "Stock Reserved"
 )

@@ -38,6 +38,12 @@ type OrderStateChange struct {
 	TotalMinor    int64     `json:"total_minor"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// Shipment is how the order travels, from the change that shipped it
+	// on; nil before.
+	Shipment *Shipment `json:"shipment,omitempty"`
+	// RefundMinor is what the refund that moved the order to
+	// order_refunded gave back; 0 before.
+	RefundMinor int64 `json:"refund_minor,omitempty"`
 	// PreviousState is empty for a new order.
 	PreviousState string `json:"previous_state,omitempty"`
 }
@@ -70,9 +76,21 @@ type Address struct {
 	Country    string `json:"country"`
 }
 
-// Payment is how the customer pays, as the storefront reports it.
+// Payment is how the customer pays, as the storefront reports it, and how
+// much of it was given back.
 type Payment struct {
 	Method      string `json:"method"`
 	Reference   string `json:"reference"`
 	AmountMinor int64  `json:"amount_minor"`
+	// RefundedMinor is every refund of the order so far, summed: 0 until
+	// one is made, and never set by the storefront when it places the order.
+	RefundedMinor int64 `json:"refunded_minor,omitempty"`
+}
+
+// Shipment is what the shop said of a parcel when it shipped the order.
+// Every field is optional.
+type Shipment struct {
+	Carrier        string `json:"carrier,omitempty"`
+	TrackingNumber string `json:"tracking_number,omitempty"`
+	TrackingURL    string `json:"tracking_url,omitempty"`
 }

@@ -3,7 +3,9 @@
 package money
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -23,10 +25,7 @@ func Format(minor int64, currency string) string {
 	if minor < 0 {
 		sign, u = "-", uint64(-minor) // -MinInt64 wraps to 1<<63, the right magnitude
 	}
-	exp, ok := exponents[strings.ToUpper(currency)]
-	if !ok {
-		exp = 2
-	}
+	exp := exponent(currency)
 	if exp == 0 {
 		return strings.TrimSpace(fmt.Sprintf("%s%d %s", sign, u, currency))
 	}
@@ -35,4 +34,39 @@ func Format(minor int64, currency string) string {
 		unit *= 10
 	}
 	return strings.TrimSpace(fmt.Sprintf("%s%d.%0*d %s", sign, u/unit, exp, u%unit, currency))
+}
+
+// exponent is the currency's number of decimals: two unless listed.
+func exponent(currency string) int {
+	if exp, ok := exponents[strings.ToUpper(currency)]; ok {
+		return exp
+	}
+	return 2
+}
+
+// ErrAmount means text is not an amount of the currency.
+var ErrAmount = errors.New("money: not an amount")
+
+// Parse reads an amount of currency as a person types it, in major units
+// with at most the currency's decimals, into minor units: Parse("12.5",
+// "EUR") is 1250, Parse("500", "JPY") 500. It takes digits and one dot
+// (a comma as the dot too), nothing else: no sign, no grouping.
+func Parse(text, currency string) (int64, error) {
+	t := strings.ReplaceAll(strings.TrimSpace(text), ",", ".")
+	whole, frac, _ := strings.Cut(t, ".")
+	exp := exponent(currency)
+	if whole == "" && frac == "" || len(frac) > exp || strings.Contains(frac, ".") {
+		return 0, fmt.Errorf("%w: %q has more than %d decimals or no digits", ErrAmount, text, exp)
+	}
+	var minor int64
+	for _, r := range whole + frac + strings.Repeat("0", exp-len(frac)) {
+		if r < '0' || r > '9' {
+			return 0, fmt.Errorf("%w: %q holds %q", ErrAmount, text, r)
+		}
+		if minor > (math.MaxInt64-9)/10 {
+			return 0, fmt.Errorf("%w: %q is too large", ErrAmount, text)
+		}
+		minor = minor*10 + int64(r-'0')
+	}
+	return minor, nil
 }

@@ -25,3 +25,38 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		text, currency string
+		want           int64
+		ok             bool
+	}{
+		{"12.50", "EUR", 1250, true},
+		{"12.5", "EUR", 1250, true},
+		{"12", "EUR", 1200, true},
+		{" 0.07 ", "EUR", 7, true},
+		{"12,50", "EUR", 1250, true},
+		{".5", "EUR", 50, true},
+		{"500", "JPY", 500, true},
+		{"1.500", "KWD", 1500, true},
+		{"12.505", "EUR", 0, false},
+		{"5.5", "JPY", 0, false},
+		{"-1", "EUR", 0, false},
+		{"+1", "EUR", 0, false},
+		{"1 000", "EUR", 0, false},
+		{"1.2.3", "EUR", 0, false},
+		{"", "EUR", 0, false},
+		{".", "EUR", 0, false},
+		{"abc", "EUR", 0, false},
+		{"99999999999999999999", "EUR", 0, false},
+	} {
+		got, err := Parse(tc.text, tc.currency)
+		if tc.ok != (err == nil) || got != tc.want {
+			t.Errorf("Parse(%q, %s) = %d, %v; want %d (ok %v)", tc.text, tc.currency, got, err, tc.want, tc.ok)
+		}
+		if err == nil && Format(got, tc.currency) == "" {
+			t.Errorf("%d does not format", got)
+		}
+	}
+}

@@ -44,6 +44,11 @@ type Deps struct {
 	Checkout  *checkout.Service
 	Inventory *inventory.Service
 	Email     *email.Service
+	// Shipments and Payments, when set, add what shipping and payment
+	// recorded to an order's view; Shipments also answers
+	// GET /v1/shipping/quote.
+	Shipments Shipments
+	Payments  Payments
 	Log       *slog.Logger
 	// Metrics, if set, counts requests and answers GET /metrics.
 	Metrics Metrics
@@ -124,6 +129,7 @@ func New(d Deps, cfg config.HTTP) (*Server, error) {
 	v1.POST("/orders/:id/state", s.changeState, guard(ScopeOrdersWrite, writes...)...)
 	v1.GET("/orders", s.listOrders, guard(ScopeOrdersRead)...)
 	v1.GET("/orders/:id", s.getOrder, guard(ScopeOrdersRead)...)
+	v1.GET("/shipping/quote", s.shippingQuote, guard(ScopeOrdersWrite)...)
 	v1.PUT("/inventory/:sku", s.setStock, guard(ScopeAdmin)...)
 	v1.GET("/inventory/:sku", s.getStock, guard(ScopeAdmin)...)
 	v1.POST("/rules/test", s.testRules, guard(ScopeAdmin)...)

@@ -6,7 +6,6 @@ package checkout
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/shopbus/shopbus/fault"
@@ -70,6 +69,11 @@ type Order struct {
 	TotalMinor    int64     `json:"total_minor"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// Shipment is how the order travels, once it shipped with one.
+	Shipment *Shipment `json:"shipment,omitempty"`
+	// RefundMinor is what the refund that moved the order to
+	// order_refunded gave back; Payment.RefundedMinor sums every refund.
+	RefundMinor int64 `json:"refund_minor,omitempty"`
 }
 
 // stateChange is the event detail announcing that o reached its state from
@@ -82,7 +86,7 @@ func (o Order) stateChange(prev string) event.OrderStateChange {
 		ShippingAddress: o.ShippingAddress, ShippingMinor: o.ShippingMinor, TaxMinor: o.TaxMinor,
 		DiscountMinor: o.DiscountMinor, Payment: o.Payment, OrderState: o.State, ItemCount: o.ItemCount,
 		SubtotalMinor: o.SubtotalMinor, TotalMinor: o.TotalMinor, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
-		PreviousState: prev,
+		Shipment: o.Shipment, RefundMinor: o.RefundMinor, PreviousState: prev,
 	}
 }
 
@@ -127,13 +131,20 @@ type Page struct {
 // ChangeState moves an order to a new state and publishes the change, in one
 // transaction.
 func (s *Service) ChangeState(ctx context.Context, orderID, state string) (Accepted, error) {
-	if !slices.Contains(event.OrderStates(), state) {
-		return Accepted{}, fault.InvalidFields(fault.Field{Field: "order_state", Message: "must be one of " + fmt.Sprint(event.OrderStates())})
+	return s.Apply(ctx, orderID, Change{State: state})
+}
+
+// Apply moves an order to the change's state with the change's facts, and
+// publishes the change, in one transaction. The API, the dashboard and any
+// other caller move orders through it, so the state machine is one.
+func (s *Service) Apply(ctx context.Context, orderID string, ch Change) (Accepted, error) {
+	if err := ch.validate(); err != nil {
+		return Accepted{}, err
 	}
 	if !possibleOrderID(orderID) {
 		return Accepted{}, fmt.Errorf("%w: %s", ErrNotFound, orderID)
 	}
-	acc, err := s.store().changeState(ctx, orderID, state)
+	acc, err := s.store().changeState(ctx, orderID, ch)
 	if err == nil {
 		s.waker.Wake()
 	}

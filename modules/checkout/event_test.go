@@ -17,7 +17,7 @@ func TestEventCarriesTheWholeOrder(t *testing.T) {
 	in := validOrder("ord-1")
 	in.ShippingMinor, in.TaxMinor, in.DiscountMinor = 490, 380, 190
 	o := Order{NewOrder: in, State: event.OrderPaid, ItemCount: 3, SubtotalMinor: 3000, TotalMinor: 3680,
-		CreatedAt: at, UpdatedAt: at.Add(time.Hour)}
+		CreatedAt: at, UpdatedAt: at.Add(time.Hour), Shipment: &Shipment{Carrier: "DHL", TrackingNumber: "JD1"}, RefundMinor: 1}
 	// Every field set, so a field missing from the event cannot hide
 	// behind a zero value that omitempty drops.
 	for _, v := range []reflect.Value{reflect.ValueOf(o), reflect.ValueOf(o.NewOrder)} {

@@ -95,7 +95,8 @@ func (st store) place(ctx context.Context, in NewOrder) (Accepted, error) {
 	return acc, err
 }
 
-func (st store) changeState(ctx context.Context, orderID, state string) (Accepted, error) {
+func (st store) changeState(ctx context.Context, orderID string, ch Change) (Accepted, error) {
+	state := ch.State
 	var acc Accepted
 	err := st.commit.Do(ctx, func(tx *gorm.DB) error {
 		var row orderRow
@@ -114,8 +115,18 @@ func (st store) changeState(ctx context.Context, orderID, state string) (Accepte
 		}
 		prev := o.State
 		o.State, o.UpdatedAt = state, time.Now().UTC()
-		res := tx.Model(&orderRow{}).Where("seq = ? AND state = ?", row.Seq, prev).
-			Updates(map[string]any{"state": state, "updated_at": o.UpdatedAt})
+		if err := ch.apply(&o); err != nil {
+			return err
+		}
+		set := map[string]any{"state": state, "updated_at": o.UpdatedAt}
+		if ch.Shipment != nil || state == event.OrderRefunded { // the facts the change brought
+			body, err := json.Marshal(o)
+			if err != nil {
+				return err
+			}
+			set["body"] = string(body)
+		}
+		res := tx.Model(&orderRow{}).Where("seq = ? AND state = ?", row.Seq, prev).Updates(set)
 		if res.Error != nil {
 			return res.Error
 		}

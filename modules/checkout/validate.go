@@ -211,6 +211,9 @@ func (o *NewOrder) Validate() error {
 	if o.Payment.Reference != "" {
 		c.text("payment.reference", o.Payment.Reference, maxTextLength)
 	}
+	if o.Payment.RefundedMinor != 0 {
+		c.add("payment.refunded_minor", "is kept by shopbus as refunds are made; leave it out of a new order")
+	}
 
 	if amountsOK && discountOK {
 		_, subtotal, _ := o.totals()

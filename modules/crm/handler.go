@@ -14,8 +14,12 @@ import (
 // orderEvent is what CRM receives: the shipped new-order-crm rule keeps the
 // customer, items, address and totals, and no payment data. CRM declares
 // every type it reads, so neither the producer nor email can change it.
+// The stock-news-crm rule sends inventory's events whole: their
+// detail-type tells them apart, and their detail's order_id, items (SKUs)
+// and backordered are read into the same type.
 type orderEvent struct {
-	Detail orderDetail `json:"detail"`
+	DetailType string      `json:"detail-type"`
+	Detail     orderDetail `json:"detail"`
 }
 
 type orderDetail struct {
@@ -30,6 +34,8 @@ type orderDetail struct {
 	DiscountMinor   int64    `json:"discount_minor"`
 	TotalMinor      int64    `json:"total_minor"`
 	ShippingAddress address  `json:"shipping_address"`
+	// Backordered is Stock Reserved's: the order had waited for stock.
+	Backordered bool `json:"backordered"`
 }
 
 type customer struct {
@@ -73,6 +79,15 @@ type successEmail struct {
 
 func (s *Service) handle(ctx context.Context, d bus.Delivery[orderEvent]) error {
 	ev := d.Payload.Detail
+	switch d.Payload.DetailType {
+	case event.TypeInventoryShortage:
+		return s.stockNews(d.Tx, ev.OrderID, "order_backordered", ev.Items)
+	case event.TypeStockReserved:
+		if !ev.Backordered {
+			return nil // reserved at once: the confirmation said all there is
+		}
+		return s.stockNews(d.Tx, ev.OrderID, "order_in_stock", nil)
+	}
 	if ev.OrderState != event.NewOrderCreated {
 		return nil
 	}
@@ -101,4 +116,28 @@ func (s *Service) record(tx *gorm.DB, ev orderDetail) error {
 		DiscountMinor: ev.DiscountMinor, TotalMinor: ev.TotalMinor, ShippingAddress: ev.ShippingAddress,
 	}}
 	return createOrder(tx, o, pendingMail{mailer: s.mailer, msg: mail})
+}
+
+// stockNews tells the customer of a recorded order what inventory found:
+// which items the order waits for (order_backordered), or that it waits no
+// more (order_in_stock). An order CRM never recorded has nobody to tell.
+// Email keeps one job per order and template, so a replay mails nothing
+// twice.
+func (s *Service) stockNews(tx *gorm.DB, orderID, template string, short []item) error {
+	rec, err := recorded(tx, orderID)
+	if err != nil || rec == nil {
+		return err
+	}
+	notice := email.StockNotice{OrderID: orderID, CustomerName: rec.name}
+	for _, sh := range short {
+		line := email.Line{SKU: sh.SKU, Name: sh.SKU}
+		for _, it := range rec.items {
+			if it.SKU == sh.SKU {
+				line.Name, line.Quantity, line.UnitPriceMinor = it.Name, it.Quantity, it.UnitPriceMinor
+				break
+			}
+		}
+		notice.Items = append(notice.Items, line)
+	}
+	return s.mailer.Enqueue(tx, email.Message{OrderID: orderID, Template: template, To: rec.email, Data: notice})
 }

@@ -105,6 +105,30 @@ func upsertCustomer(tx *gorm.DB, addr, name string) (int64, error) {
 	return c.ID, nil
 }
 
+// record is what CRM keeps of an order that its news needs.
+type record struct {
+	email, name string
+	items       []item
+}
+
+// recorded reads an order's record with its customer; nil when CRM has
+// none.
+func recorded(tx *gorm.DB, orderID string) (*record, error) {
+	var rows []struct {
+		Email, Name, Items string
+	}
+	err := tx.Raw(`SELECT c.email, c.name, o.items FROM crm_orders o JOIN crm_customers c ON c.id = o.customer_id
+		WHERE o.order_id = ?`, orderID).Scan(&rows).Error
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	rec := &record{email: rows[0].Email, name: rows[0].Name}
+	if err := json.Unmarshal([]byte(rows[0].Items), &rec.items); err != nil {
+		return nil, fmt.Errorf("crm: order %s: items: %w", orderID, err)
+	}
+	return rec, nil
+}
+
 func mustJSON(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -64,11 +64,22 @@ type ShortItem struct {
 	Available int64  `json:"available"`
 }
 
+// StockNotice is the data of the customer's "order_backordered" email
+// (Items: the lines stock lacks) and "order_in_stock" email (no items:
+// everything arrived).
+type StockNotice struct {
+	OrderID      string `json:"order_id"`
+	CustomerName string `json:"customer_name"`
+	Items        []Line `json:"items,omitempty"`
+}
+
 // dataTypes maps a template to the type its job's JSON data decodes into.
 // A template added through TemplatesDir gets a map[string]any.
 var dataTypes = map[string]func() any{
 	"order_success":      func() any { return new(OrderSuccess) },
 	"inventory_shortage": func() any { return new(Shortage) },
+	"order_backordered":  func() any { return new(StockNotice) },
+	"order_in_stock":     func() any { return new(StockNotice) },
 }
 
 //go:embed templates

@@ -40,6 +40,9 @@ func TestTemplatesGolden(t *testing.T) {
 		"order_success_with_charges": {"order_success", withCharges},
 		"inventory_shortage": {"inventory_shortage", Shortage{OrderID: "ord_123", Items: []ShortItem{
 			{SKU: "MUG-1", Requested: 2, Available: 1}, {SKU: "TEA-7", Requested: 1, Available: 0}}}},
+		"order_backordered": {"order_backordered", StockNotice{OrderID: "ord_123", CustomerName: "Ada",
+			Items: []Line{{SKU: "TEA-7", Name: "Green tea", Quantity: 1}}}},
+		"order_in_stock": {"order_in_stock", StockNotice{OrderID: "ord_123", CustomerName: "Ada"}},
 	} {
 		template, data := c.template, c.data
 		t.Run(golden, func(t *testing.T) {

@@ -79,3 +79,159 @@ func TestReserveAcrossInstances(t *testing.T) {
 		t.Errorf("%d orders reserved and %d short, want 10 and 20", both, short)
 	}
 }
+
+// TestBackordersAcrossInstances races everything that moves a waiting
+// order, from three instances sharing one database: stock arriving
+// (Set) on every instance at once, sweeps, shipments and cancellations of
+// waiting and reserved orders. Every unit leaves the shelf once, nothing
+// goes below zero, no order is reserved twice, and nothing that stock
+// fits is left waiting.
+func TestBackordersAcrossInstances(t *testing.T) {
+	cfg := dbtest.Config(t)
+	var instances []*Service
+	for range 3 {
+		instances = append(instances, New(dbtest.Connect(t, cfg)))
+	}
+	db := instances[0].db
+	if _, err := database.Migrate(context.Background(), db, append(bus.Migrations, Migrations...)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const orders = 30
+	id := func(i int) string { return fmt.Sprintf("ord-%02d", i) }
+	on := func(i int) *Service { return instances[i%len(instances)] }
+	deliverOn := func(s *Service, ev orderEvent) error {
+		return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return s.handle(ctx, deliveryOf(ev, tx)) })
+	}
+	// Every order waits: none of A or B is in stock. Half want B too.
+	race := func(n int, fn func(i int) error) {
+		t.Helper()
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() { <-start; errs[i] = fn(i) })
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("%d: %v", i, err)
+			}
+		}
+	}
+	race(orders, func(i int) error {
+		items := []line{{"A", 1}}
+		if i%2 == 0 {
+			items = append(items, line{"B", 1})
+		}
+		return deliverOn(on(i), stateEvent(t, id(i), "new_order_created", items...))
+	})
+	for i := range orders {
+		wantOrder(t, instances[0], id(i), StatusBackordered, missingOf(i)...)
+	}
+
+	// Stock arrives on every instance at once, while each sweeps.
+	race(6, func(i int) error {
+		s := instances[i%3]
+		if i < 3 {
+			if _, err := s.Set(ctx, []string{"A", "B", "A"}[i], map[int]int64{0: 20, 1: 6, 2: 20}[i]); err != nil {
+				return err
+			}
+			return nil
+		}
+		_, err := s.ReserveWaiting(ctx)
+		return err
+	})
+	reservedNow := 0
+	for i := range orders {
+		if orderStock(t, instances[0], id(i)).Status == StatusReserved {
+			reservedNow++
+		}
+	}
+	// 20 units of A, 6 of B among 15 orders that want both: at most 20.
+	if reservedNow == 0 || reservedNow > 20 {
+		t.Fatalf("%d orders reserved after 20 A and 6 B arrived", reservedNow)
+	}
+
+	// Ship a third, cancel a sixth, waiting or reserved alike, each on
+	// another instance than the sweeps that run beside them; each shipment
+	// is delivered twice at once, on two instances, as a redelivery racing
+	// the first would be.
+	race(2*orders, func(i int) error {
+		if i >= orders {
+			if i -= orders; i%3 == 0 {
+				return deliverOn(on(i+2), stateEvent(t, id(i), "order_shipped"))
+			}
+			_, err := on(i).ReserveWaiting(ctx)
+			return err
+		}
+		switch {
+		case i%3 == 0:
+			return deliverOn(on(i+1), stateEvent(t, id(i), "order_shipped"))
+		case i%6 == 1:
+			return deliverOn(on(i+1), stateEvent(t, id(i), "order_cancelled"))
+		default:
+			_, err := on(i).ReserveWaiting(ctx)
+			return err
+		}
+	})
+	// What the cancellations gave back goes to whoever waits.
+	if _, err := instances[2].ReserveWaiting(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, sku := range []string{"A", "B"} {
+		st := stock(t, instances[1], sku)
+		var took, held int64
+		db.Raw(`SELECT COALESCE(SUM(quantity), 0) FROM inventory_reservations WHERE sku = ? AND status = 'committed'`, sku).Scan(&took)
+		db.Raw(`SELECT COALESCE(SUM(quantity), 0) FROM inventory_reservations WHERE sku = ? AND status = 'reserved'`, sku).Scan(&held)
+		arrived := map[string]int64{"A": 20, "B": 6}[sku]
+		if st.OnHand != arrived-took || st.Reserved != held || st.OnHand < 0 || st.Available < 0 {
+			t.Errorf("%s: %+v; %d arrived, shipments took %d, reservations hold %d", sku, st, arrived, took, held)
+		}
+		if st.WaitingOrders > 0 && st.Available > 0 {
+			// A waiting order may still lack the other SKU: only an order
+			// every line of which fits is a miss.
+			for i := range orders {
+				if os := orderStock(t, instances[0], id(i)); os.Status == StatusBackordered && len(os.Missing) == 0 {
+					t.Errorf("%s waits although stock fits it", id(i))
+				}
+			}
+		}
+	}
+	for i := range orders {
+		os := orderStock(t, instances[0], id(i))
+		events := reservedEvents(t, db, id(i))
+		switch {
+		case i%3 == 0:
+			if os.Status != StatusSettled {
+				t.Errorf("%s was shipped but is %s", id(i), os.Status)
+			}
+		case i%6 == 1:
+			if os.Status != StatusReleased {
+				t.Errorf("%s was cancelled but is %s", id(i), os.Status)
+			}
+		case os.Status != StatusReserved && os.Status != StatusBackordered:
+			t.Errorf("%s is %s", id(i), os.Status)
+		}
+		if len(events) > 1 {
+			t.Errorf("%s: reserved %d times", id(i), len(events))
+		}
+		if os.Status == StatusReserved && len(events) != 1 {
+			t.Errorf("%s: reserved with %d Stock Reserved events", id(i), len(events))
+		}
+		if n := len(shortageEvents(t, db, id(i))); n != 1 {
+			t.Errorf("%s: %d shortage events, want the one of its placing", id(i), n)
+		}
+	}
+}
+
+// missingOf is what order i of TestBackordersAcrossInstances lacks with
+// no stock at all.
+func missingOf(i int) []Line {
+	if i%2 == 0 {
+		return []Line{{"A", 1}, {"B", 1}}
+	}
+	return []Line{{"A", 1}}
+}

@@ -16,5 +16,8 @@ func (s *Service) List(ctx context.Context, after string, limit int) ([]Stock, e
 	for i, r := range rows {
 		out[i] = r.stock()
 	}
+	if err := addWaiting(s.db.WithContext(ctx), out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }

@@ -30,13 +30,53 @@ var Migrations = []database.Migration{{
 			PRIMARY KEY (order_id, sku)
 		)`,
 	},
+}, {
+	// inventory_orders is inventory's record of each order it was sent:
+	// reserved, backordered (waiting for stock, its lines in
+	// inventory_backorders), released or settled. Orders reserved before
+	// it existed are recorded from their reservations; those that were
+	// short then left no trace, and stay unknown.
+	ID: "inventory-0002",
+	SQL: []string{
+		`CREATE TABLE inventory_orders (
+			order_id TEXT PRIMARY KEY,
+			status TEXT NOT NULL,
+			placed_at TIMESTAMP NOT NULL,
+			updated_at TIMESTAMP NOT NULL
+		)`,
+		`CREATE INDEX inventory_orders_waiting ON inventory_orders (status, placed_at, order_id)`,
+		`CREATE TABLE inventory_backorders (
+			order_id TEXT NOT NULL,
+			sku TEXT NOT NULL,
+			quantity BIGINT NOT NULL CHECK (quantity > 0),
+			PRIMARY KEY (order_id, sku)
+		)`,
+		`CREATE INDEX inventory_backorders_sku ON inventory_backorders (sku)`,
+		// missing: units a shipment took that the shelf did not hold.
+		`ALTER TABLE inventory_reservations ADD COLUMN missing BIGINT NOT NULL DEFAULT 0`,
+		`INSERT INTO inventory_orders (order_id, status, placed_at, updated_at)
+			SELECT order_id, CASE MIN(status) WHEN 'committed' THEN 'settled' ELSE MIN(status) END, MIN(updated_at), MAX(updated_at)
+			FROM inventory_reservations GROUP BY order_id`,
+	},
 }}
 
-// Reservation statuses.
+// Reservation statuses, of the rows of inventory_reservations.
 const (
 	reserved  = "reserved"
 	released  = "released"
 	committed = "committed"
+)
+
+// Order stock statuses: what inventory did with an order's items.
+const (
+	// StatusReserved holds every item for the order.
+	StatusReserved = "reserved"
+	// StatusBackordered holds nothing: stock was short, and the order waits.
+	StatusBackordered = "backordered"
+	// StatusReleased gave the items back (or stopped waiting): cancelled.
+	StatusReleased = "released"
+	// StatusSettled took the items off the shelf: shipped.
+	StatusSettled = "settled"
 )
 
 type stockRow struct {
@@ -56,11 +96,38 @@ type reservationRow struct {
 	OrderID   string `gorm:"primaryKey"`
 	SKU       string `gorm:"primaryKey"`
 	Quantity  int64
+	Missing   int64
 	Status    string
 	UpdatedAt time.Time
 }
 
 func (reservationRow) TableName() string { return "inventory_reservations" }
+
+// orderRow is inventory's record of one order.
+type orderRow struct {
+	OrderID string `gorm:"primaryKey"`
+	Status  string
+	// PlacedAt is when the order was placed: waiting orders are reserved
+	// oldest first.
+	PlacedAt  time.Time
+	UpdatedAt time.Time
+}
+
+func (orderRow) TableName() string { return "inventory_orders" }
+
+// backorderRow is one SKU a backordered order waits for.
+type backorderRow struct {
+	OrderID  string `gorm:"primaryKey"`
+	SKU      string `gorm:"primaryKey"`
+	Quantity int64
+}
+
+func (backorderRow) TableName() string { return "inventory_backorders" }
+
+// forUpdate locks the rows a query reads until the transaction ends
+// (PostgreSQL); GORM's SQLite dialect leaves it out, SQLite's one writer
+// serialising every write transaction by itself.
+var forUpdate = clause.Locking{Strength: clause.LockingStrengthUpdate}
 
 func getStock(db *gorm.DB, sku string) (Stock, error) {
 	var row stockRow
@@ -74,7 +141,8 @@ func getStock(db *gorm.DB, sku string) (Stock, error) {
 }
 
 func setStock(tx *gorm.DB, sku string, onHand int64) (Stock, error) {
-	cur, err := getStock(tx, sku)
+	// Locked, so that no reservation slips in between the check and the write.
+	cur, err := getStock(tx.Clauses(forUpdate), sku)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Stock{}, err
 	}
@@ -125,6 +193,37 @@ func settle(tx *gorm.DB, orderID, status string) error {
 		Updates(map[string]any{"status": status, "updated_at": now}).Error
 }
 
+// takeShort ships a backordered order: each line takes what the shelf
+// holds beyond other orders' reservations, up to its quantity, and records
+// the rest as missing. Nothing goes below zero and no other order loses a
+// unit it holds.
+func takeShort(tx *gorm.DB, orderID string, lines []backorderRow) error {
+	now := time.Now().UTC()
+	for _, l := range lines { // by SKU, as reserve locks them
+		var row stockRow
+		take := int64(0)
+		err := tx.Clauses(forUpdate).Where("sku = ?", l.SKU).Take(&row).Error
+		switch {
+		case err == nil:
+			take = min(l.Quantity, max(row.OnHand-row.Reserved, 0))
+		case !errors.Is(err, gorm.ErrRecordNotFound):
+			return err
+		}
+		if take > 0 {
+			err := tx.Model(&stockRow{}).Where("sku = ?", l.SKU).
+				Updates(map[string]any{"on_hand": gorm.Expr("on_hand - ?", take), "updated_at": now}).Error
+			if err != nil {
+				return fmt.Errorf("take %s: %w", l.SKU, err)
+			}
+		}
+		r := reservationRow{OrderID: orderID, SKU: l.SKU, Quantity: take, Missing: l.Quantity - take, Status: committed, UpdatedAt: now}
+		if err := tx.Create(&r).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // available reads what is left of each SKU, for a shortage report.
 func available(tx *gorm.DB, skus []string) (map[string]int64, error) {
 	var rows []stockRow
@@ -138,9 +237,58 @@ func available(tx *gorm.DB, skus []string) (map[string]int64, error) {
 	return out, nil
 }
 
-// hasReservations reports whether the order has ever reserved stock.
-func hasReservations(tx *gorm.DB, orderID string) (bool, error) {
-	var n int64
-	err := tx.Model(&reservationRow{}).Where("order_id = ?", orderID).Count(&n).Error
-	return n > 0, err
+// lockOrder reads inventory's record of an order, locked until tx ends.
+// found is false when inventory has none.
+func lockOrder(tx *gorm.DB, orderID string) (row orderRow, found bool, err error) {
+	err = tx.Clauses(forUpdate).Where("order_id = ?", orderID).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return orderRow{}, false, nil
+	}
+	return row, err == nil, err
+}
+
+// markOrder moves an order's record to status.
+func markOrder(tx *gorm.DB, orderID, status string) error {
+	return tx.Model(&orderRow{}).Where("order_id = ?", orderID).
+		Updates(map[string]any{"status": status, "updated_at": time.Now().UTC()}).Error
+}
+
+// backorders returns a waiting order's lines, by SKU.
+func backorders(tx *gorm.DB, orderID string) ([]backorderRow, error) {
+	var lines []backorderRow
+	err := tx.Where("order_id = ?", orderID).Order("sku").Find(&lines).Error
+	return lines, err
+}
+
+func dropBackorders(tx *gorm.DB, orderID string) error {
+	return tx.Where("order_id = ?", orderID).Delete(&backorderRow{}).Error
+}
+
+// addWaiting fills in what backordered orders wait for of each SKU.
+func addWaiting(db *gorm.DB, stock []Stock) error {
+	if len(stock) == 0 {
+		return nil
+	}
+	skus := make([]string, len(stock))
+	for i, st := range stock {
+		skus[i] = st.SKU
+	}
+	var rows []struct {
+		SKU    string
+		Units  int64
+		Orders int64
+	}
+	err := db.Model(&backorderRow{}).Select("sku, SUM(quantity) AS units, COUNT(*) AS orders").
+		Where("sku IN ?", skus).Group("sku").Scan(&rows).Error
+	if err != nil {
+		return fmt.Errorf("inventory: backorders: %w", err)
+	}
+	by := make(map[string]int, len(stock))
+	for i, st := range stock {
+		by[st.SKU] = i
+	}
+	for _, r := range rows {
+		stock[by[r.SKU]].Backordered, stock[by[r.SKU]].WaitingOrders = r.Units, r.Orders
+	}
+	return nil
 }

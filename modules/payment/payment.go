@@ -1,7 +1,8 @@
 // Package payment records each order's payment and follows it through the
-// order's life: authorised when placed, captured when shipped, voided when
-// cancelled, refunded when refunded. There is no external provider yet: the
-// record is the truth.
+// order's life: authorised when placed, captured when paid (or, if it
+// never was, when shipped), voided when cancelled before capture, refunded
+// when refunded. It is a record of what the storefront and the payment
+// provider did, told through the order's states; it moves no money itself.
 package payment
 
 import (
@@ -44,26 +45,42 @@ var Migrations = []database.Migration{{
 		created_at TIMESTAMP NOT NULL,
 		updated_at TIMESTAMP NOT NULL
 	)`},
+}, {
+	// The amounts follow the money: what was captured and what was given
+	// back. Payments captured or refunded before were so in full.
+	ID: "payment-0002",
+	SQL: []string{
+		`ALTER TABLE payment_payments ADD COLUMN captured_minor BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE payment_payments ADD COLUMN refunded_minor BIGINT NOT NULL DEFAULT 0`,
+		`UPDATE payment_payments SET captured_minor = amount_minor WHERE status IN ('captured', 'refunded')`,
+		`UPDATE payment_payments SET refunded_minor = amount_minor WHERE status = 'refunded'`,
+	},
 }}
 
-// Payment is one order's payment record.
+// Payment is one order's payment record. AmountMinor is what was
+// authorised; CapturedMinor what of it was taken, RefundedMinor what of
+// that was given back.
 type Payment struct {
-	OrderID     string    `json:"order_id" gorm:"primaryKey"`
-	Method      string    `json:"method"`
-	Reference   string    `json:"reference"`
-	AmountMinor int64     `json:"amount_minor"`
-	Currency    string    `json:"currency"`
-	Status      string    `json:"status"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	OrderID       string    `json:"order_id" gorm:"primaryKey"`
+	Method        string    `json:"method"`
+	Reference     string    `json:"reference"`
+	AmountMinor   int64     `json:"amount_minor"`
+	CapturedMinor int64     `json:"captured_minor"`
+	RefundedMinor int64     `json:"refunded_minor"`
+	Currency      string    `json:"currency"`
+	Status        string    `json:"status"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // TableName names payment's table.
 func (Payment) TableName() string { return "payment_payments" }
 
 // moves says, for each order state, which payment status moves to which: a
+// paid order is captured, and so is a shipped one that never was paid; a
 // refund of money never captured is a void.
 var moves = map[string]map[string]string{
+	event.OrderPaid:      {StatusAuthorized: StatusCaptured},
 	event.OrderShipped:   {StatusAuthorized: StatusCaptured},
 	event.OrderCancelled: {StatusAuthorized: StatusVoided},
 	event.OrderRefunded:  {StatusCaptured: StatusRefunded, StatusAuthorized: StatusVoided},
@@ -101,6 +118,9 @@ type orderEvent struct {
 			Method      string `json:"method"`
 			Reference   string `json:"reference"`
 			AmountMinor int64  `json:"amount_minor"`
+			// RefundedMinor is every refund of the order so far; a refund
+			// event without it (from before it was sent) gave all back.
+			RefundedMinor int64 `json:"refunded_minor"`
 		} `json:"payment"`
 	} `json:"detail"`
 }
@@ -114,9 +134,17 @@ func (s *Service) handle(ctx context.Context, d bus.Delivery[orderEvent]) error 
 		return d.Tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&p).Error
 	}
 	for from, to := range moves[ev.OrderState] {
-		err := d.Tx.Model(&Payment{}).Where("order_id = ? AND status = ?", ev.OrderID, from).
-			Updates(map[string]any{"status": to, "updated_at": now}).Error
-		if err != nil {
+		set := map[string]any{"status": to, "updated_at": now}
+		switch to {
+		case StatusCaptured:
+			set["captured_minor"] = gorm.Expr("amount_minor")
+		case StatusRefunded:
+			set["refunded_minor"] = gorm.Expr("captured_minor")
+			if r := ev.Payment.RefundedMinor; r > 0 {
+				set["refunded_minor"] = gorm.Expr("CASE WHEN ? < captured_minor THEN ? ELSE captured_minor END", r, r)
+			}
+		}
+		if err := d.Tx.Model(&Payment{}).Where("order_id = ? AND status = ?", ev.OrderID, from).Updates(set).Error; err != nil {
 			return err
 		}
 	}

@@ -72,7 +72,9 @@ func TestPaymentFollowsOrder(t *testing.T) {
 		{"refund after capture refunds", []string{"new_order_created", "order_shipped", "order_refunded"}, StatusRefunded},
 		{"refund before capture voids", []string{"new_order_created", "order_refunded"}, StatusVoided},
 		{"delivered after shipped stays captured", []string{"new_order_created", "order_shipped", "order_delivered"}, StatusCaptured},
-		{"paid moves nothing", []string{"new_order_created", "order_paid"}, StatusAuthorized},
+		{"paid captures", []string{"new_order_created", "order_paid"}, StatusCaptured},
+		{"shipped after paid stays captured", []string{"new_order_created", "order_paid", "order_shipped"}, StatusCaptured},
+		{"refund after paid refunds", []string{"new_order_created", "order_paid", "order_refunded"}, StatusRefunded},
 
 		{"placed twice", []string{"new_order_created", "new_order_created"}, StatusAuthorized},
 		{"shipped twice", []string{"new_order_created", "order_shipped", "order_shipped"}, StatusCaptured},
@@ -149,5 +151,49 @@ func TestHandleRolledBack(t *testing.T) {
 	}
 	if _, err := s.Get(ctx, "ord-1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("the payment survived its rolled-back delivery: %v", err)
+	}
+}
+
+// TestAmountsFollowTheMoney: the record says how much was authorised,
+// captured and given back, a partial refund included.
+func TestAmountsFollowTheMoney(t *testing.T) {
+	refund := func(orderID string, refunded int64) orderEvent {
+		ev := payload(t, orderID, "order_refunded", 3000)
+		ev.Detail.Payment.RefundedMinor = refunded
+		return ev
+	}
+	for _, tc := range []struct {
+		name                        string
+		events                      []orderEvent
+		status                      string
+		captured, refunded, authAmt int64
+	}{
+		{"authorised", []orderEvent{payload(t, "o", "new_order_created", 3000)}, StatusAuthorized, 0, 0, 3000},
+		{"paid", []orderEvent{payload(t, "o", "new_order_created", 3000), payload(t, "o", "order_paid", 3000)}, StatusCaptured, 3000, 0, 3000},
+		{"partly refunded", []orderEvent{payload(t, "o", "new_order_created", 3000), payload(t, "o", "order_paid", 3000),
+			refund("o", 1250)}, StatusRefunded, 3000, 1250, 3000},
+		{"refunded in full by an event without the amount", []orderEvent{payload(t, "o", "new_order_created", 3000),
+			payload(t, "o", "order_shipped", 3000), payload(t, "o", "order_refunded", 3000)}, StatusRefunded, 3000, 3000, 3000},
+		{"never more than was captured", []orderEvent{payload(t, "o", "new_order_created", 3000),
+			payload(t, "o", "order_paid", 3000), refund("o", 9999)}, StatusRefunded, 3000, 3000, 3000},
+		{"voided, nothing captured", []orderEvent{payload(t, "o", "new_order_created", 3000),
+			payload(t, "o", "order_cancelled", 3000)}, StatusVoided, 0, 0, 3000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(dbtest.Open(t, Migrations))
+			for _, ev := range tc.events {
+				if err := deliver(t, s, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p, err := s.Get(context.Background(), "o")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Status != tc.status || p.AmountMinor != tc.authAmt || p.CapturedMinor != tc.captured || p.RefundedMinor != tc.refunded {
+				t.Errorf("payment %s: authorised %d, captured %d, refunded %d; want %s %d %d %d", p.Status, p.AmountMinor,
+					p.CapturedMinor, p.RefundedMinor, tc.status, tc.authAmt, tc.captured, tc.refunded)
+			}
+		})
 	}
 }

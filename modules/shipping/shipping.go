@@ -1,5 +1,7 @@
 // Package shipping creates a shipment for each new order, priced from the
-// rate table in config, and cancels it when the order is cancelled.
+// rate table in config, and moves it with its order: shipped (with the
+// carrier and tracking the shop gave), delivered, or cancelled. It records
+// what the shop and its carrier did; it books no parcel itself.
 package shipping
 
 import (
@@ -56,6 +58,15 @@ func (c Config) price(country string, items int64) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("%w: %d items to %s", ErrNoRate, items, country)
+}
+
+// Quote is what the rate table prices a parcel of items to a country at:
+// what a storefront should charge as the order's shipping_minor.
+func (s *Service) Quote(country string, items int64) (int64, error) {
+	if items < 1 {
+		return 0, fault.InvalidFields(fault.Field{Field: "items", Message: "must be a whole number of at least 1"})
+	}
+	return s.cfg.price(country, items)
 }
 
 // Service is the shipping module.

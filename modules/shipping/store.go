@@ -30,26 +30,60 @@ var Migrations = []database.Migration{{
 		created_at TIMESTAMP NOT NULL,
 		updated_at TIMESTAMP NOT NULL
 	)`},
+}, {
+	// The shipment follows its order: what the order charged for shipping
+	// (NULL for shipments recorded before it was kept), the parcel's
+	// carrier and tracking once shipped, and when it shipped and arrived.
+	ID: "shipping-0002",
+	SQL: []string{
+		`ALTER TABLE shipping_shipments ADD COLUMN charged_minor BIGINT`,
+		`ALTER TABLE shipping_shipments ADD COLUMN carrier TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE shipping_shipments ADD COLUMN tracking_number TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE shipping_shipments ADD COLUMN tracking_url TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE shipping_shipments ADD COLUMN shipped_at TIMESTAMP`,
+		`ALTER TABLE shipping_shipments ADD COLUMN delivered_at TIMESTAMP`,
+	},
 }}
 
-// Shipment is one order's parcel.
+// Shipment is one order's parcel, as shipping recorded it.
 type Shipment struct {
-	OrderID   string    `json:"order_id" gorm:"primaryKey"`
-	Country   string    `json:"country"`
-	ItemCount int64     `json:"item_count"`
-	RateMinor int64     `json:"rate_minor"`
-	Currency  string    `json:"currency"`
-	Status    string    `json:"status"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	OrderID   string `json:"order_id" gorm:"primaryKey"`
+	Country   string `json:"country"`
+	ItemCount int64  `json:"item_count"`
+	// RateMinor is what the rate table prices the parcel at.
+	RateMinor int64 `json:"rate_minor"`
+	// ChargedMinor is what the order charged the customer for shipping;
+	// nil for a shipment recorded before shopbus kept it.
+	ChargedMinor   *int64     `json:"charged_minor,omitempty"`
+	Currency       string     `json:"currency"`
+	Status         string     `json:"status"`
+	Carrier        string     `json:"carrier"`
+	TrackingNumber string     `json:"tracking_number"`
+	TrackingURL    string     `json:"tracking_url"`
+	ShippedAt      *time.Time `json:"shipped_at,omitempty"`
+	DeliveredAt    *time.Time `json:"delivered_at,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
 }
 
 // TableName names shipping's table.
 func (Shipment) TableName() string { return "shipping_shipments" }
 
-// Shipment statuses.
+// DifferenceMinor is what the order charged for shipping less what the
+// rate table prices the parcel at: below 0, the shop pays the difference.
+// ok is false when the charge is not known.
+func (sh Shipment) DifferenceMinor() (diff int64, ok bool) {
+	if sh.ChargedMinor == nil {
+		return 0, false
+	}
+	return *sh.ChargedMinor - sh.RateMinor, true
+}
+
+// Shipment statuses: a shipment follows its order.
 const (
 	StatusCreated   = "created"
+	StatusShipped   = "shipped"
+	StatusDelivered = "delivered"
 	StatusCancelled = "cancelled"
 )
 
@@ -69,7 +103,9 @@ func create(tx *gorm.DB, sh Shipment) error {
 	return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&sh).Error
 }
 
-func cancel(tx *gorm.DB, orderID string) error {
-	return tx.Model(&Shipment{}).Where("order_id = ? AND status = ?", orderID, StatusCreated).
-		Updates(map[string]any{"status": StatusCancelled, "updated_at": time.Now().UTC()}).Error
+// move changes a shipment's status from one of from, with the columns in
+// set: a repeated or late delivery finds it moved and changes nothing.
+func move(tx *gorm.DB, orderID string, from []string, set map[string]any) error {
+	set["updated_at"] = time.Now().UTC()
+	return tx.Model(&Shipment{}).Where("order_id = ? AND status IN ?", orderID, from).Updates(set).Error
 }

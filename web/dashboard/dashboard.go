@@ -7,8 +7,9 @@
 // An operator logs in with an admin API key; the dashboard keeps a session
 // (session.go) and checks on every request that the key is still live.
 // Everything it shows it reads through the modules and the bus, and the
-// actions it offers (redrive, rule test) are the bus's own, the same the
-// command line and the API use.
+// actions it offers are the ones the command line and the API use: redrive
+// and rule test are the bus's, moving an order is checkout's state machine
+// (Apply), setting stock is inventory's Set.
 package dashboard
 
 import (
@@ -30,6 +31,8 @@ import (
 	"github.com/shopbus/shopbus/modules/checkout"
 	"github.com/shopbus/shopbus/modules/email"
 	"github.com/shopbus/shopbus/modules/inventory"
+	"github.com/shopbus/shopbus/modules/payment"
+	"github.com/shopbus/shopbus/modules/shipping"
 	"github.com/shopbus/shopbus/web"
 )
 
@@ -39,12 +42,13 @@ type Keys interface {
 	AuthenticateRef(ctx context.Context, ref string) (web.Principal, error)
 }
 
-// Orders reads orders (checkout.Service).
+// Orders reads orders and moves them through their states (checkout.Service).
 type Orders interface {
 	Search(ctx context.Context, f checkout.Filter, limit int, after string) (checkout.Page, error)
 	Get(ctx context.Context, orderID string) (checkout.Order, error)
 	Orders(ctx context.Context, ids []string) ([]checkout.Order, error)
 	Changed(ctx context.Context, since time.Time, afterID string, limit int) ([]checkout.Order, error)
+	Apply(ctx context.Context, orderID string, ch checkout.Change) (checkout.Accepted, error)
 }
 
 // Journeys reads where orders' events went (bus.Bus).
@@ -75,9 +79,23 @@ type Emails interface {
 	ForOrders(ctx context.Context, orderIDs []string) (map[string][]email.Job, error)
 }
 
-// Stock reads the inventory (inventory.Service).
+// Stock reads and sets the inventory, and what it recorded of orders
+// (inventory.Service).
 type Stock interface {
 	List(ctx context.Context, after string, limit int) ([]inventory.Stock, error)
+	Set(ctx context.Context, sku string, onHand int64) (inventory.Stock, error)
+	OrderStock(ctx context.Context, orderID string) (inventory.OrderStock, error)
+	Statuses(ctx context.Context, orderIDs []string) (map[string]string, error)
+}
+
+// Shipments reads what shipping recorded of orders (shipping.Service).
+type Shipments interface {
+	Get(ctx context.Context, orderID string) (shipping.Shipment, error)
+}
+
+// Payments reads what payment recorded of orders (payment.Service).
+type Payments interface {
+	Get(ctx context.Context, orderID string) (payment.Payment, error)
 }
 
 // Deps are what the dashboard reads and acts through.
@@ -91,6 +109,8 @@ type Deps struct {
 	DeadLetters DeadLetters
 	Emails      Emails
 	Stock       Stock
+	Shipments   Shipments
+	Payments    Payments
 	Log         *slog.Logger
 }
 
@@ -165,6 +185,8 @@ func (d *Dashboard) Register(e *echo.Echo) {
 	form("/logout", d.logout)
 	form("/dlq/redrive", d.redrive)
 	form("/rules/test", d.testRules)
+	form("/orders/:id/state", d.moveOrder)
+	form("/inventory", d.setStock)
 }
 
 // csp allows the pages nothing but their own stylesheet, script and forms:

@@ -228,7 +228,8 @@ func (f *feed) poll(ctx context.Context) ([]patch, error) {
 	return out, nil
 }
 
-// orderPatches redraws the order page's changed deliveries and its state.
+// orderPatches redraws the order page's changed deliveries, its state and
+// the actions it allows, and what the modules recorded of it.
 func (f *feed) orderPatches(ctx context.Context, start time.Time, ds []bus.DeliveryRecord) ([]patch, error) {
 	var out []patch
 	for _, dl := range ds {
@@ -242,12 +243,30 @@ func (f *feed) orderPatches(ctx context.Context, start time.Time, ds []bus.Deliv
 	if err != nil {
 		return nil, err
 	}
-	if !o.UpdatedAt.Before(f.orders.from()) && f.orders.fresh(o.OrderID, o.UpdatedAt) {
-		html, err := f.d.partial("order-state", o)
+	moved := !o.UpdatedAt.Before(f.orders.from()) && f.orders.fresh(o.OrderID, o.UpdatedAt)
+	if moved {
+		for _, p := range []struct {
+			id   string
+			data any
+		}{{"order-state", o}, {"order-actions", orderActions(o, f.csrf)}} {
+			html, err := f.d.partial(p.id, p.data)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, patch{ID: p.id, HTML: html})
+		}
+	}
+	// The modules' records change as the order's deliveries are done.
+	if moved || len(ds) > 0 {
+		recs, err := f.d.records(ctx, o)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, patch{ID: "order-state", HTML: html})
+		html, err := f.d.partial("order-records", recs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, patch{ID: "order-records", HTML: html})
 	}
 	f.orders.advance(start)
 	return out, nil

@@ -33,11 +33,13 @@ type ordersView struct {
 	Insert bool
 }
 
-// orderRow is one order with its journey at a glance.
+// orderRow is one order with its journey at a glance, and its stock
+// status (empty until inventory has handled it).
 type orderRow struct {
 	checkout.Order
 	Journey []step
 	Emails  []email.Job
+	Stock   string
 }
 
 func (d *Dashboard) ordersPage(c echo.Context) error {
@@ -96,20 +98,29 @@ func (d *Dashboard) orderRows(ctx context.Context, orders []checkout.Order) ([]o
 	if err != nil {
 		return nil, err
 	}
+	stock, err := d.Stock.Statuses(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	rows := make([]orderRow, len(orders))
 	for i, o := range orders {
-		rows[i] = orderRow{Order: o, Journey: journey(deliveries[o.OrderID]), Emails: mails[o.OrderID]}
+		rows[i] = orderRow{Order: o, Journey: journey(deliveries[o.OrderID]), Emails: mails[o.OrderID], Stock: stock[o.OrderID]}
 	}
 	return rows, nil
 }
 
 type orderView struct {
 	Order      checkout.Order
+	Records    records
+	Actions    actions
 	Events     []eventView
 	Deliveries []deliveryRow
 	Emails     []email.Job
 	// Redriven is how many deliveries the last redrive sent again, or -1.
 	Redriven int64
+	// Moved is the state the owner's last action moved the order to;
+	// Problem why the last action was refused.
+	Moved, Problem string
 }
 
 type eventView struct {
@@ -127,14 +138,27 @@ type deliveryRow struct {
 }
 
 func (d *Dashboard) orderPage(c echo.Context) error {
+	moved := c.QueryParam("moved")
+	if !slices.Contains(event.OrderStates(), moved) {
+		moved = ""
+	}
+	return d.showOrder(c, http.StatusOK, c.Param("id"), moved, "")
+}
+
+// showOrder renders an order's page: after an action, with the state it
+// moved to or why it was refused.
+func (d *Dashboard) showOrder(c echo.Context, status int, id, moved, problem string) error {
 	ctx := c.Request().Context()
 	s, _ := current(c)
 	since := time.Now()
-	o, err := d.Orders.Get(ctx, c.Param("id"))
+	o, err := d.Orders.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	v := orderView{Order: o, Redriven: redriven(c)}
+	v := orderView{Order: o, Redriven: redriven(c), Moved: moved, Problem: problem, Actions: orderActions(o, s.CSRF)}
+	if v.Records, err = d.records(ctx, o); err != nil {
+		return err
+	}
 	events, err := d.Journeys.OrderEvents(ctx, o.OrderID)
 	if err != nil {
 		return err
@@ -156,7 +180,7 @@ func (d *Dashboard) orderPage(c echo.Context) error {
 	if v.Emails, err = d.Emails.ForOrder(ctx, o.OrderID); err != nil {
 		return err
 	}
-	return d.render(c, http.StatusOK, "order", view{Title: "Order " + o.OrderID, Section: "orders", User: s.KeyName,
+	return d.render(c, status, "order", view{Title: "Order " + o.OrderID, Section: "orders", User: s.KeyName,
 		CSRF: s.CSRF, Live: liveURL(o.OrderID, since), Data: v})
 }
 

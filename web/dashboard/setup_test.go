@@ -26,13 +26,16 @@ import (
 	"github.com/shopbus/shopbus/modules/checkout"
 	"github.com/shopbus/shopbus/modules/email"
 	"github.com/shopbus/shopbus/modules/inventory"
+	"github.com/shopbus/shopbus/modules/payment"
+	"github.com/shopbus/shopbus/modules/shipping"
 	"github.com/shopbus/shopbus/web"
 	"github.com/shopbus/shopbus/web/dashboard"
 )
 
 // shop is the dashboard over a real database, with a running bus whose one
-// rule sends new orders to inventory (which succeeds) and to shipping
-// (which fails for good, so each order leaves a dead letter).
+// rule sends orders to inventory (the real module: an order without stock
+// is backordered) and to shipping (which fails for good, so each order
+// leaves a dead letter).
 type shop struct {
 	t        *testing.T
 	db       *gorm.DB
@@ -53,14 +56,15 @@ func startShop(t *testing.T, serve func(http.Handler) *httptest.Server) *shop {
 	t.Helper()
 	ctx := context.Background()
 	db := dbtest.Open(t, bus.Migrations, bus.QueryMigrations, checkout.Migrations, checkout.QueryMigrations,
-		inventory.Migrations, email.Migrations, web.Migrations, dashboard.Migrations)
+		inventory.Migrations, shipping.Migrations, payment.Migrations, email.Migrations, web.Migrations, dashboard.Migrations)
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	b := bus.New(bus.Deps{DB: db, Log: log}, []bus.RuleConfig{{
 		Name:    "new-orders",
 		Pattern: map[string]any{"source": []any{"shopbus.checkout"}},
 		Targets: []bus.TargetConfig{{Module: "inventory"}, {Module: "shipping"}},
 	}}, bus.Options{PollInterval: 10 * time.Millisecond})
-	bus.Subscribe(b, "inventory", func(context.Context, bus.Delivery[payload]) error { return nil })
+	stock := inventory.New(db)
+	stock.Subscribe(b)
 	bus.Subscribe(b, "shipping", func(context.Context, bus.Delivery[payload]) error {
 		return bus.Permanent(errors.New("no carrier for this address"))
 	})
@@ -72,7 +76,11 @@ func startShop(t *testing.T, serve func(http.Handler) *httptest.Server) *shop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &shop{t: t, db: db, keys: web.NewKeys(db), bus: b, checkout: checkout.New(db, b, database.Direct{DB: db}), stock: inventory.New(db)}
+	s := &shop{t: t, db: db, keys: web.NewKeys(db), bus: b, checkout: checkout.New(db, b, database.Direct{DB: db}), stock: stock}
+	ship, err := shipping.New(db, shipping.Config{Rates: []shipping.Rate{{RateMinor: 490}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if s.admin, _, err = s.keys.Create(ctx, web.NewKey{Name: "ops", Scopes: []string{web.ScopeAdmin}}); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +88,7 @@ func startShop(t *testing.T, serve func(http.Handler) *httptest.Server) *shop {
 		t.Fatal(err)
 	}
 	dash, err := dashboard.New(dashboard.Deps{DB: db, Keys: s.keys, Orders: s.checkout, Journeys: b, Rules: b,
-		DeadLetters: b, Emails: mail, Stock: s.stock, Log: log})
+		DeadLetters: b, Emails: mail, Stock: s.stock, Shipments: ship, Payments: payment.New(db), Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ var funcs = template.FuncMap{
 	"symbol":     symbol,
 	"human":      func(state string) string { return strings.ReplaceAll(state, "_", " ") },
 	"mailSymbol": mailSymbol,
+	"neg":        func(n int64) int64 { return -n },
 }
 
 // pretty indents JSON for reading; what is not JSON is shown as it is.

@@ -132,11 +132,12 @@ func New(t testing.TB, opts Options) *Shop {
 	}
 
 	dash, err := dashboard.New(dashboard.Deps{DB: db, Keys: s.Keys, Orders: s.Checkout, Journeys: s.Bus, Rules: s.Bus,
-		DeadLetters: s.Bus, Emails: s.Email, Stock: s.Inventory, Log: log})
+		DeadLetters: s.Bus, Emails: s.Email, Stock: s.Inventory, Shipments: r.Shipping, Payments: r.Payment, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	deps := web.Deps{DB: db, Keys: s.Keys, Bus: s.Bus, Checkout: s.Checkout, Inventory: s.Inventory, Email: s.Email,
+		Shipments: r.Shipping, Payments: r.Payment,
 		Log: log, Metrics: s.Metrics, Dashboard: dash}
 	if opts.Server != nil {
 		opts.Server(&deps, &cfg.HTTP)
