@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -60,7 +61,17 @@ func TestMetricsMoveWithAnOrder(t *testing.T) {
 	must[map[string]any](t, http.StatusCreated)(s.request("POST", "/v1/orders", newOrder("m-1", "m@example.com", "MUG", 2)))
 	s.waitSettled("m-1", 4, 1)
 
-	after := metricFamilies(t, s.url+"/metrics", testKey)
+	// The workers count an outcome just after its commit, which the rows
+	// above show: wait for the last counts to land, then compare them all.
+	var after map[string]*dto.MetricFamily
+	waitFor(t, "the outcomes to be counted", 10*time.Second, func() (bool, string) {
+		after = metricFamilies(t, s.url+"/metrics", testKey)
+		sent := metricValue(after, "shopbus_emails_total", map[string]string{"template": "order_success", "outcome": "sent"}) -
+			max(metricValue(before, "shopbus_emails_total", map[string]string{"template": "order_success", "outcome": "sent"}), 0)
+		done := metricValue(after, "shopbus_deliveries_total", map[string]string{"outcome": "done"}) -
+			max(metricValue(before, "shopbus_deliveries_total", map[string]string{"outcome": "done"}), 0)
+		return sent >= 1 && done >= 4, fmt.Sprintf("%v sent, %v deliveries done", sent, done)
+	})
 	moved := func(name string, labels map[string]string, by float64) {
 		t.Helper()
 		b, a := max(metricValue(before, name, labels), 0), metricValue(after, name, labels)
