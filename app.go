@@ -34,10 +34,16 @@ func migrations() []database.Migration {
 	return all
 }
 
-// openDB opens and migrates the database the config names.
+// openDB opens and migrates the database the config names. It refuses a
+// database a newer shopbus migrated, and on SQLite it backs the database up
+// before it applies a step to one that holds data.
 func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*gorm.DB, error) {
 	db, err := database.Open(cfg.Database)
 	if err != nil {
+		return nil, err
+	}
+	if err := beforeMigrating(ctx, cfg, db, log); err != nil {
+		_ = database.Close(db)
 		return nil, err
 	}
 	applied, err := database.Migrate(ctx, db, migrations())
