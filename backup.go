@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -132,4 +133,14 @@ func sqliteOnly(cfg *config.Config, instead string) error {
 func report(w io.Writer, res backup.Result) {
 	fmt.Fprintf(w, "backed up to %s: %d bytes in %v, schema version %d, integrity ok\n",
 		res.Path, res.Size, res.Took.Round(time.Millisecond), len(res.Steps))
+}
+
+// newBackups is serve's backup schedule: backup.every on SQLite; none on
+// PostgreSQL, whose backups are pg_dump's.
+func newBackups(cfg *config.Config, log *slog.Logger, obs backup.Observer) *backup.Scheduler {
+	bc := cfg.Backup
+	if cfg.Database.Driver != database.SQLite {
+		bc.Every, bc.Dir = 0, ""
+	}
+	return backup.NewScheduler(cfg.Database.DSN, bc, log, obs)
 }

@@ -44,10 +44,20 @@ func serveCmd(load loader) *cobra.Command {
 // database closes.
 func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, ready func(addr string)) error {
 	log := newLogger(cfg.Log, stderr)
+	lock, err := database.LockShared(cfg.Database) // restore refuses while it is held
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
+	ln, stopRedirect, err := listenTLS(ln, cfg.HTTP, log)
+	if err != nil {
+		return err
+	}
+	defer stopRedirect()
 	front := web.NewFront(log)
 	errs := make(chan error, 6)
 	go func() { errs <- front.Serve(ln) }()
@@ -77,8 +87,9 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	}
 
 	m := a.metrics
+	backups := newBackups(cfg, log, m)
 	dash, err := dashboard.New(dashboard.Deps{DB: a.db, Keys: a.keys, Orders: a.checkout, Journeys: a.bus, Rules: a.bus,
-		DeadLetters: a.bus, Emails: a.email, Stock: a.inventory, Log: log})
+		DeadLetters: a.bus, Emails: a.email, Stock: a.inventory, Backups: backups, Log: log})
 	if err != nil {
 		return err
 	}
@@ -128,7 +139,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	defer stopWork()
 	var workers sync.WaitGroup
 	purgeKeys := func(ctx context.Context) error { return every(ctx, time.Hour, srv.PurgeIdempotencyKeys) }
-	for _, run := range []func(context.Context) error{a.bus.Run, a.email.Run, purgeKeys} {
+	for _, run := range []func(context.Context) error{a.bus.Run, a.email.Run, purgeKeys, backups.Run} {
 		workers.Go(func() {
 			if err := run(workCtx); err != nil {
 				errs <- err

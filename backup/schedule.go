@@ -158,6 +158,9 @@ func (s *Scheduler) prune() error {
 // refresh reads the newest scheduled backup from the folder, which a
 // `shopbus backup` run beside serve may have added to.
 func (s *Scheduler) refresh() {
+	if s.cfg.Dir == "" {
+		return
+	}
 	entries, err := list(s.cfg.Dir)
 	if err != nil {
 		s.log.Warn("backup: read the folder", "dir", s.cfg.Dir, "err", err)

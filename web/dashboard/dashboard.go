@@ -26,6 +26,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
+	"github.com/shopbus/shopbus/backup"
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/modules/checkout"
 	"github.com/shopbus/shopbus/modules/email"
@@ -80,6 +81,11 @@ type Stock interface {
 	List(ctx context.Context, after string, limit int) ([]inventory.Stock, error)
 }
 
+// Backups tell how the backups stand (backup.Scheduler).
+type Backups interface {
+	Status() backup.Status
+}
+
 // Deps are what the dashboard reads and acts through.
 type Deps struct {
 	// DB holds the sessions (Migrations).
@@ -91,7 +97,9 @@ type Deps struct {
 	DeadLetters DeadLetters
 	Emails      Emails
 	Stock       Stock
-	Log         *slog.Logger
+	// Backups, if set, are shown on the flow page.
+	Backups Backups
+	Log     *slog.Logger
 }
 
 // Dashboard serves the pages under /dashboard.
@@ -226,6 +234,8 @@ type view struct {
 	// Live is the page's stream of updates (live.go), or empty.
 	Live string
 	Data any
+	// Backup, on the pages that show it, is how the backups stand.
+	Backup *backup.Status
 }
 
 // render executes a page into a buffer first, so a template error becomes
