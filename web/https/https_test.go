@@ -139,7 +139,7 @@ func TestCertFilesRefusedAtStart(t *testing.T) {
 	write(t, filepath.Join(dir, "b.key"), b.KeyPEM)
 	log := slog.New(slog.DiscardHandler)
 	for name, cfg := range map[string]config.TLS{
-		"missing": {CertFile: filepath.Join(dir, "none.pem"), KeyFile: filepath.Join(dir, "b.key")},
+		"missing":  {CertFile: filepath.Join(dir, "none.pem"), KeyFile: filepath.Join(dir, "b.key")},
 		"mismatch": {CertFile: filepath.Join(dir, "a.pem"), KeyFile: filepath.Join(dir, "b.key")},
 	} {
 		if _, err := https.New(cfg, log); err == nil {
