@@ -3,6 +3,8 @@ package email
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -70,6 +72,13 @@ func newClient(cfg Config) (*gomail.Client, error) {
 	case "tls":
 		opts = append(opts, gomail.WithSSL())
 	}
+	if cfg.SMTPTLS == "starttls" || cfg.SMTPTLS == "tls" {
+		tc, err := smtpTLSConfig(host, cfg.SMTPCAFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, gomail.WithTLSConfig(tc))
+	}
 	if cfg.SMTPUsername != "" {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
 			gomail.WithUsername(cfg.SMTPUsername), gomail.WithPassword(cfg.SMTPPassword))
@@ -79,6 +88,28 @@ func newClient(cfg Config) (*gomail.Client, error) {
 		return nil, fmt.Errorf("%w: smtp: %w", ErrInvalidConfig, err)
 	}
 	return c, nil
+}
+
+// smtpTLSConfig verifies the server's certificate for host against the
+// system's roots, and the CA in caFile too when one is named.
+func smtpTLSConfig(host, caFile string) (*tls.Config, error) {
+	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return tc, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: smtp_ca_file: %w", ErrInvalidConfig, err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%w: smtp_ca_file %s holds no PEM certificate", ErrInvalidConfig, caFile)
+	}
+	tc.RootCAs = pool
+	return tc, nil
 }
 
 // session is one sender's SMTP connection, kept open between sends: a dial
