@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -133,7 +134,7 @@ func (ss *session) send(ctx context.Context, m *gomail.Msg, messageID string) er
 			conn, err := s.client.DialToSMTPClientWithContext(dialCtx)
 			cancel()
 			if err != nil {
-				return fmt.Errorf("dial %s: %w", s.cfg.SMTPAddr, err)
+				return dialError(s.cfg.SMTPAddr, err)
 			}
 			ss.conn, fresh = conn, true
 		}
@@ -149,6 +150,18 @@ func (ss *session) send(ctx context.Context, m *gomail.Msg, messageID string) er
 			return fmt.Errorf("send: %w", err)
 		}
 	}
+}
+
+// dialError says why a connection could not be opened. A 5xx reply while
+// opening it (a wrong password's 535, a refused sender host) is the
+// server's final word, so it is permanent; a refused connection or an
+// untrusted certificate may be fixed, and is retried.
+func dialError(addr string, err error) error {
+	var reply *textproto.Error
+	if errors.As(err, &reply) && reply.Code >= 500 && reply.Code < 600 {
+		return fmt.Errorf("%w: dial %s: %w", errPermanent, addr, err)
+	}
+	return fmt.Errorf("dial %s: %w", addr, err)
 }
 
 // close ends the SMTP session, if one is open.
