@@ -85,7 +85,17 @@ func (c *Certs) Redirect(httpsPort string) http.Handler {
 	if c.acme == nil {
 		return redirect
 	}
-	return c.acme.HTTPHandler(redirect)
+	challenge := c.acme.HTTPHandler(redirect)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// autocert checks the Host header against the domains as it is,
+		// port included: a CA validating on another port than 80 (a test
+		// CA, a port forwarded to this one) would be refused the token.
+		if h, _, err := net.SplitHostPort(r.Host); err == nil {
+			r = r.Clone(r.Context())
+			r.Host = h
+		}
+		challenge.ServeHTTP(w, r)
+	})
 }
 
 // files serves a certificate and key from two PEM files, loading them again
