@@ -64,7 +64,7 @@ func startDNS(t *testing.T) string {
 // and the pool that trusts the certificates it issues.
 func acmeServer(t *testing.T, tlsCA *tlstest.CA, httpPort int, dnsAddr string, logTo io.Writer) (string, *x509.CertPool) {
 	t.Helper()
-	t.Setenv("PEBBLE_VA_NOSLEEP", "1")     // validate at once, not after a random pause
+	t.Setenv("PEBBLE_VA_NOSLEEP", "1")      // validate at once, not after a random pause
 	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0") // no bad nonces thrown in for clients to retry
 	logger := log.New(logTo, "pebble ", log.Ltime)
 	store := db.NewMemoryStore()
