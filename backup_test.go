@@ -182,4 +182,3 @@ func readAll(t *testing.T, resp *http.Response) string {
 	}
 	return string(b)
 }
-

@@ -103,7 +103,6 @@ func execSQL(t *testing.T, db *gorm.DB, q string, args ...any) {
 	}
 }
 
-
 // TestVersion prints what an owner reports with a bug: version, commit,
 // Go and the schema the binary expects.
 func TestVersion(t *testing.T) {
