@@ -5,6 +5,8 @@ export GOTOOLCHAIN := go1.27.3
 GO      ?= go
 BIN     := bin/shopbus
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.commitID=$(COMMIT)
 # Packages whose tests exercise concurrency: run under the race detector.
 RACE_PKGS := . ./bus/... ./modules/... ./web/...
 
@@ -15,7 +17,7 @@ GOARCH  := $(shell $(GO) env GOARCH)
 .PHONY: build release run test suite test-postgres race vet fmt-check fuzz bench bench-quick bench-match vulncheck clean
 
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 # A versioned binary for this machine's platform and its SHA-256, in dist/:
 # shopbus-VERSION-OS-ARCH and shopbus-VERSION-OS-ARCH.sha256, which
@@ -23,7 +25,7 @@ build:
 # SQLite is C (cgo): build on the platform you ship to.
 release:
 	@mkdir -p dist
-	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o dist/shopbus-$(VERSION)-$(GOOS)-$(GOARCH) .
+	$(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o dist/shopbus-$(VERSION)-$(GOOS)-$(GOARCH) .
 	cd dist && sha256sum shopbus-$(VERSION)-$(GOOS)-$(GOARCH) > shopbus-$(VERSION)-$(GOOS)-$(GOARCH).sha256
 	@cat dist/shopbus-$(VERSION)-$(GOOS)-$(GOARCH).sha256
 	@./dist/shopbus-$(VERSION)-$(GOOS)-$(GOARCH) version

@@ -30,6 +30,11 @@ var defaultConfig []byte
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// commitID is set by make with -ldflags "-X main.commitID=...": the go
+// command's own record of the revision is missing in some checkouts (a
+// git worktree, a build in a container without .git).
+var commitID = ""
+
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -102,10 +107,13 @@ func versionCmd() *cobra.Command {
 	}
 }
 
-// commit is the revision the binary was built from, as the go command
-// records it when it builds inside a git checkout ("+dirty" when the work
-// tree had changes), or "unknown".
+// commit is the revision the binary was built from: as make passes it, or
+// as the go command records it when it builds inside a git checkout
+// ("+dirty" when the work tree had changes), or "unknown".
 func commit() string {
+	if commitID != "" {
+		return commitID
+	}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"
