@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +27,11 @@ var defaultConfig []byte
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
+
+// commitID is set by make with -ldflags "-X main.commitID=...": the go
+// command's own record of the revision is missing in some checkouts (a
+// git worktree, a build in a container without .git).
+var commitID = ""
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
@@ -79,17 +86,47 @@ func rootCmd() *cobra.Command {
 		return cfg, nil
 	}
 	root.AddCommand(serveCmd(load), migrateCmd(load), apikeyCmd(load), stockCmd(load), rulesCmd(load),
-		eventsCmd(load), dlqCmd(load), versionCmd())
+		eventsCmd(load), dlqCmd(load), backupCmd(load), restoreCmd(load), versionCmd())
 	return root
 }
 
 func versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version, its commit, the Go it was built with and the schema it expects",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "shopbus", version)
+			w := cmd.OutOrStdout()
+			fmt.Fprintln(w, "shopbus", version)
+			fmt.Fprintln(w, "commit ", commit())
+			fmt.Fprintln(w, "go     ", runtime.Version())
+			fmt.Fprintln(w, "schema ", schemaVersion())
 		},
 	}
+}
+
+// commit is the revision the binary was built from: as make passes it, or
+// as the go command records it when it builds inside a git checkout
+// ("+dirty" when the work tree had changes), or "unknown".
+func commit() string {
+	if commitID != "" {
+		return commitID
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	var rev, dirty string
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			rev = s.Value
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "+dirty"
+		}
+	}
+	if rev == "" {
+		return "unknown"
+	}
+	return rev + dirty
 }

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shopbus/shopbus/database"
+
 	"github.com/spf13/cobra"
 
 	"github.com/shopbus/shopbus/config"
@@ -43,6 +45,11 @@ func serveCmd(load loader) *cobra.Command {
 // database closes.
 func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, ready func(addr string)) error {
 	log := cfg.Log.Logger(stderr)
+	lock, err := database.LockShared(cfg.Database) // restore refuses while it is held
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("listen on %s: another program uses that address; choose another with http.addr or SHOPBUS_HTTP_ADDR: %w",
@@ -51,6 +58,11 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
+	ln, stopRedirect, err := listenTLS(ln, cfg.HTTP, log)
+	if err != nil {
+		return err
+	}
+	defer stopRedirect()
 	front := web.NewFront(log)
 	errs := make(chan error, 6)
 	go func() { errs <- front.Serve(ln) }()
@@ -80,8 +92,9 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	}
 
 	m := d.metrics
+	backups := newBackups(cfg, log, m)
 	dash, err := dashboard.New(dashboard.Deps{DB: d.db, Keys: d.keys, Orders: d.checkout, Journeys: d.Bus, Rules: d.Bus,
-		DeadLetters: d.Bus, Emails: d.Email, Stock: d.Inventory, Shipments: d.Shipping, Payments: d.Payment, Log: log})
+		DeadLetters: d.Bus, Emails: d.Email, Stock: d.Inventory, Shipments: d.Shipping, Payments: d.Payment, Backups: backups, Log: log})
 	if err != nil {
 		return err
 	}
@@ -132,7 +145,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	var workers sync.WaitGroup
 	purgeKeys := func(ctx context.Context) error { return every(ctx, time.Hour, srv.PurgeIdempotencyKeys) }
 	sweepStock := func(ctx context.Context) error { return d.Inventory.Run(ctx, log) }
-	for _, run := range []func(context.Context) error{d.Bus.Run, d.Email.Run, purgeKeys, sweepStock} {
+	for _, run := range []func(context.Context) error{d.Bus.Run, d.Email.Run, purgeKeys, sweepStock, backups.Run} {
 		workers.Go(func() {
 			if err := run(workCtx); err != nil {
 				errs <- err

@@ -19,10 +19,16 @@ import (
 	"github.com/shopbus/shopbus/web"
 )
 
-// openDB opens and migrates the database the config names.
+// openDB opens and migrates the database the config names. It refuses a
+// database a newer shopbus migrated, and on SQLite it backs the database up
+// before it applies a step to one that holds data.
 func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*database.DB, error) {
 	db, err := database.Open(cfg.Database)
 	if err != nil {
+		return nil, err
+	}
+	if err := beforeMigrating(ctx, cfg, db.DB, log); err != nil {
+		_ = db.Close()
 		return nil, err
 	}
 	applied, err := database.Migrate(ctx, db.DB, app.Migrations())

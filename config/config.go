@@ -20,6 +20,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/shopbus/shopbus/backup"
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/modules/email"
@@ -36,6 +37,7 @@ type Config struct {
 	Shipping shipping.Config  `yaml:"shipping"`
 	Rules    []bus.RuleConfig `yaml:"rules"`
 	Log      Log              `yaml:"log"`
+	Backup   backup.Config    `yaml:"backup"`
 
 	// BootstrapAPIKey, from SHOPBUS_BOOTSTRAP_API_KEY only, is stored as the
 	// admin key when none exists. It is never read from the file.
@@ -100,6 +102,15 @@ var Env = map[string]Override{
 			c.HTTP.RateLimit.RPS = rps
 		}
 	}},
+	"SHOPBUS_SMTP_USERNAME": {"mail.smtp_username", func(c *Config, v string) { c.Mail.SMTPUsername = v }},
+	// The password is a secret: a deployment keeps it out of the file
+	// (systemd's EnvironmentFile, a container's secret), and nothing logs it.
+	"SHOPBUS_SMTP_PASSWORD": {"mail.smtp_password", func(c *Config, v string) { c.Mail.SMTPPassword = v }},
+	"SHOPBUS_TLS_DOMAINS": {"http.tls.domains", func(c *Config, v string) {
+		c.HTTP.TLS.Domains = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
+	}},
+	"SHOPBUS_TLS_EMAIL":  {"http.tls.email", func(c *Config, v string) { c.HTTP.TLS.Email = v }},
+	"SHOPBUS_BACKUP_DIR": {"backup.dir", func(c *Config, v string) { c.Backup.Dir = v }},
 }
 
 // Load reads the configuration from path, or from embedded (the defaults
@@ -169,6 +180,12 @@ func (c *Config) SetDefaults() {
 	c.Mail.SetDefaults()
 	c.Bus.SetDefaults()
 	c.Delivery.SetDefaults()
+	c.HTTP.TLS.setCacheDefault(c.Database)
+	if c.Database.Driver == database.SQLite {
+		c.Backup.SetDefaults(c.Database.DSN)
+	} else {
+		c.Backup.SetDefaults("") // pg_dump's job: no folder of SQLite copies
+	}
 }
 
 // Validate checks every section, what can be checked without opening
@@ -187,6 +204,7 @@ func (c *Config) Validate() error {
 		{"delivery", c.Delivery.Validate},
 		{"shipping", c.Shipping.Validate},
 		{"log", c.Log.Validate},
+		{"backup", c.Backup.Validate},
 		{"rules", c.checkRules},
 	}
 	var errs []error

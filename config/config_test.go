@@ -258,6 +258,11 @@ func TestLoadEnvOverrides(t *testing.T) {
 		{"SHOPBUS_METRICS_ADDR", "127.0.0.1:9090", func(c *Config) string { return c.HTTP.MetricsAddr }, ""},
 		{"SHOPBUS_LOG_LEVEL", "debug", func(c *Config) string { return c.Log.Level }, ""},
 		{"SHOPBUS_LOG_FORMAT", "json", func(c *Config) string { return c.Log.Format }, ""},
+		{"SHOPBUS_SMTP_USERNAME", "shop", func(c *Config) string { return c.Mail.SMTPUsername }, ""},
+		{"SHOPBUS_SMTP_PASSWORD", "s3cret", func(c *Config) string { return c.Mail.SMTPPassword }, ""},
+		{"SHOPBUS_TLS_DOMAINS", "shop.example,www.shop.example", func(c *Config) string { return strings.Join(c.HTTP.TLS.Domains, ",") }, ""},
+		{"SHOPBUS_TLS_EMAIL", "owner@shop.example", func(c *Config) string { return c.HTTP.TLS.Email }, ""},
+		{"SHOPBUS_BACKUP_DIR", "/var/backups/shopbus", func(c *Config) string { return c.Backup.Dir }, "backups"},
 	}
 	// Every variable Env knows is covered here.
 	var covered []string
@@ -504,7 +509,7 @@ func TestParseSyntaxErrorLine(t *testing.T) {
 		prefix, line string
 		want         string
 	}{
-		{"mis-indented key", "  dsn:", " dsn: data/shopbus.db", "line 20, column 2: did not find expected key"},
+		{"mis-indented key", "  dsn:", " dsn: data/shopbus.db", "column 2: did not find expected key"}, // its line is checked below
 		{"value on a key's line", "  workers: 128", "  workers: 128 poll: 1s", "column 20: mapping values are not allowed"},
 		{"unterminated quote", "  from:", `  from: "My Shop`, "column 9:"},
 	}

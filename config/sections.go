@@ -24,8 +24,9 @@ type HTTP struct {
 	// AuthFailures limits failed authentications per client address.
 	AuthFailures AuthFailures `yaml:"auth_failures"`
 	// TrustedProxies are the CIDRs of reverse proxies whose X-Forwarded-For
-	// is believed. Empty: the client is the connection's peer, whatever
-	// headers say.
+	// and X-Forwarded-Proto are believed. Empty: the client is the
+	// connection's peer, and the request is HTTPS only if it came over TLS,
+	// whatever headers say.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// MaxInflightOrders bounds the order writes (new orders and state
 	// changes) waiting for their commit at once; past it they are refused
@@ -34,6 +35,8 @@ type HTTP struct {
 	// CORSAllowOrigins lets storefronts on these origins call the API from
 	// the browser. Empty: no CORS headers.
 	CORSAllowOrigins []string `yaml:"cors_allow_origins"`
+	// TLS serves HTTPS on Addr.
+	TLS TLS `yaml:"tls"`
 }
 
 // RateLimit is a token bucket: RPS requests a second, Burst at once.
@@ -49,11 +52,15 @@ type AuthFailures struct {
 	Burst     int `yaml:"burst"`
 }
 
-// SetDefaults listens on :8080, waits 10s for work in flight on a stop,
-// and gives a rate limit without a burst twice its rate.
+// SetDefaults listens on :8080 (:443 with TLS on), waits 10s for work in
+// flight on a stop, and gives a rate limit without a burst twice its rate.
 func (h *HTTP) SetDefaults() {
+	h.TLS.SetDefaults()
 	if h.Addr == "" {
 		h.Addr = ":8080"
+		if h.TLS.On() {
+			h.Addr = ":443"
+		}
 	}
 	if h.ShutdownTimeout == 0 {
 		h.ShutdownTimeout = 10 * time.Second
@@ -65,7 +72,7 @@ func (h *HTTP) SetDefaults() {
 
 // Validate checks the limits and the proxies' CIDRs.
 func (h HTTP) Validate() error {
-	var errs []error
+	errs := []error{h.TLS.Validate()}
 	if h.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("http.shutdown_timeout must not be negative"))
 	}

@@ -39,6 +39,10 @@ type Metrics struct {
 	deliveryDuration *prometheus.HistogramVec
 	emails           *prometheus.CounterVec
 	inflightOrders   prometheus.Gauge
+	backups          *prometheus.CounterVec
+	backupDuration   prometheus.Gauge
+	newestBackup     prometheus.Gauge
+	newestBackupSize prometheus.Gauge
 }
 
 // New registers every collector, with the Go runtime's and the process's.
@@ -76,7 +80,21 @@ func New(backlogs Backlogs) *Metrics {
 			Name: "shopbus_orders_inflight",
 			Help: "Order writes waiting for their commit; at http.max_inflight_orders more are refused with 503.",
 		}),
+		backups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopbus_backups_total", Help: "Scheduled backups taken, by outcome: ok or failed.",
+		}, []string{"outcome"}),
+		backupDuration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shopbus_backup_last_duration_seconds", Help: "Time the last scheduled backup took.",
+		}),
+		newestBackup: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shopbus_backup_newest_timestamp_seconds",
+			Help: "When the newest backup in backup.dir was taken (Unix time); 0: there is none. Alert on time() minus this.",
+		}),
+		newestBackupSize: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shopbus_backup_newest_bytes", Help: "Size of the newest backup in backup.dir.",
+		}),
 	}
+	m.reg.MustRegister(m.backups, m.backupDuration, m.newestBackup, m.newestBackupSize)
 	m.reg.MustRegister(m.inflightOrders, m.httpRequests, m.httpDuration, m.events, m.matches, m.deliveries, m.deliveryDuration, m.emails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		backlogCollector{backlogs})
@@ -96,6 +114,22 @@ func (m *Metrics) ObserveHTTP(method, route string, status int, took time.Durati
 
 // InflightOrders sets the order writes waiting for their commit.
 func (m *Metrics) InflightOrders(n int) { m.inflightOrders.Set(float64(n)) }
+
+// BackedUp counts a scheduled backup's outcome and its time.
+func (m *Metrics) BackedUp(outcome string, took time.Duration) {
+	m.backups.WithLabelValues(outcome).Inc()
+	m.backupDuration.Set(took.Seconds())
+}
+
+// NewestBackup sets the newest backup's time and size.
+func (m *Metrics) NewestBackup(at time.Time, size int64) {
+	if at.IsZero() {
+		m.newestBackup.Set(0)
+	} else {
+		m.newestBackup.Set(float64(at.UnixNano()) / 1e9)
+	}
+	m.newestBackupSize.Set(float64(size))
+}
 
 // Routed counts an event and the rules it matched.
 func (m *Metrics) Routed(source, detailType string, rules []string) {

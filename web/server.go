@@ -93,7 +93,8 @@ func New(d Deps, cfg config.HTTP) (*Server, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
-	e.Use(unescapeParams, sanitizeRequestID, middleware.RequestID(), s.observe, s.recoverer(), middleware.Secure())
+	e.SchemeExtractor = schemeExtractor(cfg.TrustedProxies)
+	e.Use(unescapeParams, sanitizeRequestID, middleware.RequestID(), s.observe, s.recoverer(), secureHeaders())
 	if len(cfg.CORSAllowOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  cfg.CORSAllowOrigins,

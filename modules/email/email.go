@@ -50,6 +50,7 @@ type Config struct {
 	SMTPUsername string `yaml:"smtp_username"` // empty: no SMTP AUTH
 	SMTPPassword string `yaml:"smtp_password"`
 	SMTPTLS      string `yaml:"smtp_tls"`      // "none" (default, for local relays), "starttls", "tls"
+	SMTPCAFile   string `yaml:"smtp_ca_file"`  // a CA (PEM) trusted for the server's certificate, besides the system's
 	Dir          string `yaml:"mail_dir"`      // where .eml files go when no SMTP is configured
 	TemplatesDir string `yaml:"templates_dir"` // optional folder overriding the embedded templates by file name
 	OwnerEmail   string `yaml:"owner_email"`   // the shop owner, who receives alerts

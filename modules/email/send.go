@@ -3,10 +3,13 @@ package email
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -105,6 +108,13 @@ func newClient(cfg Config) (*gomail.Client, error) {
 	case "tls":
 		opts = append(opts, gomail.WithSSL())
 	}
+	if cfg.SMTPTLS == "starttls" || cfg.SMTPTLS == "tls" {
+		tc, err := smtpTLSConfig(host, cfg.SMTPCAFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, gomail.WithTLSConfig(tc))
+	}
 	if cfg.SMTPUsername != "" {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
 			gomail.WithUsername(cfg.SMTPUsername), gomail.WithPassword(cfg.SMTPPassword))
@@ -114,6 +124,28 @@ func newClient(cfg Config) (*gomail.Client, error) {
 		return nil, fmt.Errorf("%w: smtp: %w", ErrInvalidConfig, err)
 	}
 	return c, nil
+}
+
+// smtpTLSConfig verifies the server's certificate for host against the
+// system's roots, and the CA in caFile too when one is named.
+func smtpTLSConfig(host, caFile string) (*tls.Config, error) {
+	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return tc, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: smtp_ca_file: %w", ErrInvalidConfig, err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%w: smtp_ca_file %s holds no PEM certificate", ErrInvalidConfig, caFile)
+	}
+	tc.RootCAs = pool
+	return tc, nil
 }
 
 // session is one sender's SMTP connection, kept open between sends: a dial
@@ -137,7 +169,7 @@ func (ss *session) send(ctx context.Context, m *gomail.Msg, messageID string) er
 			conn, err := s.client.DialToSMTPClientWithContext(dialCtx)
 			cancel()
 			if err != nil {
-				return fmt.Errorf("dial %s: %w", s.cfg.SMTPAddr, err)
+				return dialError(s.cfg.SMTPAddr, err)
 			}
 			ss.conn, fresh = conn, true
 		}
@@ -156,6 +188,18 @@ func (ss *session) send(ctx context.Context, m *gomail.Msg, messageID string) er
 			return fmt.Errorf("send: %w", err)
 		}
 	}
+}
+
+// dialError says why a connection could not be opened. A 5xx reply while
+// opening it (a wrong password's 535, a refused sender host) is the
+// server's final word, so it is permanent; a refused connection or an
+// untrusted certificate may be fixed, and is retried.
+func dialError(addr string, err error) error {
+	var reply *textproto.Error
+	if errors.As(err, &reply) && reply.Code >= 500 && reply.Code < 600 {
+		return fmt.Errorf("%w: dial %s: %w", errPermanent, addr, err)
+	}
+	return fmt.Errorf("dial %s: %w", addr, err)
 }
 
 // close ends the SMTP session, if one is open.

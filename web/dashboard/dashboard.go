@@ -27,6 +27,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
+	"github.com/shopbus/shopbus/backup"
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/modules/checkout"
 	"github.com/shopbus/shopbus/modules/email"
@@ -98,6 +99,11 @@ type Payments interface {
 	Get(ctx context.Context, orderID string) (payment.Payment, error)
 }
 
+// Backups tell how the backups stand (backup.Scheduler).
+type Backups interface {
+	Status() backup.Status
+}
+
 // Deps are what the dashboard reads and acts through.
 type Deps struct {
 	// DB holds the sessions (Migrations).
@@ -111,7 +117,9 @@ type Deps struct {
 	Stock       Stock
 	Shipments   Shipments
 	Payments    Payments
-	Log         *slog.Logger
+	// Backups, if set, are shown on the flow page.
+	Backups Backups
+	Log     *slog.Logger
 }
 
 // Dashboard serves the pages under /dashboard.
@@ -248,6 +256,8 @@ type view struct {
 	// Live is the page's stream of updates (live.go), or empty.
 	Live string
 	Data any
+	// Backup, on the pages that show it, is how the backups stand.
+	Backup *backup.Status
 }
 
 // render executes a page into a buffer first, so a template error becomes

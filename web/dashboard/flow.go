@@ -48,7 +48,12 @@ func (d *Dashboard) flowPage(c echo.Context) error {
 		flows = append(flows, f)
 	}
 	s, _ := current(c)
-	return d.render(c, http.StatusOK, "flow", view{Title: "Flow", Section: "flow", User: s.KeyName, CSRF: s.CSRF, Data: flows})
+	v := view{Title: "Flow", Section: "flow", User: s.KeyName, CSRF: s.CSRF, Data: flows}
+	if d.Backups != nil {
+		st := d.Backups.Status()
+		v.Backup = &st
+	}
+	return d.render(c, http.StatusOK, "flow", v)
 }
 
 // accepted lists what a pattern's top-level field accepts, as written: a

@@ -141,15 +141,16 @@ func sameToken(got, want string) bool {
 }
 
 // cookie is HttpOnly (no script reads it), SameSite=Strict (no other site's
-// page sends it) and Secure when the request came over TLS. A negative age
-// deletes it.
+// page sends it) and Secure when the request came over HTTPS: TLS of its
+// own, or a trusted proxy's X-Forwarded-Proto (the gateway's
+// SchemeExtractor). A negative age deletes it.
 func cookie(c echo.Context, name, value string, age time.Duration) *http.Cookie {
 	maxAge := int(age.Seconds())
 	if age < 0 {
 		value, maxAge = "", -1
 	}
 	return &http.Cookie{Name: name, Value: value, Path: cookiePath, MaxAge: maxAge,
-		HttpOnly: true, Secure: c.IsTLS(), SameSite: http.SameSiteStrictMode}
+		HttpOnly: true, Secure: c.Scheme() == "https", SameSite: http.SameSiteStrictMode}
 }
 
 // startSession opens a session for the key known by keyRef and gives the

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"strings"
 	"time"
@@ -22,6 +23,35 @@ var funcs = template.FuncMap{
 	"human":      func(state string) string { return strings.ReplaceAll(state, "_", " ") },
 	"mailSymbol": mailSymbol,
 	"neg":        func(n int64) int64 { return -n },
+	"size":       size,
+	"period":     period,
+}
+
+// size is a byte count as a person reads it: 512 B, 3.1 MB.
+func size(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, prefixes := float64(n)/unit, "kMGT"
+	i := 0
+	for f >= unit && i < len(prefixes)-1 {
+		f /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %cB", f, prefixes[i])
+}
+
+// period is a duration without its zero tails: 6h, 90m, 1h30m.
+func period(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // pretty indents JSON for reading; what is not JSON is shown as it is.

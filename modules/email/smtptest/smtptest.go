@@ -4,6 +4,7 @@
 package smtptest
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"mime"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -28,31 +30,54 @@ type Message struct {
 // Server is an SMTP server listening on loopback.
 type Server struct {
 	addr  string
+	opts  Options
 	srv   *smtp.Server
 	delay time.Duration
 
-	mu     sync.Mutex
-	msgs   []Message
-	conns  int
-	refuse *smtp.SMTPError // answers every RCPT TO, when set
+	mu       sync.Mutex
+	msgs     []Message
+	conns    int
+	authFail int
+	refuse   *smtp.SMTPError // answers every RCPT TO, when set
 }
 
 // Start serves SMTP on addr ("127.0.0.1:0" for any free port) until Close
 // or the end of the test.
-func Start(t testing.TB, addr string) *Server {
+func Start(t testing.TB, addr string) *Server { return StartWith(t, addr, Options{}) }
+
+// Options make a stricter server, as a provider's submission port is.
+type Options struct {
+	// TLS, if set, is offered with STARTTLS or, with Implicit, spoken from
+	// the first byte (port 465's "SMTPS").
+	TLS      *tls.Config
+	Implicit bool
+	// RequireTLS refuses MAIL FROM until the session speaks TLS (530).
+	RequireTLS bool
+	// Users, if set, makes AUTH PLAIN required before MAIL FROM, offered
+	// only over TLS when TLS is set, and accepts these passwords.
+	Users map[string]string
+}
+
+// StartWith serves SMTP as Start does, with opts.
+func StartWith(t testing.TB, addr string, opts Options) *Server {
 	t.Helper()
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{addr: l.Addr().String()}
-	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+	s := &Server{addr: l.Addr().String(), opts: opts}
+	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		s.mu.Lock()
 		s.conns++
 		s.mu.Unlock()
-		return &session{srv: s}, nil
+		return &session{srv: s, conn: c}, nil
 	}))
 	s.srv.Domain = "localhost"
+	s.srv.TLSConfig = opts.TLS
+	s.srv.AllowInsecureAuth = opts.TLS == nil
+	if opts.TLS != nil && opts.Implicit {
+		l = tls.NewListener(l, opts.TLS)
+	}
 	go s.srv.Serve(l)
 	t.Cleanup(s.Close)
 	return s
@@ -98,15 +123,53 @@ func (s *Server) Connections() int {
 	return s.conns
 }
 
+// AuthFailures counts the AUTH attempts refused.
+func (s *Server) AuthFailures() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.authFail
+}
+
 type session struct {
-	srv *Server
-	msg Message
+	srv    *Server
+	conn   *smtp.Conn
+	msg    Message
+	authed bool
 }
 
 func (s *session) Reset()        { s.msg = Message{} }
 func (s *session) Logout() error { return nil }
 
+func (s *session) AuthMechanisms() []string {
+	if s.srv.opts.Users == nil {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	if mech != sasl.Plain || s.srv.opts.Users == nil {
+		return nil, smtp.ErrAuthUnknownMechanism
+	}
+	return sasl.NewPlainServer(func(_, username, password string) error {
+		if want, ok := s.srv.opts.Users[username]; !ok || want != password {
+			s.srv.mu.Lock()
+			s.srv.authFail++
+			s.srv.mu.Unlock()
+			return smtp.ErrAuthFailed
+		}
+		s.authed = true
+		return nil
+	}), nil
+}
+
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	if _, isTLS := s.conn.TLSConnectionState(); s.srv.opts.RequireTLS && !isTLS {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Must issue a STARTTLS command first"}
+	}
+	if s.srv.opts.Users != nil && !s.authed {
+		return smtp.ErrAuthRequired
+	}
 	s.msg.From = from
 	return nil
 }
