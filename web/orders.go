@@ -12,12 +12,12 @@ import (
 )
 
 func (s *Server) createOrder(c echo.Context) error {
-	var in checkout.NewOrder
-	if err := bind(c, &in); err != nil {
+	in, err := input[checkout.NewOrder](c)
+	if err != nil {
 		return err
 	}
 	annotate(c, "order_id", in.OrderID)
-	acc, err := s.Checkout.Place(c.Request().Context(), in)
+	acc, err := s.Checkout.Place(c.Request().Context(), *in)
 	if err != nil {
 		return err
 	}
@@ -26,11 +26,14 @@ func (s *Server) createOrder(c echo.Context) error {
 	return c.JSON(http.StatusCreated, acc)
 }
 
+// stateChange is the body of POST /v1/orders/{id}/state.
+type stateChange struct {
+	OrderState string `json:"order_state"`
+}
+
 func (s *Server) changeState(c echo.Context) error {
-	var in struct {
-		OrderState string `json:"order_state"`
-	}
-	if err := bind(c, &in); err != nil {
+	in, err := input[stateChange](c)
+	if err != nil {
 		return err
 	}
 	annotate(c, "order_id", c.Param("id"))

@@ -87,7 +87,11 @@ func New(d Deps, cfg config.HTTP) (*Server, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
-	e.Use(unescapeParams, sanitizeRequestID, middleware.RequestID(), s.observe, s.recoverer(), middleware.Secure())
+	e.Use(unescapeParams, sanitizeRequestID, middleware.RequestID(), s.observe, s.recoverer(), middleware.Secure(),
+		paceBodies(cfg.BodyMinRate, cfg.BodyGrace))
+	if cfg.MaxOpenRequestsPerAddress > 0 {
+		e.Use(openPerAddress(cfg.MaxOpenRequestsPerAddress))
+	}
 	if len(cfg.CORSAllowOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  cfg.CORSAllowOrigins,
@@ -112,15 +116,24 @@ func New(d Deps, cfg config.HTTP) (*Server, error) {
 	if cfg.RateLimit.RPS > 0 {
 		auth = append(auth, keyRateLimit(cfg.RateLimit.RPS, cfg.RateLimit.Burst))
 	}
+	if cfg.MaxOpenRequestsPerKey > 0 {
+		auth = append(auth, openPerKey(cfg.MaxOpenRequestsPerKey))
+	}
 	guard := func(scope string, more ...echo.MiddlewareFunc) []echo.MiddlewareFunc {
 		return slices.Concat(auth, []echo.MiddlewareFunc{require(scope)}, more)
 	}
-	writes := []echo.MiddlewareFunc{s.Idempotent}
+	// An order write reads and checks its body first (admit), and only
+	// then may take a slot (shed) and its Idempotency-Key: a slot is held
+	// while the write waits for the writer, never while a client uploads.
+	var slots []echo.MiddlewareFunc // one bound shared by both routes
 	if cfg.MaxInflightOrders > 0 {
-		writes = append([]echo.MiddlewareFunc{s.shed(cfg.MaxInflightOrders)}, writes...)
+		slots = append(slots, s.shed(cfg.MaxInflightOrders))
 	}
-	v1.POST("/orders", s.createOrder, guard(ScopeOrdersWrite, writes...)...)
-	v1.POST("/orders/:id/state", s.changeState, guard(ScopeOrdersWrite, writes...)...)
+	writes := func(admitted echo.MiddlewareFunc) []echo.MiddlewareFunc {
+		return slices.Concat([]echo.MiddlewareFunc{idempotencyHeader, admitted}, slots, []echo.MiddlewareFunc{s.Idempotent})
+	}
+	v1.POST("/orders", s.createOrder, guard(ScopeOrdersWrite, writes(admit((*checkout.NewOrder).Validate))...)...)
+	v1.POST("/orders/:id/state", s.changeState, guard(ScopeOrdersWrite, writes(admit[stateChange](nil))...)...)
 	v1.GET("/orders", s.listOrders, guard(ScopeOrdersRead)...)
 	v1.GET("/orders/:id", s.getOrder, guard(ScopeOrdersRead)...)
 	v1.PUT("/inventory/:sku", s.setStock, guard(ScopeAdmin)...)
@@ -195,6 +208,9 @@ func readBody(c echo.Context) ([]byte, error) {
 		if errors.As(err, &mbe) || (errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge) {
 			return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the body is larger than 1 MiB (1,048,576 bytes)")
 		}
+		if errors.Is(err, errTooSlow) {
+			return nil, errTooSlow
+		}
 		return nil, echo.NewHTTPError(http.StatusBadRequest, "unreadable body: "+err.Error())
 	}
 	return body, nil
@@ -209,6 +225,11 @@ func bind(c echo.Context, v any) error {
 	if err != nil {
 		return err
 	}
+	return decode(body, v)
+}
+
+// decode is bind for a body already read.
+func decode(body []byte, v any) error {
 	if err := noNulls(body); err != nil {
 		return err
 	}
