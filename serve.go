@@ -43,10 +43,12 @@ func serveCmd(load loader) *cobra.Command {
 // database closes.
 func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, ready func(addr string)) error {
 	log := newLogger(cfg.Log, stderr)
+	web.RaiseOpenFileLimit(log)
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
+	ln = web.LimitListener(ln, cfg.HTTP, log)
 	front := web.NewFront(log)
 	errs := make(chan error, 6)
 	go func() { errs <- front.Serve(ln) }()
