@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Packages whose tests exercise concurrency: run under the race detector.
 RACE_PKGS := . ./bus/... ./modules/... ./web/...
 
-.PHONY: build run test suite test-postgres race vet fmt-check fuzz bench bench-quick bench-match vulncheck clean
+.PHONY: build run test suite test-postgres race vet fmt-check fuzz bench bench-quick bench-match bench-hostile vulncheck clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
@@ -65,6 +65,13 @@ bench:
 # A short run of the same (about 2 minutes; `make bench` takes 15 to 22).
 bench-quick:
 	$(GO) run ./bench -quick $(BENCHFLAGS)
+
+# The attacks of issue 17 (slow bodies, a 20,000-connection flood) against
+# a fresh shopbus each, with a well-behaved client ordering meanwhile:
+# its p99, /healthz's p99 and RSS before, during and 30 s after (about 4
+# minutes; bench/hostile). BENCHFLAGS passes flags, e.g. '-only flood'.
+bench-hostile:
+	$(GO) run ./bench/hostile $(BENCHFLAGS)
 
 # The pattern matcher's micro-benchmark.
 bench-match:
