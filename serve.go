@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/config"
 	"github.com/shopbus/shopbus/web"
 	"github.com/shopbus/shopbus/web/dashboard"
@@ -78,13 +79,14 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	}
 
 	m := a.metrics
+	dead := bus.DLQ{a.bus, a.email} // dead deliveries and failed emails, listed and redriven as one
 	dash, err := dashboard.New(dashboard.Deps{DB: a.db, Keys: a.keys, Orders: a.checkout, Journeys: a.bus, Rules: a.bus,
-		DeadLetters: a.bus, Emails: a.email, Stock: a.inventory, Log: log})
+		DeadLetters: dead, Emails: a.email, Stock: a.inventory, Log: log})
 	if err != nil {
 		return err
 	}
 	srv, err := web.New(web.Deps{DB: a.db, Keys: a.keys, Bus: a.bus, Checkout: a.checkout,
-		Inventory: a.inventory, Email: a.email, Log: log, Metrics: m, Dashboard: dash}, cfg.HTTP)
+		Inventory: a.inventory, Email: a.email, Log: log, Metrics: m, Dashboard: dash, DeadLetters: dead}, cfg.HTTP)
 	if err != nil {
 		return err
 	}

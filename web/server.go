@@ -49,6 +49,16 @@ type Deps struct {
 	// Dashboard, when set, adds the browser dashboard's routes under
 	// /dashboard (web/dashboard).
 	Dashboard interface{ Register(e *echo.Echo) }
+	// DeadLetters are what /v1/dlq lists and redrives: every kind
+	// (bus.DLQ of the bus and the email module); unset, the bus's alone.
+	DeadLetters DeadLetters
+}
+
+// DeadLetters are the dead letters of every kind (bus.DLQ).
+type DeadLetters interface {
+	DeadLetters(ctx context.Context, target string, limit int) ([]bus.DeadLetter, error)
+	DeadLetter(ctx context.Context, kind string, id int64) (bus.DeadLetter, error)
+	Redrive(ctx context.Context, r bus.Redrive) (int64, error)
 }
 
 // ipExtractor believes X-Forwarded-For only from trusted proxies, so a
@@ -82,6 +92,9 @@ const maxBody = "1MiB"
 // cfg, which is expected to have passed Validate (config.Load makes sure).
 func New(d Deps, cfg config.HTTP) (*Server, error) {
 	perMinute, burst := cmp.Or(cfg.AuthFailures.PerMinute, 10), cmp.Or(cfg.AuthFailures.Burst, 20)
+	if d.DeadLetters == nil && d.Bus != nil {
+		d.DeadLetters = bus.DLQ{d.Bus}
+	}
 	s := &Server{Deps: d, log: d.Log, echo: echo.New(), failures: newFailures(perMinute, burst)}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
