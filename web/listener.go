@@ -34,7 +34,10 @@ func LimitListener(l net.Listener, cfg config.HTTP, log *slog.Logger) net.Listen
 	}
 	if files, ok := openFileLimit(); ok {
 		fit := max(int(min(files, 1<<30))-fdReserve, 64)
-		if ll.max == 0 || ll.max > fit {
+		switch {
+		case ll.max == 0: // no bound asked for, but past this one accept fails
+			ll.max = fit
+		case ll.max > fit:
 			log.Warn("web: http.max_connections lowered to fit the open-file limit",
 				"max_connections", fit, "configured", cfg.MaxConnections, "open_file_limit", files)
 			ll.max = fit
