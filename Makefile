@@ -14,7 +14,7 @@ RACE_PKGS := . ./bus/... ./modules/... ./web/...
 GOOS    := $(shell $(GO) env GOOS)
 GOARCH  := $(shell $(GO) env GOARCH)
 
-.PHONY: build release run test suite test-postgres race vet fmt-check fuzz bench bench-quick bench-match vulncheck clean
+.PHONY: build release run test suite test-postgres race vet fmt-check fuzz bench bench-quick bench-match bench-hostile vulncheck clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
@@ -82,6 +82,13 @@ bench:
 # A short run of the same (about 2 minutes; `make bench` takes 15 to 22).
 bench-quick:
 	$(GO) run ./bench -quick $(BENCHFLAGS)
+
+# The attacks of issue 17 (slow bodies, a 20,000-connection flood) against
+# a fresh shopbus each, with a well-behaved client ordering meanwhile:
+# its p99, /healthz's p99 and RSS before, during and 30 s after (about 4
+# minutes; bench/hostile). BENCHFLAGS passes flags, e.g. '-only flood'.
+bench-hostile:
+	$(GO) run ./bench/hostile $(BENCHFLAGS)
 
 # The pattern matcher's micro-benchmark.
 bench-match:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,34 +18,38 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/modules/email"
 )
 
-// withRecords runs fn with the bus's records in the configured database:
-// the dead letters need neither the rules nor the modules.
-func withRecords(cmd *cobra.Command, load loader, fn func(ctx context.Context, r *bus.Records) error) error {
+// withRecords runs fn with the dead letters of every kind in the
+// configured database, the bus's dead deliveries and the email module's
+// failed emails: they need neither the rules nor the modules. A redrive
+// is picked up by the running instances at their next poll.
+func withRecords(cmd *cobra.Command, load loader, fn func(ctx context.Context, q bus.DLQ) error) error {
 	return withDB(cmd, load, func(ctx context.Context, _ *config.Config, db *gorm.DB, log *slog.Logger) error {
-		return fn(ctx, bus.NewRecords(db, log))
+		return fn(ctx, bus.DLQ{bus.NewRecords(db, log), email.NewRecords(db)})
 	})
 }
 
 func dlqCmd(load loader) *cobra.Command {
-	cmd := &cobra.Command{Use: "dlq", Short: "Inspect and redrive dead deliveries"}
+	cmd := &cobra.Command{Use: "dlq", Short: "Inspect and redrive dead deliveries and failed emails"}
 	var target string
 	var limit int
 	list := &cobra.Command{
 		Use:   "list [--target T]",
-		Short: "List dead deliveries, oldest first",
+		Short: "List dead deliveries and failed emails, oldest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withRecords(cmd, load, func(ctx context.Context, r *bus.Records) error {
-				dead, err := r.DeadLetters(ctx, target, limit)
+			return withRecords(cmd, load, func(ctx context.Context, q bus.DLQ) error {
+				dead, err := q.DeadLetters(ctx, target, limit)
 				if err != nil {
 					return err
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "ID\tTARGET\tRULE\tORDER\tATTEMPTS\tDIED\tLAST ERROR")
+				fmt.Fprintln(w, "ID\tKIND\tTARGET\tRULE\tORDER\tATTEMPTS\tDIED\tLAST ERROR")
 				for _, d := range dead {
-					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Target, d.Rule, d.OrderID, d.Attempts,
+					rule := cmp.Or(d.Rule, d.Template) // an email has its template where a delivery has its rule
+					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Kind, d.Target, rule, d.OrderID, d.Attempts,
 						d.DiedAt.Format(time.RFC3339), oneLine(d.LastError, 80))
 				}
 				return w.Flush()
@@ -53,17 +58,18 @@ func dlqCmd(load loader) *cobra.Command {
 	}
 	list.Flags().StringVar(&target, "target", "", "only this target")
 	list.Flags().IntVar(&limit, "limit", 100, "at most this many")
+	var showKind string
 	show := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show a dead delivery with its payload and every error",
+		Use:   "show ID [--kind email]",
+		Short: "Show a dead delivery (or failed email) with its payload and every error",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ids, err := parseIDs(args)
 			if err != nil {
 				return err
 			}
-			return withRecords(cmd, load, func(ctx context.Context, r *bus.Records) error {
-				d, err := r.DeadLetter(ctx, ids[0])
+			return withRecords(cmd, load, func(ctx context.Context, q bus.DLQ) error {
+				d, err := q.DeadLetter(ctx, showKind, ids[0])
 				if err != nil {
 					return err
 				}
@@ -73,23 +79,28 @@ func dlqCmd(load loader) *cobra.Command {
 			})
 		},
 	}
-	var redriveTarget string
+	show.Flags().StringVar(&showKind, "kind", bus.KindDelivery, "the dead letter's kind: delivery or email")
+	var redriveTarget, redriveKind string
 	var all bool
 	redrive := &cobra.Command{
-		Use:   "redrive (ID... | --target T | --all)",
-		Short: "Send dead deliveries again, with a fresh retry budget",
+		Use:   "redrive (ID... | --target T | --all) [--kind email]",
+		Short: "Send dead deliveries and failed emails again, with a fresh retry budget",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ids, err := parseIDs(args)
 			if err != nil {
 				return err
 			}
-			return withRecords(cmd, load, func(ctx context.Context, r *bus.Records) error {
-				n, err := r.Redrive(ctx, bus.Redrive{IDs: ids, Target: redriveTarget, All: all})
+			return withRecords(cmd, load, func(ctx context.Context, q bus.DLQ) error {
+				n, err := q.Redrive(ctx, bus.Redrive{IDs: ids, Target: redriveTarget, All: all, Kind: redriveKind})
 				if err != nil {
 					return err
 				}
 				if int64(len(ids)) > n {
-					fmt.Fprintf(cmd.OutOrStdout(), "redriven: %d of %d (the others are not dead deliveries)\n", n, len(ids))
+					what := "dead deliveries"
+					if redriveKind == email.DeadLetterKind {
+						what = "failed emails"
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "redriven: %d of %d (the others are not %s)\n", n, len(ids), what)
 					return nil
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "redriven: %d\n", n)
@@ -98,7 +109,8 @@ func dlqCmd(load loader) *cobra.Command {
 		},
 	}
 	redrive.Flags().StringVar(&redriveTarget, "target", "", "every dead delivery of this target")
-	redrive.Flags().BoolVar(&all, "all", false, "every dead delivery")
+	redrive.Flags().BoolVar(&all, "all", false, "every dead delivery and failed email")
+	redrive.Flags().StringVar(&redriveKind, "kind", "", "only this kind: delivery or email (IDs name deliveries unless it says email)")
 	cmd.AddCommand(list, show, redrive)
 	return cmd
 }
@@ -108,7 +120,7 @@ func parseIDs(args []string) ([]int64, error) {
 	for _, a := range args {
 		id, err := strconv.ParseInt(a, 10, 64)
 		if err != nil || id < 1 {
-			return nil, fault.Errorf(fault.Invalid, "%q is not a delivery ID", a)
+			return nil, fault.Errorf(fault.Invalid, "%q is not a dead letter's ID", a)
 		}
 		ids = append(ids, id)
 	}

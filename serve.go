@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/config"
 	"github.com/shopbus/shopbus/web"
 	"github.com/shopbus/shopbus/web/dashboard"
@@ -50,6 +51,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		return err
 	}
 	defer lock.Release()
+	web.RaiseOpenFileLimit(log)
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("listen on %s: another program uses that address; choose another with http.addr or SHOPBUS_HTTP_ADDR: %w",
@@ -58,6 +60,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
+	ln = web.LimitListener(ln, cfg.HTTP, log)
 	ln, stopRedirect, err := listenTLS(ln, cfg.HTTP, log)
 	if err != nil {
 		return err
@@ -93,13 +96,14 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 
 	m := d.metrics
 	backups := newBackups(cfg, log, m)
+	dead := bus.DLQ{d.Bus, d.Email} // dead deliveries and failed emails, listed and redriven as one
 	dash, err := dashboard.New(dashboard.Deps{DB: d.db, Keys: d.keys, Orders: d.checkout, Journeys: d.Bus, Rules: d.Bus,
-		DeadLetters: d.Bus, Emails: d.Email, Stock: d.Inventory, Shipments: d.Shipping, Payments: d.Payment, Backups: backups, Log: log})
+		DeadLetters: dead, Emails: d.Email, Stock: d.Inventory, Shipments: d.Shipping, Payments: d.Payment, Backups: backups, Log: log})
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Deps{DB: d.db, Keys: d.keys, Bus: d.Bus, Checkout: d.checkout,
-		Inventory: d.Inventory, Email: d.Email, Shipments: d.Shipping, Payments: d.Payment, Log: log, Metrics: m, Dashboard: dash}, cfg.HTTP)
+	srv, err := web.New(web.Deps{DB: d.db, Keys: d.keys, Bus: d.Bus, Checkout: d.checkout, Inventory: d.Inventory,
+		Email: d.Email, Shipments: d.Shipping, Payments: d.Payment, Log: log, Metrics: m, Dashboard: dash, DeadLetters: dead}, cfg.HTTP)
 	if err != nil {
 		return err
 	}

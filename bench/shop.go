@@ -24,7 +24,8 @@ type shopbus struct {
 
 // startShopbus serves the built-in config.yaml from a fresh folder under
 // tmp, mailing smtpAddr, with the rate limit off (it would cap the
-// benchmark at 100 req/s per key), and waits for /readyz.
+// benchmark at 100 req/s per key) and the bounds per client off, and
+// waits for /readyz.
 func startShopbus(ctx context.Context, bin, tmp, name, smtpAddr string, dir string) (*shopbus, error) {
 	if dir == "" {
 		var err error
@@ -44,6 +45,11 @@ func startShopbus(ctx context.Context, bin, tmp, name, smtpAddr string, dir stri
 		"SHOPBUS_MAIL_DIR=" + filepath.Join(dir, "mail"),
 		"SHOPBUS_BOOTSTRAP_API_KEY=" + benchKey,
 		"SHOPBUS_RATE_LIMIT_RPS=0",
+		// The journey sends up to -max-inflight requests at once from one
+		// address with one key: a load generator, not a client to bound.
+		"SHOPBUS_MAX_CONNECTIONS_PER_ADDRESS=0",
+		"SHOPBUS_MAX_OPEN_REQUESTS_PER_KEY=0",
+		"SHOPBUS_MAX_OPEN_REQUESTS_PER_ADDRESS=0",
 	}
 	p, err := startProc("shopbus", bin, dir, addr, filepath.Join(dir, "shopbus.log"), []string{"serve"}, env)
 	if err != nil {

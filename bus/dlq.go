@@ -19,14 +19,21 @@ var (
 	ErrBadRedrive = fault.New(fault.Invalid, "redrive: name delivery IDs, a target, or all (exactly one)")
 )
 
-// DeadLetter is a delivery that ran out of retries, with everything needed
-// to understand it and send it again.
+// DeadLetter is work that ran out of retries, with everything needed to
+// understand it and send it again: a delivery the bus gave up on, or
+// another kind of work a DeadLetterSource keeps (an email the email module
+// could not send). ID is unique within its Kind.
 type DeadLetter struct {
-	ID        int64           `json:"id"`
-	EventID   string          `json:"event_id"`
-	OrderID   string          `json:"order_id,omitempty"`
-	Rule      string          `json:"rule"`
-	Target    string          `json:"target"`
+	ID   int64  `json:"id"`
+	Kind string `json:"kind"` // KindDelivery, or the kind of its source
+	// EventID and Rule are a delivery's event and the rule that routed it.
+	EventID string `json:"event_id,omitempty"`
+	OrderID string `json:"order_id,omitempty"`
+	Rule    string `json:"rule,omitempty"`
+	Target  string `json:"target"`
+	// Template and To are an email's template and recipient.
+	Template  string          `json:"template,omitempty"`
+	To        string          `json:"to,omitempty"`
 	Attempts  int             `json:"attempts"`
 	LastError string          `json:"last_error"`
 	Errors    []AttemptError  `json:"errors"`
@@ -37,7 +44,7 @@ type DeadLetter struct {
 }
 
 func (r deliveryRow) deadLetter() DeadLetter {
-	d := DeadLetter{ID: r.ID, EventID: r.EventID, OrderID: r.OrderID, Rule: r.Rule, Target: r.Target,
+	d := DeadLetter{ID: r.ID, Kind: KindDelivery, EventID: r.EventID, OrderID: r.OrderID, Rule: r.Rule, Target: r.Target,
 		Attempts: r.Attempts, LastError: r.LastError, Replay: r.Replay, CreatedAt: r.CreatedAt, DiedAt: r.UpdatedAt,
 		Errors: []AttemptError{}}
 	_ = json.Unmarshal([]byte(r.Errors), &d.Errors)
@@ -80,13 +87,21 @@ func (b *Records) DeadLetter(ctx context.Context, id int64) (DeadLetter, error) 
 	return row.deadLetter(), err
 }
 
-// Redrive selects dead deliveries to send again: by ID, every one of a
-// target, or all.
+// Redrive selects dead letters to send again: by ID, every one of a
+// target, or all. Kind narrows the selection to one kind; IDs name
+// deliveries unless Kind names another.
 type Redrive struct {
 	IDs    []int64
 	Target string
 	All    bool
+	Kind   string
 }
+
+// KindDelivery is the kind of the bus's own dead letters: deliveries.
+const KindDelivery = "delivery"
+
+// Kind says the bus's dead letters are deliveries.
+func (b *Records) Kind() string { return KindDelivery }
 
 // Redrive is Records.Redrive, and the dispatcher looks for the work at once.
 func (b *Bus) Redrive(ctx context.Context, r Redrive) (int64, error) {

@@ -111,6 +111,21 @@ var Env = map[string]Override{
 	}},
 	"SHOPBUS_TLS_EMAIL":  {"http.tls.email", func(c *Config, v string) { c.HTTP.TLS.Email = v }},
 	"SHOPBUS_BACKUP_DIR": {"backup.dir", func(c *Config, v string) { c.Backup.Dir = v }},
+	// Connection and request bounds: a deployment behind a load balancer, or a load test, changes them.
+	"SHOPBUS_MAX_CONNECTIONS":               {"http.max_connections", func(c *Config, v string) { c.HTTP.MaxConnections = count(v) }},
+	"SHOPBUS_MAX_CONNECTIONS_PER_ADDRESS":   {"http.max_connections_per_address", func(c *Config, v string) { c.HTTP.MaxConnectionsPerAddress = count(v) }},
+	"SHOPBUS_MAX_OPEN_REQUESTS_PER_KEY":     {"http.max_open_requests_per_key", func(c *Config, v string) { c.HTTP.MaxOpenRequestsPerKey = count(v) }},
+	"SHOPBUS_MAX_OPEN_REQUESTS_PER_ADDRESS": {"http.max_open_requests_per_address", func(c *Config, v string) { c.HTTP.MaxOpenRequestsPerAddress = count(v) }},
+}
+
+// count reads a bound from the environment. Not a whole number: -1, which
+// Validate refuses with the variable's name.
+func count(v string) int {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // Load reads the configuration from path, or from embedded (the defaults

@@ -125,6 +125,13 @@ func TestParseRepoConfig(t *testing.T) {
 		{"shipping.rates[0].rate_minor", c.Shipping.Rates[0].RateMinor, int64(490)},
 		{"shipping.rates[3].countries", len(c.Shipping.Rates[3].Countries), 0},
 		{"log.level", c.Log.Level, "info"},
+		{"http.max_connections", c.HTTP.MaxConnections, 10000},
+		{"http.max_connections_per_address", c.HTTP.MaxConnectionsPerAddress, 256},
+		{"http.first_byte_timeout", c.HTTP.FirstByteTimeout, 3 * time.Second},
+		{"http.max_open_requests_per_key", c.HTTP.MaxOpenRequestsPerKey, 128},
+		{"http.max_open_requests_per_address", c.HTTP.MaxOpenRequestsPerAddress, 256},
+		{"http.body_min_rate", c.HTTP.BodyMinRate, 1024},
+		{"http.body_grace", c.HTTP.BodyGrace, 5 * time.Second},
 	}
 	for _, ck := range checks {
 		if ck.got != ck.want {
@@ -239,7 +246,7 @@ rules:
 const valid = "shipping:\n  rates: [{ rate_minor: 100 }]\nrules:\n  - name: r\n"
 
 func TestLoadEnvOverrides(t *testing.T) {
-	src := []byte("database:\n  dsn: file.db\nmail:\n  from: shop@example.com\n  smtp_addr: file:25\n  mail_dir: file-mail\nhttp:\n  addr: \":1111\"\n" + valid)
+	src := []byte("database:\n  dsn: file.db\nmail:\n  from: shop@example.com\n  smtp_addr: file:25\n  mail_dir: file-mail\nhttp:\n  addr: \":1111\"\n  max_connections_per_address: 7\n" + valid)
 	tests := []struct {
 		env   string
 		value string
@@ -263,6 +270,10 @@ func TestLoadEnvOverrides(t *testing.T) {
 		{"SHOPBUS_TLS_DOMAINS", "shop.example,www.shop.example", func(c *Config) string { return strings.Join(c.HTTP.TLS.Domains, ",") }, ""},
 		{"SHOPBUS_TLS_EMAIL", "owner@shop.example", func(c *Config) string { return c.HTTP.TLS.Email }, ""},
 		{"SHOPBUS_BACKUP_DIR", "/var/backups/shopbus", func(c *Config) string { return c.Backup.Dir }, "backups"},
+		{"SHOPBUS_MAX_CONNECTIONS", "300", func(c *Config) string { return fmt.Sprint(c.HTTP.MaxConnections) }, "0"},
+		{"SHOPBUS_MAX_CONNECTIONS_PER_ADDRESS", "0", func(c *Config) string { return fmt.Sprint(c.HTTP.MaxConnectionsPerAddress) }, "7"},
+		{"SHOPBUS_MAX_OPEN_REQUESTS_PER_KEY", "9", func(c *Config) string { return fmt.Sprint(c.HTTP.MaxOpenRequestsPerKey) }, "0"},
+		{"SHOPBUS_MAX_OPEN_REQUESTS_PER_ADDRESS", "11", func(c *Config) string { return fmt.Sprint(c.HTTP.MaxOpenRequestsPerAddress) }, "0"},
 	}
 	// Every variable Env knows is covered here.
 	var covered []string
@@ -451,6 +462,13 @@ func TestLoadRefusesEachSection(t *testing.T) {
 		{"  shutdown_timeout:", "  shutdown_timeout: -1s", "http.shutdown_timeout"},
 		{"  trusted_proxies:", "  trusted_proxies: [10.0.0.0/8, nope]", "http.trusted_proxies[1]"},
 		{"  max_inflight_orders:", "  max_inflight_orders: -1", "http.max_inflight_orders"},
+		{"  max_connections:", "  max_connections: -1", "http.max_connections"},
+		{"  max_connections_per_address:", "  max_connections_per_address: -2", "http.max_connections_per_address"},
+		{"  first_byte_timeout:", "  first_byte_timeout: -1s", "http.first_byte_timeout"},
+		{"  max_open_requests_per_key:", "  max_open_requests_per_key: -1", "http.max_open_requests_per_key"},
+		{"  max_open_requests_per_address:", "  max_open_requests_per_address: -1", "http.max_open_requests_per_address"},
+		{"  body_min_rate:", "  body_min_rate: -1", "http.body_min_rate"},
+		{"  body_grace:", "  body_grace: -5s", "http.body_grace"},
 		{"  driver:", "  driver: mysql", `database.driver "mysql"`},
 		{"  dsn:", `  dsn: ""`, "database.dsn"},
 		{"  from:", `  from: "My Shop shop@example.com"`, "mail.from"},
@@ -500,9 +518,23 @@ func TestLoadNamesTheVariable(t *testing.T) {
 	}
 }
 
+// TestLoadRefusesABoundNotANumber: a connection or request bound from the
+// environment that is not a whole number is refused with the variable's
+// name, not taken as 0 (no bound).
+func TestLoadRefusesABoundNotANumber(t *testing.T) {
+	for k := range Env {
+		t.Setenv(k, "")
+	}
+	t.Setenv("SHOPBUS_MAX_CONNECTIONS_PER_ADDRESS", "lots")
+	_, err := Load("", readRepoConfig(t))
+	if want := "config: config.yaml (built in): http.max_connections_per_address: must be 0 (no bound) or positive (from SHOPBUS_MAX_CONNECTIONS_PER_ADDRESS)"; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
+	}
+}
+
 // TestParseSyntaxErrorLine: a syntax error is reported at its own line
 // and column, not where the mapping around it starts (the YAML decoder
-// says "line 3" for a mis-indented key on line 20).
+// says "line 3" for a mis-indented key further down).
 func TestParseSyntaxErrorLine(t *testing.T) {
 	tests := []struct {
 		name         string

@@ -37,6 +37,31 @@ type HTTP struct {
 	CORSAllowOrigins []string `yaml:"cors_allow_origins"`
 	// TLS serves HTTPS on Addr.
 	TLS TLS `yaml:"tls"`
+
+	// MaxConnections bounds the open connections; past it a new one is
+	// closed at once, before it costs more than its accept. It is lowered
+	// at start-up to fit the process's open-file limit. 0: no bound.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerAddress bounds the open connections from one peer
+	// address, so that one client cannot take them all; trusted proxies are
+	// not bounded. 0: no bound.
+	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
+	// FirstByteTimeout is how long a new connection may stay silent before
+	// it is closed. 0: only the server's 5 s for a request's headers.
+	FirstByteTimeout time.Duration `yaml:"first_byte_timeout"`
+	// MaxOpenRequestsPerKey bounds the requests one API key (the key
+	// itself, not its name) may have in progress at once; more get 429
+	// and Retry-After. 0: no bound.
+	MaxOpenRequestsPerKey int `yaml:"max_open_requests_per_key"`
+	// MaxOpenRequestsPerAddress is the same bound for one client address.
+	MaxOpenRequestsPerAddress int `yaml:"max_open_requests_per_address"`
+	// BodyMinRate is the average rate, in bytes a second, at which a
+	// request body must arrive once BodyGrace has passed; a slower one is
+	// cut off with 408, so a slow upload holds nothing for long. 0: no
+	// floor (the server's 15 s read timeout alone).
+	BodyMinRate int `yaml:"body_min_rate"`
+	// BodyGrace is how long any body may take before BodyMinRate applies.
+	BodyGrace time.Duration `yaml:"body_grace"`
 }
 
 // RateLimit is a token bucket: RPS requests a second, Burst at once.
@@ -85,8 +110,26 @@ func (h HTTP) Validate() error {
 	if h.AuthFailures.PerMinute < 0 || h.AuthFailures.Burst < 0 {
 		errs = append(errs, errors.New("http.auth_failures: per_minute and burst must be positive (0: the defaults, 10 and 20)"))
 	}
-	if h.MaxInflightOrders < 0 {
-		errs = append(errs, errors.New("http.max_inflight_orders: must be 0 (no bound) or positive"))
+	for _, bound := range []struct {
+		key string
+		n   int
+	}{
+		{"max_inflight_orders", h.MaxInflightOrders},
+		{"max_connections", h.MaxConnections},
+		{"max_connections_per_address", h.MaxConnectionsPerAddress},
+		{"max_open_requests_per_key", h.MaxOpenRequestsPerKey},
+		{"max_open_requests_per_address", h.MaxOpenRequestsPerAddress},
+		{"body_min_rate", h.BodyMinRate},
+	} {
+		if bound.n < 0 {
+			errs = append(errs, fmt.Errorf("http.%s: must be 0 (no bound) or positive", bound.key))
+		}
+	}
+	if h.FirstByteTimeout < 0 {
+		errs = append(errs, errors.New("http.first_byte_timeout must not be negative"))
+	}
+	if h.BodyGrace < 0 {
+		errs = append(errs, errors.New("http.body_grace must not be negative"))
 	}
 	for i, cidr := range h.TrustedProxies {
 		if _, err := netip.ParsePrefix(cidr); err != nil {

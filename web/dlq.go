@@ -18,19 +18,21 @@ func (s *Server) listDeadLetters(c echo.Context) error {
 		}
 		limit = n
 	}
-	dead, err := s.Bus.DeadLetters(c.Request().Context(), c.QueryParam("target"), limit)
+	dead, err := s.DeadLetters.DeadLetters(c.Request().Context(), c.QueryParam("target"), limit)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"dead_letters": dead})
 }
 
+// getDeadLetter answers GET /v1/dlq/{id}: a dead delivery, or with
+// ?kind=email a failed email.
 func (s *Server) getDeadLetter(c echo.Context) error {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusNotFound, "no dead delivery "+c.Param("id"))
 	}
-	d, err := s.Bus.DeadLetter(c.Request().Context(), id)
+	d, err := s.DeadLetters.DeadLetter(c.Request().Context(), c.QueryParam("kind"), id)
 	if err != nil {
 		return err
 	}
@@ -42,11 +44,12 @@ func (s *Server) redrive(c echo.Context) error {
 		IDs    []int64 `json:"ids"`
 		Target string  `json:"target"`
 		All    bool    `json:"all"`
+		Kind   string  `json:"kind"`
 	}
 	if err := bind(c, &in); err != nil {
 		return err
 	}
-	n, err := s.Bus.Redrive(c.Request().Context(), bus.Redrive{IDs: in.IDs, Target: in.Target, All: in.All})
+	n, err := s.DeadLetters.Redrive(c.Request().Context(), bus.Redrive{IDs: in.IDs, Target: in.Target, All: in.All, Kind: in.Kind})
 	if err != nil {
 		return err
 	}

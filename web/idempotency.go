@@ -110,13 +110,18 @@ func (s *Server) Idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		if apiKey == "" {
 			return errors.New("web: Idempotent runs without an authenticated API key; install it after authenticate")
 		}
-		// The body is bounded by BodyLimit; the handler reads it again.
+		// On the write routes admit has read the body already, before any
+		// slot was taken; elsewhere it is read here (bounded by BodyLimit)
+		// and the handler reads it again.
 		req := c.Request()
-		body, err := readBody(c)
-		if err != nil {
-			return err
+		body := admittedBody(c)
+		if body == nil {
+			var err error
+			if body, err = readBody(c); err != nil {
+				return err
+			}
+			req.Body = io.NopCloser(bytes.NewReader(body))
 		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
 
 		rec := idempotencyRecord{
 			APIKey:         apiKey,
@@ -134,6 +139,19 @@ func (s *Server) Idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 			return replay(c, prior, rec.Fingerprint)
 		}
 		return s.runOnce(c, next, rec)
+	}
+}
+
+// idempotencyHeader refuses a malformed Idempotency-Key header with 400
+// before the body is read: the header alone decides it.
+func idempotencyHeader(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if values := c.Request().Header.Values(HeaderIdempotencyKey); len(values) > 0 {
+			if _, err := checkIdempotencyKey(values); err != nil {
+				return err
+			}
+		}
+		return next(c)
 	}
 }
 

@@ -36,12 +36,12 @@ type orderStock interface {
 }
 
 func (s *Server) createOrder(c echo.Context) error {
-	var in checkout.NewOrder
-	if err := bind(c, &in); err != nil {
+	in, err := input[checkout.NewOrder](c)
+	if err != nil {
 		return err
 	}
 	annotate(c, "order_id", in.OrderID)
-	acc, err := s.Checkout.Place(c.Request().Context(), in)
+	acc, err := s.Checkout.Place(c.Request().Context(), *in)
 	if err != nil {
 		return err
 	}
@@ -51,12 +51,12 @@ func (s *Server) createOrder(c echo.Context) error {
 }
 
 func (s *Server) changeState(c echo.Context) error {
-	var in checkout.Change
-	if err := bind(c, &in); err != nil {
+	in, err := input[checkout.Change](c)
+	if err != nil {
 		return err
 	}
 	annotate(c, "order_id", c.Param("id"))
-	acc, err := s.Checkout.Apply(c.Request().Context(), c.Param("id"), in)
+	acc, err := s.Checkout.Apply(c.Request().Context(), c.Param("id"), *in)
 	if err != nil {
 		return err
 	}

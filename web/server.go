@@ -55,6 +55,16 @@ type Deps struct {
 	// Dashboard, when set, adds the browser dashboard's routes under
 	// /dashboard (web/dashboard).
 	Dashboard interface{ Register(e *echo.Echo) }
+	// DeadLetters are what /v1/dlq lists and redrives: every kind
+	// (bus.DLQ of the bus and the email module); unset, the bus's alone.
+	DeadLetters DeadLetters
+}
+
+// DeadLetters are the dead letters of every kind (bus.DLQ).
+type DeadLetters interface {
+	DeadLetters(ctx context.Context, target string, limit int) ([]bus.DeadLetter, error)
+	DeadLetter(ctx context.Context, kind string, id int64) (bus.DeadLetter, error)
+	Redrive(ctx context.Context, r bus.Redrive) (int64, error)
 }
 
 // ipExtractor believes X-Forwarded-For only from trusted proxies, so a
@@ -88,13 +98,20 @@ const maxBody = "1MiB"
 // cfg, which is expected to have passed Validate (config.Load makes sure).
 func New(d Deps, cfg config.HTTP) (*Server, error) {
 	perMinute, burst := cmp.Or(cfg.AuthFailures.PerMinute, 10), cmp.Or(cfg.AuthFailures.Burst, 20)
+	if d.DeadLetters == nil && d.Bus != nil {
+		d.DeadLetters = bus.DLQ{d.Bus}
+	}
 	s := &Server{Deps: d, log: d.Log, echo: echo.New(), failures: newFailures(perMinute, burst)}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.SchemeExtractor = schemeExtractor(cfg.TrustedProxies)
-	e.Use(unescapeParams, sanitizeRequestID, middleware.RequestID(), s.observe, s.recoverer(), secureHeaders())
+	e.Use(unescapeParams, sanitizeRequestID, middleware.RequestID(), s.observe, s.recoverer(), secureHeaders(),
+		paceBodies(cfg.BodyMinRate, cfg.BodyGrace))
+	if cfg.MaxOpenRequestsPerAddress > 0 {
+		e.Use(openPerAddress(cfg.MaxOpenRequestsPerAddress))
+	}
 	if len(cfg.CORSAllowOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  cfg.CORSAllowOrigins,
@@ -119,15 +136,24 @@ func New(d Deps, cfg config.HTTP) (*Server, error) {
 	if cfg.RateLimit.RPS > 0 {
 		auth = append(auth, keyRateLimit(cfg.RateLimit.RPS, cfg.RateLimit.Burst))
 	}
+	if cfg.MaxOpenRequestsPerKey > 0 {
+		auth = append(auth, openPerKey(cfg.MaxOpenRequestsPerKey))
+	}
 	guard := func(scope string, more ...echo.MiddlewareFunc) []echo.MiddlewareFunc {
 		return slices.Concat(auth, []echo.MiddlewareFunc{require(scope)}, more)
 	}
-	writes := []echo.MiddlewareFunc{s.Idempotent}
+	// An order write reads and checks its body first (admit), and only
+	// then may take a slot (shed) and its Idempotency-Key: a slot is held
+	// while the write waits for the writer, never while a client uploads.
+	var slots []echo.MiddlewareFunc // one bound shared by both routes
 	if cfg.MaxInflightOrders > 0 {
-		writes = append([]echo.MiddlewareFunc{s.shed(cfg.MaxInflightOrders)}, writes...)
+		slots = append(slots, s.shed(cfg.MaxInflightOrders))
 	}
-	v1.POST("/orders", s.createOrder, guard(ScopeOrdersWrite, writes...)...)
-	v1.POST("/orders/:id/state", s.changeState, guard(ScopeOrdersWrite, writes...)...)
+	writes := func(admitted echo.MiddlewareFunc) []echo.MiddlewareFunc {
+		return slices.Concat([]echo.MiddlewareFunc{idempotencyHeader, admitted}, slots, []echo.MiddlewareFunc{s.Idempotent})
+	}
+	v1.POST("/orders", s.createOrder, guard(ScopeOrdersWrite, writes(admit((*checkout.NewOrder).Validate))...)...)
+	v1.POST("/orders/:id/state", s.changeState, guard(ScopeOrdersWrite, writes(admit[checkout.Change](nil))...)...)
 	v1.GET("/orders", s.listOrders, guard(ScopeOrdersRead)...)
 	v1.GET("/orders/:id", s.getOrder, guard(ScopeOrdersRead)...)
 	v1.GET("/shipping/quote", s.shippingQuote, guard(ScopeOrdersWrite)...)
@@ -203,6 +229,9 @@ func readBody(c echo.Context) ([]byte, error) {
 		if errors.As(err, &mbe) || (errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge) {
 			return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the body is larger than 1 MiB (1,048,576 bytes)")
 		}
+		if errors.Is(err, errTooSlow) {
+			return nil, errTooSlow
+		}
 		return nil, echo.NewHTTPError(http.StatusBadRequest, "unreadable body: "+err.Error())
 	}
 	return body, nil
@@ -217,6 +246,11 @@ func bind(c echo.Context, v any) error {
 	if err != nil {
 		return err
 	}
+	return decode(body, v)
+}
+
+// decode is bind for a body already read.
+func decode(body []byte, v any) error {
 	if err := noNulls(body); err != nil {
 		return err
 	}

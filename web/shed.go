@@ -11,6 +11,8 @@ import (
 // hold memory and make every other one slower: it is refused at once with
 // 503 and Retry-After, before anything is stored (not even its
 // Idempotency-Key), so the client's retry is as good as the first try.
+// It runs after admit: a slot is taken once the body is read and checked,
+// so only a write waiting for the writer holds one, never an upload.
 func (s *Server) shed(limit int) echo.MiddlewareFunc {
 	slots := make(chan struct{}, limit)
 	report := func() {

@@ -89,8 +89,10 @@ func TestShedBoundsOrderWritesOnly(t *testing.T) {
 			Status: http.StatusServiceUnavailable, Header: shed, Unchanged: true},
 		webtest.Scenario{Name: "a state change", Key: admin, URL: "/v1/orders/shed-0/state", Body: map[string]string{"order_state": "order_paid"},
 			Status: http.StatusServiceUnavailable, Header: shed, Unchanged: true},
-		webtest.Scenario{Name: "a malformed order, shed before it is read", Key: admin, URL: "/v1/orders", Body: `{"order_id":`,
-			Status: http.StatusServiceUnavailable, Header: shed, Unchanged: true},
+		// The body is read and checked before a slot is taken (a slow body
+		// must not hold one), so bad input hears what is wrong even now.
+		webtest.Scenario{Name: "a malformed order, refused for its body before any slot", Key: admin, URL: "/v1/orders", Body: `{"order_id":`,
+			Status: http.StatusBadRequest, Unchanged: true},
 		webtest.Scenario{Name: "an order read", Key: admin, URL: "/v1/orders/shed-0", Status: http.StatusOK,
 			JSON: map[string]any{"/order_state": "new_order_created"}},
 		webtest.Scenario{Name: "the order list", Key: admin, URL: "/v1/orders", Status: http.StatusOK, Header: map[string]string{"Retry-After": ""}},

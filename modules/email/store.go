@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/database"
 )
 
@@ -35,19 +36,26 @@ var Migrations = []database.Migration{{
 		)`,
 		`CREATE INDEX email_jobs_due ON email_jobs (next_attempt_at) WHERE status = 'queued'`,
 	},
+}, {
+	// Every failed attempt, as a dead delivery keeps them: a failed email
+	// is a dead letter, and a redrive keeps what happened before it.
+	ID:  "email-0002",
+	SQL: []string{`ALTER TABLE email_jobs ADD COLUMN errors TEXT NOT NULL DEFAULT ''`},
 }}
 
 // jobRow is one email: queued by Enqueue, sent by the worker.
 type jobRow struct {
-	ID            int64
-	OrderID       string
-	Template      string
-	Recipient     string
-	Data          string
-	MessageID     string
-	Status        string
-	Attempts      int
-	LastError     string
+	ID        int64
+	OrderID   string
+	Template  string
+	Recipient string
+	Data      string
+	MessageID string
+	Status    string
+	Attempts  int
+	LastError string
+	// Errors holds every failed attempt, as JSON []bus.AttemptError.
+	Errors        string
 	NextAttemptAt time.Time
 	SentAt        *time.Time
 	CreatedAt     time.Time
@@ -156,9 +164,13 @@ func (s *Service) markFailed(ctx context.Context, j jobRow, cause error, permane
 	if permanent || attempts >= s.cfg.MaxAttempts {
 		status = StatusFailed
 	}
+	var history []bus.AttemptError
+	_ = json.Unmarshal([]byte(j.Errors), &history) // a damaged history starts again
+	errs, _ := json.Marshal(append(history, bus.AttemptError{Attempt: attempts, At: now, Error: cause.Error()}))
 	err := s.committer.Do(ctx, func(tx *gorm.DB) error {
 		return tx.Model(&jobRow{}).Where("id = ?", j.ID).Updates(map[string]any{
-			"status": status, "attempts": attempts, "last_error": cause.Error(), "next_attempt_at": next, "updated_at": now,
+			"status": status, "attempts": attempts, "last_error": cause.Error(), "errors": string(errs),
+			"next_attempt_at": next, "updated_at": now,
 		}).Error
 	})
 	if err != nil {

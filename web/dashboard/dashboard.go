@@ -67,7 +67,8 @@ type Rules interface {
 	Test(event []byte) ([]bus.RuleMatch, error)
 }
 
-// DeadLetters are the deliveries that ran out of retries (bus.Bus).
+// DeadLetters are the deliveries that ran out of retries and the emails
+// that could not be sent (bus.DLQ).
 type DeadLetters interface {
 	DeadLetters(ctx context.Context, target string, limit int) ([]bus.DeadLetter, error)
 	DeadByTarget(ctx context.Context) (map[string]int64, error)

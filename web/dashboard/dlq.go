@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"errors"
 	"maps"
 	"net/http"
 	"net/url"
@@ -11,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/fault"
 )
 
 // deadLimit bounds the dead letters one page lists.
@@ -57,12 +57,12 @@ func (d *Dashboard) dlqPage(c echo.Context) error {
 	return d.render(c, http.StatusOK, "dlq", view{Title: "Dead letters", Section: "dlq", User: s.KeyName, CSRF: s.CSRF, Data: v})
 }
 
-// redrive sends dead deliveries again through the bus's own Redrive, the
-// one behind `shopbus dlq redrive` and POST /v1/dlq/redrive: one delivery
-// (id) or every one of a target (target). It returns to the page the form
-// was on, saying how many went.
+// redrive sends dead letters again through the same Redrive as `shopbus
+// dlq redrive` and POST /v1/dlq/redrive: one dead letter (id, of kind, a
+// delivery when none is named) or every one of a target (target). It
+// returns to the page the form was on, saying how many went.
 func (d *Dashboard) redrive(c echo.Context) error {
-	var r bus.Redrive
+	r := bus.Redrive{Kind: c.FormValue("kind")}
 	if id := c.FormValue("id"); id != "" {
 		n, err := strconv.ParseInt(id, 10, 64)
 		if err != nil {
@@ -72,7 +72,7 @@ func (d *Dashboard) redrive(c echo.Context) error {
 	}
 	r.Target = c.FormValue("target")
 	n, err := d.DeadLetters.Redrive(c.Request().Context(), r)
-	if errors.Is(err, bus.ErrNotFound) {
+	if fault.CodeOf(err) == fault.NotFound {
 		n, err = 0, nil // redriven already, by another click or another operator
 	}
 	if err != nil {

@@ -6,6 +6,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-smtp"
+	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/bus/bustest"
+	"github.com/shopbus/shopbus/modules/email"
 )
 
 // TestPages renders every page over real data and checks what an operator
@@ -155,5 +162,49 @@ func TestStatic(t *testing.T) {
 	}
 	if p := b.get("/dashboard/static/nothing.js"); p.status != http.StatusNotFound {
 		t.Errorf("an unknown file: %d, want 404", p.status)
+	}
+}
+
+// TestFailedEmailIsADeadLetter: an email the mail server refused for good
+// is on the dead-letter page beside the dead deliveries, with the server's
+// reply, and its redrive sends it once the server takes it.
+func TestFailedEmailIsADeadLetter(t *testing.T) {
+	s := newShop(t)
+	s.place("ord-1", "ada@example.com")
+	s.smtp.RefuseRecipients(553, smtp.EnhancedCode{5, 6, 7}, "SMTPUTF8 is required for this address")
+	err := s.db.Transaction(func(tx *gorm.DB) error {
+		return s.mail.Enqueue(tx, email.Message{OrderID: "ord-1", Template: "inventory_shortage", To: "owner@example.com",
+			Data: email.Shortage{OrderID: "ord-1"}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mail.Wake()
+	var id int64
+	bustest.WaitFor(t, "the email to fail", func() bool {
+		dead, err := s.mail.DeadLetters(context.Background(), "", 10)
+		if err != nil || len(dead) != 1 {
+			return false
+		}
+		id = dead[0].ID
+		return true
+	})
+
+	b := s.loggedIn()
+	p := b.get("/dashboard/dlq")
+	for _, want := range []string{"Email #" + itoa(id) + " inventory_shortage → owner@example.com", "SMTPUTF8 is required for this address",
+		"553", "Redrive email #" + itoa(id), `name="kind" value="email"`, ">email</a>: 1 dead", ">shipping</a>: 1 dead"} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	s.smtp.RefuseRecipients(0, smtp.EnhancedCode{}, "")
+	form := url.Values{"csrf": {b.csrf("/dashboard/dlq")}, "id": {itoa(id)}, "kind": {"email"}, "back": {"/dashboard/dlq"}}
+	if p := b.post("/dashboard/dlq/redrive", form); p.status != http.StatusSeeOther || p.header.Get("Location") != "/dashboard/dlq?redriven=1" {
+		t.Fatalf("redrive: %d to %q: %s", p.status, p.header.Get("Location"), p.body)
+	}
+	bustest.WaitFor(t, "the email to be sent", func() bool { return len(s.smtp.Messages()) == 1 })
+	if dead := s.dead(""); len(dead) != 1 || dead[0].Kind != bus.KindDelivery {
+		t.Errorf("dead letters of the bus after the redrive: %+v", dead)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/shopbus/shopbus/database/dbtest"
 	"github.com/shopbus/shopbus/modules/checkout"
 	"github.com/shopbus/shopbus/modules/email"
+	"github.com/shopbus/shopbus/modules/email/smtptest"
 	"github.com/shopbus/shopbus/modules/inventory"
 	"github.com/shopbus/shopbus/modules/payment"
 	"github.com/shopbus/shopbus/modules/shipping"
@@ -41,6 +42,8 @@ type shop struct {
 	db       *gorm.DB
 	keys     *web.Keys
 	bus      *bus.Bus
+	mail     *email.Service
+	smtp     *smtptest.Server // accepts every message unless told to refuse
 	checkout *checkout.Service
 	stock    *inventory.Service
 	dash     *dashboard.Dashboard
@@ -72,11 +75,14 @@ func startShop(t *testing.T, serve func(http.Handler) *httptest.Server) *shop {
 		t.Fatal(err)
 	}
 	bustest.Run(t, b.Run)
-	mail, err := email.New(email.Deps{DB: db, Log: log}, email.Config{From: "Shop <shop@example.com>", Dir: t.TempDir()})
+	smtp := smtptest.Start(t, "127.0.0.1:0")
+	mail, err := email.New(email.Deps{DB: db, Log: log}, email.Config{From: "Shop <shop@example.com>", SMTPAddr: smtp.Addr(),
+		PollInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &shop{t: t, db: db, keys: web.NewKeys(db), bus: b, checkout: checkout.New(db, b, database.Direct{DB: db}), stock: stock}
+	bustest.Run(t, mail.Run)
+	s := &shop{t: t, db: db, keys: web.NewKeys(db), bus: b, mail: mail, smtp: smtp, checkout: checkout.New(db, b, database.Direct{DB: db}), stock: stock}
 	ship, err := shipping.New(db, shipping.Config{Rates: []shipping.Rate{{RateMinor: 490}}})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +94,7 @@ func startShop(t *testing.T, serve func(http.Handler) *httptest.Server) *shop {
 		t.Fatal(err)
 	}
 	dash, err := dashboard.New(dashboard.Deps{DB: db, Keys: s.keys, Orders: s.checkout, Journeys: b, Rules: b,
-		DeadLetters: b, Emails: mail, Stock: s.stock, Shipments: ship, Payments: payment.New(db), Log: log})
+		DeadLetters: bus.DLQ{b, mail}, Emails: mail, Stock: s.stock, Shipments: ship, Payments: payment.New(db), Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
