@@ -258,6 +258,7 @@ func TestLoadEnvOverrides(t *testing.T) {
 		{"SHOPBUS_METRICS_ADDR", "127.0.0.1:9090", func(c *Config) string { return c.HTTP.MetricsAddr }, ""},
 		{"SHOPBUS_LOG_LEVEL", "debug", func(c *Config) string { return c.Log.Level }, ""},
 		{"SHOPBUS_LOG_FORMAT", "json", func(c *Config) string { return c.Log.Format }, ""},
+		{"SHOPBUS_STRIPE_WEBHOOK_SECRET", "whsec_a,whsec_b", func(c *Config) string { return strings.Join(c.Stripe.WebhookSecrets, ",") }, ""},
 	}
 	// Every variable Env knows is covered here.
 	var covered []string
