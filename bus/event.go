@@ -96,6 +96,35 @@ func Publish(ctx context.Context, tx *gorm.DB, d Detail) (Event, error) {
 	return ev, writeEvent(ctx, tx, ev)
 }
 
+// Entry is an event another system puts on the bus (an entry of
+// PutEvents): its own source and detail-type, and its detail as JSON.
+type Entry struct {
+	Source     string
+	DetailType string
+	// Detail is a JSON object; the caller has checked it is one.
+	Detail    json.RawMessage
+	Resources []string
+	// Time is when the event happened; zero is now.
+	Time time.Time
+}
+
+// Put writes another system's event to the outbox inside tx, as Publish
+// writes a module's: it is routed through the same rules once tx commits.
+// A detail with an order_id is routed in order with that order's events.
+func Put(ctx context.Context, tx *gorm.DB, e Entry) (Event, error) {
+	at := e.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
+	resources := e.Resources
+	if resources == nil {
+		resources = []string{}
+	}
+	ev := Event{Version: "0", ID: uuid.NewString(), DetailType: e.DetailType, Source: e.Source,
+		Time: at.UTC().Truncate(time.Second), Resources: resources, Detail: e.Detail}
+	return ev, writeEvent(ctx, tx, ev)
+}
+
 func writeEvent(ctx context.Context, tx *gorm.DB, ev Event) error {
 	ev.Account, ev.Region = "", "" // the bus's, added as it routes (origin)
 	body, err := json.Marshal(ev)

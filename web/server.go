@@ -55,6 +55,9 @@ type Deps struct {
 	// Dashboard, when set, adds the browser dashboard's routes under
 	// /dashboard (web/dashboard).
 	Dashboard interface{ Register(e *echo.Echo) }
+	// StripeSecrets verify POST /v1/webhooks/stripe (config.Stripe); with
+	// none, or no Payments, it answers 503.
+	StripeSecrets []string
 }
 
 // ipExtractor believes X-Forwarded-For only from trusted proxies, so a
@@ -130,6 +133,8 @@ func New(d Deps, cfg config.HTTP) (*Server, error) {
 	v1.GET("/orders", s.listOrders, guard(ScopeOrdersRead)...)
 	v1.GET("/orders/:id", s.getOrder, guard(ScopeOrdersRead)...)
 	v1.GET("/shipping/quote", s.shippingQuote, guard(ScopeOrdersWrite)...)
+	v1.POST("/events", s.putEvents, guard(ScopeEventsPut, s.Idempotent)...)
+	v1.POST("/webhooks/stripe", s.stripeWebhook) // no key: Stripe-Signature proves it
 	v1.PUT("/inventory/:sku", s.setStock, guard(ScopeAdmin)...)
 	v1.GET("/inventory/:sku", s.getStock, guard(ScopeAdmin)...)
 	v1.POST("/rules/test", s.testRules, guard(ScopeAdmin)...)
