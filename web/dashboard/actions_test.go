@@ -70,7 +70,7 @@ func TestOrderActions(t *testing.T) {
 		t.Errorf("the order's facts: %s, shipment %+v, refund %d; want delivered, DHL JD0142 and 550", o.State, o.Shipment, o.RefundMinor)
 	}
 	p = b.get("/dashboard/orders/ord-1?refunded=partly")
-	if !strings.Contains(p.body, "5.50 EUR refunded so far") || !strings.Contains(p.body, "keeps its state, order delivered, until the rest is refunded") ||
+	if !strings.Contains(p.body, `id="refunded" data-refunded="550"`) || !strings.Contains(p.body, "5.50 EUR refunded so far") || !strings.Contains(p.body, "keeps its state, order delivered, until the rest is refunded") ||
 		!strings.Contains(p.body, `id="act-refund"`) {
 		t.Errorf("the page after a partial refund:\n%s", p.body)
 	}
