@@ -27,7 +27,7 @@ func apikeyCmd(load loader) *cobra.Command {
 	cmd := &cobra.Command{Use: "apikey", Short: "Manage API keys"}
 	var name, scopes, expires string
 	create := &cobra.Command{
-		Use:   "create --name NAME [--scopes orders:write,orders:read,admin] [--expires 90d]",
+		Use:   "create --name NAME [--scopes orders:write,orders:read,events:put,admin] [--expires 90d]",
 		Short: "Create an API key and print it (it is shown only once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -50,7 +50,7 @@ func apikeyCmd(load loader) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "a name for the key, e.g. storefront")
-	create.Flags().StringVar(&scopes, "scopes", web.ScopeAdmin, "comma-separated: orders:write (a storefront), orders:read, admin")
+	create.Flags().StringVar(&scopes, "scopes", web.ScopeAdmin, "comma-separated: orders:write (a storefront), orders:read, events:put (another system's events), admin")
 	create.Flags().StringVar(&expires, "expires", "", "expire after this long: 90d, 720h (default: never)")
 	_ = create.MarkFlagRequired("name")
 	list := &cobra.Command{

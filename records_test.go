@@ -13,7 +13,7 @@ import (
 // TestOrderRecords follows what the modules recorded of orders through
 // GET /v1/orders/{id}: the shipment follows its order with the tracking
 // the shop gave, the payment is captured when paid and refunded by the
-// amount refunded, and a shipping charge that differs from the rate table
+// amount refunded, partly then wholly, and a shipping charge that differs from the rate table
 // shows.
 func TestOrderRecords(t *testing.T) {
 	mail := smtptest.Start(t, "127.0.0.1:0")
@@ -51,10 +51,16 @@ func TestOrderRecords(t *testing.T) {
 	if !strings.Contains(p.Detail, "refund exceeds what was paid") {
 		t.Errorf("an over-refund: %+v", p)
 	}
+	// A refund of part keeps the order delivered; the rest refunds it.
 	move(map[string]any{"order_state": "order_refunded", "refund_minor": 1200})
 	r = s.waitRecords("ord-m1", func(r orderRecords) bool { return r.Payment.Status == "refunded" })
-	if r.Payment.RefundedMinor != 1200 || r.Payment.CapturedMinor != 3200 || r.OrderState != "order_refunded" {
-		t.Errorf("after the refund: %+v", r)
+	if r.Payment.RefundedMinor != 1200 || r.Payment.CapturedMinor != 3200 || r.OrderState != "order_delivered" {
+		t.Errorf("after the partial refund: %+v", r)
+	}
+	move(map[string]any{"order_state": "order_refunded"})
+	r = s.waitRecords("ord-m1", func(r orderRecords) bool { return r.Payment.RefundedMinor == 3200 })
+	if r.OrderState != "order_refunded" {
+		t.Errorf("after the rest was refunded: %+v", r)
 	}
 	if r.Stock == nil || r.Stock.Status != "settled" {
 		t.Errorf("stock %+v, want settled", r.Stock)

@@ -103,7 +103,8 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		return err
 	}
 	srv, err := web.New(web.Deps{DB: d.db, Keys: d.keys, Bus: d.Bus, Checkout: d.checkout, Inventory: d.Inventory,
-		Email: d.Email, Shipments: d.Shipping, Payments: d.Payment, Log: log, Metrics: m, Dashboard: dash, DeadLetters: dead}, cfg.HTTP)
+		Email: d.Email, Shipments: d.Shipping, Payments: d.Payment, Log: log, Metrics: m, Dashboard: dash, DeadLetters: dead,
+		StripeSecrets: cfg.Stripe.WebhookSecrets}, cfg.HTTP)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,9 @@ type Routing struct {
 // the deps may be nil when the rules are only checked: nothing runs then.
 func Route(cfg *config.Config, busDeps bus.Deps, mailDeps email.Deps) (Routing, error) {
 	db := busDeps.DB
-	b := bus.New(busDeps, cfg.Rules, cfg.Delivery)
+	opts := cfg.Delivery
+	opts.Account, opts.Region = cfg.Bus.Account, cfg.Bus.Region
+	b := bus.New(busDeps, cfg.Rules, opts)
 	mail, err := email.New(mailDeps, cfg.Mail)
 	if err != nil {
 		return Routing{}, fault.Errorf(fault.Invalid, "config: %s: mail: %w", cfg.File, err)

@@ -58,6 +58,12 @@ type Options struct {
 	// Retention is how long events and their finished deliveries are kept
 	// for replay and inspection.
 	Retention time.Duration `yaml:"retention"`
+	// Account and Region are the bus's EventBridge identity (config's
+	// bus.account and bus.region), which every event it routes carries
+	// for patterns and transforms to read. Empty: DefaultAccount and
+	// DefaultRegion.
+	Account string `yaml:"-"`
+	Region  string `yaml:"-"`
 }
 
 // SetDefaults fills what the file leaves out: 128 workers, a 500ms poll,
@@ -71,6 +77,12 @@ func (o *Options) SetDefaults() {
 	}
 	if o.Retention == 0 {
 		o.Retention = 30 * 24 * time.Hour
+	}
+	if o.Account == "" {
+		o.Account = DefaultAccount
+	}
+	if o.Region == "" {
+		o.Region = DefaultRegion
 	}
 	o.Retry.setDefaults(DefaultRetry)
 }
@@ -124,6 +136,8 @@ type Handler[T any] func(ctx context.Context, d Delivery[T]) error
 type Records struct {
 	db  *gorm.DB
 	log *slog.Logger
+	// origin stamps the events it reads; a bus sets it.
+	origin origin
 }
 
 // NewRecords returns the bus's records in db.
@@ -202,8 +216,10 @@ func New(deps Deps, rules []RuleConfig, opts Options) *Bus {
 	if deps.Transport == nil {
 		deps.Transport = newInproc(opts.Workers)
 	}
+	records := NewRecords(deps.DB, deps.Log)
+	records.origin = newOrigin(opts.Account, opts.Region)
 	return &Bus{
-		Records:   NewRecords(deps.DB, deps.Log),
+		Records:   records,
 		log:       deps.Log,
 		opts:      opts,
 		configs:   rules,

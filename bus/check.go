@@ -107,6 +107,7 @@ func (b *Bus) checkExamples() error {
 		if err != nil {
 			return fmt.Errorf("bus: example %T: %w", d, err)
 		}
+		ev = []byte(b.origin.stamp(string(ev))) // as the dispatcher routes it
 		matches, err := b.Test(ev)
 		if err != nil {
 			return fmt.Errorf("bus: example %T: %w", d, err)

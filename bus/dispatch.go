@@ -119,6 +119,7 @@ func (b *Bus) routeBatch(ctx context.Context) (int, error) {
 		var matched []int
 		for i := range events {
 			ev := &events[i]
+			ev.Body = b.origin.stamp(ev.Body)
 			seqs = append(seqs, ev.Seq)
 			var err error
 			matched, err = b.matcher.Match([]byte(ev.Body), matched[:0])

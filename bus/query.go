@@ -60,7 +60,7 @@ func (b *Records) OrderEvents(ctx context.Context, orderID string) ([]Event, err
 	out := make([]Event, 0, len(rows))
 	for _, r := range rows {
 		var ev Event
-		if err := json.Unmarshal([]byte(r.Body), &ev); err != nil {
+		if err := json.Unmarshal([]byte(b.origin.stamp(r.Body)), &ev); err != nil {
 			return nil, fmt.Errorf("bus: event %s: %w", r.ID, err)
 		}
 		out = append(out, ev)

@@ -68,6 +68,7 @@ func (b *Bus) replayBatch(tx *gorm.DB, r Replay, events []eventRow, res *ReplayR
 	now := time.Now().UTC()
 	var matched []int
 	for _, ev := range events {
+		ev.Body = b.origin.stamp(ev.Body)
 		res.Events++
 		var err error
 		if matched, err = b.matcher.Match([]byte(ev.Body), matched[:0]); err != nil {

@@ -38,6 +38,9 @@ type Config struct {
 	Rules    []bus.RuleConfig `yaml:"rules"`
 	Log      Log              `yaml:"log"`
 	Backup   backup.Config    `yaml:"backup"`
+	// Stripe's secrets come from SHOPBUS_STRIPE_WEBHOOK_SECRET only: the
+	// file may not hold a stripe: section.
+	Stripe Stripe `yaml:"stripe"`
 
 	// BootstrapAPIKey, from SHOPBUS_BOOTSTRAP_API_KEY only, is stored as the
 	// admin key when none exists. It is never read from the file.
@@ -95,6 +98,8 @@ var Env = map[string]Override{
 	"SHOPBUS_METRICS_ADDR":      {"http.metrics_addr", func(c *Config, v string) { c.HTTP.MetricsAddr = v }},
 	"SHOPBUS_LOG_LEVEL":         {"log.level", func(c *Config, v string) { c.Log.Level = v }},
 	"SHOPBUS_LOG_FORMAT":        {"log.format", func(c *Config, v string) { c.Log.Format = v }},
+	// Several secrets, separated by commas or spaces, while one is rolled.
+	"SHOPBUS_STRIPE_WEBHOOK_SECRET": {"stripe.webhook_secrets", func(c *Config, v string) { c.Stripe.WebhookSecrets = splitSecrets(v) }},
 	"SHOPBUS_RATE_LIMIT_RPS": {"http.rate_limit.rps", func(c *Config, v string) {
 		// Not a number: left as NaN, which Validate refuses with the variable's name.
 		c.HTTP.RateLimit.RPS = math.NaN()
@@ -220,6 +225,7 @@ func (c *Config) Validate() error {
 		{"shipping", c.Shipping.Validate},
 		{"log", c.Log.Validate},
 		{"backup", c.Backup.Validate},
+		{"stripe", c.Stripe.Validate},
 		{"rules", c.checkRules},
 	}
 	var errs []error

@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"math"
 	"net/netip"
+	"regexp"
 	"strings"
 	"time"
+
+	"github.com/shopbus/shopbus/bus"
 )
 
 // HTTP is the `http:` section: where the API listens, and the gateway's
@@ -150,24 +153,54 @@ const (
 )
 
 // Bus is the `bus:` section: how deliveries travel between the dispatcher
-// and handlers.
+// and handlers, and the bus's EventBridge identity.
 type Bus struct {
 	// Transport is "inproc" (the default) or "nats".
 	Transport string `yaml:"transport"`
 	// NATSURL is the NATS server (or cluster: URLs separated by commas),
 	// required with the nats transport.
 	NATSURL string `yaml:"nats_url"`
+	// Account and Region are every event's "account" and "region", as
+	// EventBridge gives its events the AWS account and region of their
+	// bus, for patterns and transforms written for EventBridge that read
+	// them. Defaults: bus.DefaultAccount and bus.DefaultRegion.
+	Account string `yaml:"account"`
+	Region  string `yaml:"region"`
 }
 
-// SetDefaults chooses the in-process transport.
+// SetDefaults chooses the in-process transport, and the account and
+// region of a bus that is not on AWS.
 func (b *Bus) SetDefaults() {
 	if b.Transport == "" {
 		b.Transport = TransportInProc
 	}
+	if b.Account == "" {
+		b.Account = bus.DefaultAccount
+	}
+	if b.Region == "" {
+		b.Region = bus.DefaultRegion
+	}
 }
 
-// Validate refuses an unknown transport, and nats without a server.
+// awsRegion is the shape of an AWS region's name, such as eu-west-1, and
+// of "local".
+var awsRegion = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}[a-z0-9]$`)
+
+// Validate refuses an unknown transport, nats without a server, and an
+// account or region that is not shaped as AWS's are, since rules may
+// build ARNs from them.
 func (b Bus) Validate() error {
+	var errs []error
+	if b.Account != "" && (len(b.Account) != 12 || strings.Trim(b.Account, "0123456789") != "") {
+		errs = append(errs, fmt.Errorf("bus.account: %q is not twelve digits, as an AWS account id is", b.Account))
+	}
+	if b.Region != "" && !awsRegion.MatchString(b.Region) {
+		errs = append(errs, fmt.Errorf("bus.region: %q is not a region name such as eu-west-1 (lower-case letters, digits and hyphens)", b.Region))
+	}
+	return errors.Join(append(errs, b.validateTransport())...)
+}
+
+func (b Bus) validateTransport() error {
 	switch b.Transport {
 	case "", TransportInProc:
 		return nil

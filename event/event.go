@@ -21,4 +21,10 @@ const (
 	TypeOrderStateChange  = "Order State Change"
 	TypeInventoryShortage = "Inventory Shortage"
 	TypeStockReserved     = "Stock Reserved"
+	// TypeOrderPartiallyRefunded is a refund that leaves part of the order
+	// paid: the order keeps its state, so it is no state change. The
+	// refund that gives back the rest is an Order State Change to
+	// order_refunded. Both carry refund_minor, which no other event of an
+	// order does, so a rule for every refund filters on it.
+	TypeOrderPartiallyRefunded = "Order Partially Refunded"
 )

@@ -34,6 +34,14 @@ func TestOrderDetailNames(t *testing.T) {
 	if d.EventSource() != "shopbus.checkout" || d.EventDetailType() != "Order State Change" {
 		t.Errorf("source %q, detail-type %q", d.EventSource(), d.EventDetailType())
 	}
+	// A partial refund is the same detail under its own detail-type.
+	p := OrderPartiallyRefunded(d)
+	if raw2, _ := json.Marshal(p); string(raw2) != string(raw) {
+		t.Errorf("a partial refund's detail differs from the order's:\n%s\n%s", raw2, raw)
+	}
+	if p.EventSource() != "shopbus.checkout" || p.EventDetailType() != "Order Partially Refunded" {
+		t.Errorf("partial refund: source %q, detail-type %q", p.EventSource(), p.EventDetailType())
+	}
 }
 
 // TestInventoryDetailNames pins the member names of inventory's events,

@@ -41,10 +41,13 @@ type OrderStateChange struct {
 	// Shipment is how the order travels, from the change that shipped it
 	// on; nil before.
 	Shipment *Shipment `json:"shipment,omitempty"`
-	// RefundMinor is what the refund that moved the order to
-	// order_refunded gave back; 0 before.
+	// RefundMinor is what this event's refund gave back: set on a partial
+	// refund (Order Partially Refunded) and on the refund that moved the
+	// order to order_refunded, absent from every other event, so rules
+	// filter refunds on it. Payment.RefundedMinor sums every refund.
 	RefundMinor int64 `json:"refund_minor,omitempty"`
-	// PreviousState is empty for a new order.
+	// PreviousState is empty for a new order; a partial refund, which
+	// changes no state, repeats the state.
 	PreviousState string `json:"previous_state,omitempty"`
 }
 
@@ -53,6 +56,17 @@ func (OrderStateChange) EventSource() string { return SourceCheckout }
 
 // EventDetailType is the event's detail-type.
 func (OrderStateChange) EventDetailType() string { return TypeOrderStateChange }
+
+// OrderPartiallyRefunded is the detail of an "Order Partially Refunded"
+// event: the whole order after a refund that left part of it paid, in
+// the shape of an Order State Change whose order_state did not change.
+type OrderPartiallyRefunded OrderStateChange
+
+// EventSource names checkout as the event's source.
+func (OrderPartiallyRefunded) EventSource() string { return SourceCheckout }
+
+// EventDetailType is the event's detail-type.
+func (OrderPartiallyRefunded) EventDetailType() string { return TypeOrderPartiallyRefunded }
 
 // Customer is who ordered.
 type Customer struct {

@@ -33,10 +33,13 @@ const (
 	ScopeOrdersWrite = "orders:write" // a storefront: create orders, change their state
 	ScopeOrdersRead  = "orders:read"
 	ScopeAdmin       = "admin" // everything: inventory, rules, dead letters, replay, keys
+	// ScopeEventsPut is another system's (a warehouse, an ERP): put events
+	// on the bus with POST /v1/events.
+	ScopeEventsPut = "events:put"
 )
 
 // Scopes lists every scope.
-var Scopes = []string{ScopeOrdersWrite, ScopeOrdersRead, ScopeAdmin}
+var Scopes = []string{ScopeOrdersWrite, ScopeOrdersRead, ScopeEventsPut, ScopeAdmin}
 
 // KeyPrefix starts every generated key, so a leaked key is recognisable
 // (and secret scanners can find it).

@@ -25,9 +25,14 @@ type Shipments interface {
 	Quote(country string, items int64) (int64, error)
 }
 
-// Payments reads what payment recorded of orders (payment.Service).
+// Payments reads what payment recorded of orders, and keeps the Stripe
+// events the shop received (payment.Service).
 type Payments interface {
 	Get(ctx context.Context, orderID string) (payment.Payment, error)
+	StripeEvent(ctx context.Context, id string) (payment.StripeEvent, error)
+	StripeEvents(ctx context.Context, orderID string) ([]payment.StripeEvent, error)
+	RecordStripeEvent(ctx context.Context, e payment.StripeEvent) error
+	OrderFor(ctx context.Context, reference string) (string, error)
 }
 
 // orderStock reads what inventory recorded of an order (inventory.Service).
@@ -75,6 +80,9 @@ type orderView struct {
 	Payment    paymentView          `json:"payment"`
 	Deliveries []bus.DeliveryStatus `json:"deliveries"`
 	Emails     []email.Job          `json:"emails"`
+	// StripeEvents are the Stripe events about the order, oldest first,
+	// each with what came of it.
+	StripeEvents []payment.StripeEvent `json:"stripe_events"`
 }
 
 // stockView is what inventory did with the order's items.
@@ -124,7 +132,8 @@ func (s *Server) getOrder(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := orderView{Order: o, Payment: paymentView{Payment: o.Payment, RefundedMinor: o.Payment.RefundedMinor}}
+	v := orderView{Order: o, Payment: paymentView{Payment: o.Payment, RefundedMinor: o.Payment.RefundedMinor},
+		StripeEvents: []payment.StripeEvent{}}
 	if v.Deliveries, err = s.Bus.Deliveries(ctx, o.OrderID); err != nil {
 		return err
 	}
@@ -173,6 +182,9 @@ func (s *Server) addRecords(ctx context.Context, v *orderView) error {
 		if err == nil {
 			v.Payment.Status, v.Payment.AuthorizedMinor = p.Status, p.AmountMinor
 			v.Payment.CapturedMinor, v.Payment.RefundedMinor = p.CapturedMinor, p.RefundedMinor
+		}
+		if v.StripeEvents, err = s.Payments.StripeEvents(ctx, id); err != nil {
+			return err
 		}
 	}
 	return nil

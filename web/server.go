@@ -58,6 +58,9 @@ type Deps struct {
 	// DeadLetters are what /v1/dlq lists and redrives: every kind
 	// (bus.DLQ of the bus and the email module); unset, the bus's alone.
 	DeadLetters DeadLetters
+	// StripeSecrets verify POST /v1/webhooks/stripe (config.Stripe); with
+	// none, or no Payments, it answers 503.
+	StripeSecrets []string
 }
 
 // DeadLetters are the dead letters of every kind (bus.DLQ).
@@ -157,6 +160,8 @@ func New(d Deps, cfg config.HTTP) (*Server, error) {
 	v1.GET("/orders", s.listOrders, guard(ScopeOrdersRead)...)
 	v1.GET("/orders/:id", s.getOrder, guard(ScopeOrdersRead)...)
 	v1.GET("/shipping/quote", s.shippingQuote, guard(ScopeOrdersWrite)...)
+	v1.POST("/events", s.putEvents, guard(ScopeEventsPut, s.Idempotent)...)
+	v1.POST("/webhooks/stripe", s.stripeWebhook) // no key: Stripe-Signature proves it
 	v1.PUT("/inventory/:sku", s.setStock, guard(ScopeAdmin)...)
 	v1.GET("/inventory/:sku", s.getStock, guard(ScopeAdmin)...)
 	v1.POST("/rules/test", s.testRules, guard(ScopeAdmin)...)

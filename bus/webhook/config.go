@@ -19,7 +19,10 @@ type Config struct {
 	URL string `yaml:"url" json:"url"`
 	// SecretEnv names the environment variable holding the signing secret, so
 	// the secret stays out of config.yaml. Without it requests are unsigned:
-	// no webhook-signature header is sent.
+	// no webhook-signature header is sent. While a secret is rotated it may
+	// hold several whsec_ secrets separated by spaces or commas, the new
+	// beside the old: each request then carries one signature per secret,
+	// so the receiver verifies with whichever it has.
 	SecretEnv string            `yaml:"secret_env" json:"secret_env,omitempty"`
 	Timeout   time.Duration     `yaml:"timeout" json:"timeout,omitempty"` // default DefaultTimeout
 	Headers   map[string]string `yaml:"headers" json:"headers,omitempty"`
@@ -65,27 +68,40 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.SecretEnv != "" {
-		if _, err := c.secret(); err != nil {
+		if _, err := c.secrets(); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// secret reads the signing secret from the environment. It never puts the
-// secret itself in an error.
-func (c Config) secret() (string, error) {
+// secrets reads the signing secrets from the environment: one secret, or
+// several Standard Webhooks secrets (whsec_…) separated by spaces or
+// commas while one is rotated, each of which signs every request. Neither
+// ever occurs in a whsec_ secret, whose key is base64; a value that is not
+// a list of whsec_ secrets is one plain secret, taken whole, spaces and
+// all. It never puts a secret itself in an error.
+func (c Config) secrets() ([]string, error) {
 	if c.SecretEnv == "" {
-		return "", nil
+		return nil, nil
 	}
 	s := os.Getenv(c.SecretEnv)
 	if s == "" {
-		return "", fmt.Errorf("webhook.secret_env: environment variable %s is not set or empty", c.SecretEnv)
+		return nil, fmt.Errorf("webhook.secret_env: environment variable %s is not set or empty", c.SecretEnv)
+	}
+	list := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
+	if !slices.ContainsFunc(list, func(s string) bool { return !strings.HasPrefix(s, secretPrefix) }) && len(list) > 0 {
+		for i, secret := range list {
+			if _, err := key(secret); err != nil {
+				return nil, fmt.Errorf("webhook.secret_env: %s: secret %d of %d: %w", c.SecretEnv, i+1, len(list), err)
+			}
+		}
+		return list, nil
 	}
 	if _, err := key(s); err != nil {
-		return "", fmt.Errorf("webhook.secret_env: %s: %w", c.SecretEnv, err)
+		return nil, fmt.Errorf("webhook.secret_env: %s: %w", c.SecretEnv, err)
 	}
-	return s, nil
+	return []string{s}, nil
 }
 
 // isToken reports whether s is an RFC 9110 token, the grammar of header names.

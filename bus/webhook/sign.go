@@ -48,6 +48,18 @@ func Sign(secret, id string, timestamp int64, body []byte) string {
 	return "v1," + base64.StdEncoding.EncodeToString(mac(k, id, timestamp, body))
 }
 
+// Signatures is the webhook-signature header for several secrets at once,
+// while one is rotated: one signature per secret, in order, separated by
+// single spaces, as the Standard Webhooks specification has receivers
+// split them. A receiver holding any one of the secrets verifies it.
+func Signatures(secrets []string, id string, timestamp int64, body []byte) string {
+	sigs := make([]string, len(secrets))
+	for i, s := range secrets {
+		sigs[i] = Sign(s, id, timestamp, body)
+	}
+	return strings.Join(sigs, " ")
+}
+
 func mac(key []byte, id string, timestamp int64, body []byte) []byte {
 	h := hmac.New(sha256.New, key)
 	h.Write([]byte(id + "." + strconv.FormatInt(timestamp, 10) + "."))

@@ -44,7 +44,7 @@ const (
 type Target struct {
 	url     string
 	host    string // for messages: a URL's path or query may hold a token
-	secret  string
+	secrets []string
 	timeout time.Duration
 	headers map[string]string
 	client  *http.Client
@@ -56,12 +56,12 @@ func New(c Config) (*Target, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	secret, err := c.secret()
+	secrets, err := c.secrets()
 	if err != nil {
 		return nil, err
 	}
 	u, _ := url.Parse(c.URL) // Validate parsed it
-	t := &Target{url: c.URL, host: u.Host, secret: secret, timeout: c.Timeout, headers: c.Headers}
+	t := &Target{url: c.URL, host: u.Host, secrets: secrets, timeout: c.Timeout, headers: c.Headers}
 	if t.timeout == 0 {
 		t.timeout = DefaultTimeout
 	}
@@ -136,8 +136,8 @@ func (t *Target) Send(ctx context.Context, id string, payload []byte) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("webhook-id", id)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(now, 10))
-	if t.secret != "" {
-		req.Header.Set("webhook-signature", Sign(t.secret, id, now, payload))
+	if len(t.secrets) > 0 {
+		req.Header.Set("webhook-signature", Signatures(t.secrets, id, now, payload))
 	}
 
 	resp, err := t.client.Do(req)

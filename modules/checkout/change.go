@@ -22,10 +22,23 @@ type Change struct {
 	// RefundMinor is what the refund gives back, at least 1 and at most
 	// what was paid; absent, everything paid.
 	RefundMinor *int64 `json:"refund_minor,omitempty"`
+	// RefundedTo is for a caller that knows refunds as a running total,
+	// as Stripe's amount_refunded is: what the order's refunds sum to
+	// after this change, the refund being the difference. Stripe may tell
+	// the same total twice, so a total that adds nothing is refused with
+	// ErrNothingToRefund rather than refunded again. Never read from a
+	// request body.
+	RefundedTo *int64 `json:"-"`
 }
 
-// ErrOverRefund means a refund would give back more than was paid.
-var ErrOverRefund = fault.New(fault.Conflict, "checkout: refund exceeds what was paid")
+// Errors of refunds.
+var (
+	// ErrOverRefund means a refund would give back more than was paid.
+	ErrOverRefund = fault.New(fault.Conflict, "checkout: refund exceeds what was paid")
+	// ErrNothingToRefund means a running total of refunds adds nothing to
+	// what the order has refunded already.
+	ErrNothingToRefund = fault.New(fault.Conflict, "checkout: nothing more to refund")
+)
 
 // Moves lists the states an order may move to from state, in the order
 // event.OrderStates gives them.
@@ -59,6 +72,9 @@ func (ch Change) validate() error {
 			c.add("refund_minor", "must be between 1 and %d", int64(MaxPriceMinor))
 		}
 	}
+	if r := ch.RefundedTo; r != nil && (ch.State != event.OrderRefunded || ch.RefundMinor != nil || *r < 1) {
+		c.add("refunded_to", "goes only with order_refunded, without refund_minor, and is at least 1")
+	}
 	if len(c.errs) > 0 {
 		return fault.InvalidFields(c.errs...)
 	}
@@ -79,24 +95,36 @@ func (c *checker) optional(field, v string, maxRunes int) bool {
 }
 
 // apply writes the change's facts onto o, which is in the change's state
-// already: a refund may not give back more than the order paid, less what
-// earlier refunds gave.
-func (ch Change) apply(o *Order) error {
+// already, and says whether a refund is partial: one that leaves part of
+// the order paid, after which the order keeps the state it had. A refund
+// may not give back more than the order paid, less what earlier refunds
+// gave. The amount of a refund belongs to its own event: any other change
+// clears it.
+func (ch Change) apply(o *Order) (partial bool, err error) {
+	o.RefundMinor = 0
 	if ch.Shipment != nil {
 		sh := *ch.Shipment
 		o.Shipment = &sh
 	}
-	if ch.State == event.OrderRefunded {
-		left := o.TotalMinor - o.Payment.RefundedMinor
-		refund := left
-		if ch.RefundMinor != nil {
-			refund = *ch.RefundMinor
-		}
-		if refund > left {
-			return fmt.Errorf("%w: %s paid %d, of which %d is left to refund, not %d", ErrOverRefund, o.OrderID, o.TotalMinor, left, refund)
-		}
-		o.RefundMinor = refund
-		o.Payment.RefundedMinor += refund
+	if ch.State != event.OrderRefunded {
+		return false, nil
 	}
-	return nil
+	left := o.TotalMinor - o.Payment.RefundedMinor
+	refund := left
+	switch {
+	case ch.RefundMinor != nil:
+		refund = *ch.RefundMinor
+	case ch.RefundedTo != nil:
+		refund = *ch.RefundedTo - o.Payment.RefundedMinor
+		if refund < 1 {
+			return false, fmt.Errorf("%w: %s has %d refunded already, which a total of %d does not add to",
+				ErrNothingToRefund, o.OrderID, o.Payment.RefundedMinor, *ch.RefundedTo)
+		}
+	}
+	if refund > left {
+		return false, fmt.Errorf("%w: %s paid %d, of which %d is left to refund, not %d", ErrOverRefund, o.OrderID, o.TotalMinor, left, refund)
+	}
+	o.RefundMinor = refund
+	o.Payment.RefundedMinor += refund
+	return refund < left, nil
 }

@@ -137,3 +137,136 @@ func TestMoves(t *testing.T) {
 		t.Error("Moves hands out the state machine itself")
 	}
 }
+
+// TestPartialRefunds: each refund is its own event; one that leaves part
+// of the order paid keeps the order's state and says so in its
+// detail-type; the refund of the rest moves the order to order_refunded;
+// no refund gives back more than is left.
+func TestPartialRefunds(t *testing.T) {
+	s, db, _ := newTestService(t)
+	ctx := context.Background()
+	if _, err := s.Place(ctx, validOrder("ord-1")); err != nil { // 3000
+		t.Fatal(err)
+	}
+	steps := []struct {
+		ch       Change
+		state    string // the order's state after the change
+		refund   int64  // refund_minor on the order and in the event
+		refunded int64  // payment.refunded_minor
+		typ      string // the event's detail-type
+	}{
+		{Change{State: event.OrderPaid}, event.OrderPaid, 0, 0, event.TypeOrderStateChange},
+		{Change{State: event.OrderRefunded, RefundMinor: ptr[int64](1000)}, event.OrderPaid, 1000, 1000, event.TypeOrderPartiallyRefunded},
+		{Change{State: event.OrderShipped, Shipment: &Shipment{Carrier: "DHL"}}, event.OrderShipped, 0, 1000, event.TypeOrderStateChange},
+		{Change{State: event.OrderRefunded, RefundMinor: ptr[int64](1500)}, event.OrderShipped, 1500, 2500, event.TypeOrderPartiallyRefunded},
+		{Change{State: event.OrderRefunded}, event.OrderRefunded, 500, 3000, event.TypeOrderStateChange}, // the rest
+	}
+	for i, st := range steps {
+		acc, err := s.Apply(ctx, "ord-1", st.ch)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		o, _ := s.Get(ctx, "ord-1")
+		if acc.State != st.state || o.State != st.state || o.RefundMinor != st.refund || o.Payment.RefundedMinor != st.refunded {
+			t.Errorf("step %d: answered %s; order %s, refund %d, refunded %d; want %s %d %d", i, acc.State, o.State,
+				o.RefundMinor, o.Payment.RefundedMinor, st.state, st.refund, st.refunded)
+		}
+		evs := events(t, db, "ord-1")
+		ev := evs[len(evs)-1]
+		d := detail(t, ev)
+		if ev.ID != acc.EventID || ev.DetailType != st.typ || d["order_state"] != st.state {
+			t.Errorf("step %d: event %s %q in %v, want %q in %s", i, ev.ID, ev.DetailType, d["order_state"], st.typ, st.state)
+		}
+		if got, _ := d["refund_minor"].(float64); int64(got) != st.refund {
+			t.Errorf("step %d: the event's refund_minor = %v, want %d", i, d["refund_minor"], st.refund)
+		}
+		if got, _ := d["payment"].(map[string]any)["refunded_minor"].(float64); int64(got) != st.refunded {
+			t.Errorf("step %d: the event's payment.refunded_minor = %v, want %d", i, got, st.refunded)
+		}
+		if i == 3 { // before the last: 500 is left, and no more
+			if _, err := s.Apply(ctx, "ord-1", Change{State: event.OrderRefunded, RefundMinor: ptr[int64](501)}); !errors.Is(err, ErrOverRefund) {
+				t.Errorf("refunding 501 of the 500 left = %v, want ErrOverRefund", err)
+			}
+		}
+	}
+	if _, err := s.Apply(ctx, "ord-1", Change{State: event.OrderRefunded, RefundMinor: ptr[int64](1)}); !errors.Is(err, ErrInvalidTransition) {
+		t.Errorf("a refund of a refunded order = %v, want ErrInvalidTransition", err)
+	}
+	if n := len(events(t, db, "ord-1")); n != 6 {
+		t.Errorf("%d events, want 6: the refused refunds published nothing", n)
+	}
+}
+
+// TestRefundedTo: a running total of refunds, as a payment provider tells
+// it, refunds the difference once; the same total again adds nothing.
+func TestRefundedTo(t *testing.T) {
+	s, _, _ := newTestService(t)
+	ctx := context.Background()
+	if _, err := s.Place(ctx, validOrder("ord-1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ChangeState(ctx, "ord-1", event.OrderPaid); err != nil {
+		t.Fatal(err)
+	}
+	to := func(total int64) error {
+		_, err := s.Apply(ctx, "ord-1", Change{State: event.OrderRefunded, RefundedTo: &total})
+		return err
+	}
+	if err := to(1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := to(1000); !errors.Is(err, ErrNothingToRefund) || fault.CodeOf(err) != fault.Conflict {
+		t.Errorf("the same total again = %v, want ErrNothingToRefund", err)
+	}
+	if err := to(3001); !errors.Is(err, ErrOverRefund) {
+		t.Errorf("a total above what was paid = %v, want ErrOverRefund", err)
+	}
+	if o, _ := s.Get(ctx, "ord-1"); o.State != event.OrderPaid || o.RefundMinor != 1000 || o.Payment.RefundedMinor != 1000 {
+		t.Errorf("after 1000 of 3000: %s, refund %d, refunded %d", o.State, o.RefundMinor, o.Payment.RefundedMinor)
+	}
+	if err := to(3000); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := s.Get(ctx, "ord-1"); o.State != event.OrderRefunded || o.RefundMinor != 2000 || o.Payment.RefundedMinor != 3000 {
+		t.Errorf("after the whole: %s, refund %d, refunded %d", o.State, o.RefundMinor, o.Payment.RefundedMinor)
+	}
+	total := int64(5)
+	for _, ch := range []Change{{State: event.OrderShipped, RefundedTo: &total},
+		{State: event.OrderRefunded, RefundedTo: &total, RefundMinor: &total}} {
+		if fields := fault.FieldsOf(ch.validate()); len(fields) != 1 || fields[0].Field != "refunded_to" {
+			t.Errorf("validate(%+v) = %v, want refunded_to refused", ch, fields)
+		}
+	}
+}
+
+// TestConcurrentPartialRefunds: refunds of one order at once each count;
+// none overwrites another's sum.
+func TestConcurrentPartialRefunds(t *testing.T) {
+	s, db, _ := newTestService(t)
+	ctx := context.Background()
+	if _, err := s.Place(ctx, validOrder("ord-1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ChangeState(ctx, "ord-1", event.OrderPaid); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := s.Apply(ctx, "ord-1", Change{State: event.OrderRefunded, RefundMinor: ptr[int64](100)})
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if o, _ := s.Get(ctx, "ord-1"); o.Payment.RefundedMinor != n*100 || o.State != event.OrderPaid {
+		t.Errorf("after %d refunds of 100: %s, refunded %d", n, o.State, o.Payment.RefundedMinor)
+	}
+	if got := len(events(t, db, "ord-1")); got != 2+n {
+		t.Errorf("%d events, want %d", got, 2+n)
+	}
+}

@@ -71,8 +71,9 @@ type Order struct {
 	UpdatedAt     time.Time `json:"updated_at"`
 	// Shipment is how the order travels, once it shipped with one.
 	Shipment *Shipment `json:"shipment,omitempty"`
-	// RefundMinor is what the refund that moved the order to
-	// order_refunded gave back; Payment.RefundedMinor sums every refund.
+	// RefundMinor is what the order's latest change refunded, when that
+	// change was a refund (partial, or the one that moved it to
+	// order_refunded); Payment.RefundedMinor sums every refund.
 	RefundMinor int64 `json:"refund_minor,omitempty"`
 }
 
@@ -136,15 +137,25 @@ func (s *Service) ChangeState(ctx context.Context, orderID, state string) (Accep
 
 // Apply moves an order to the change's state with the change's facts, and
 // publishes the change, in one transaction. The API, the dashboard and any
-// other caller move orders through it, so the state machine is one.
+// other caller move orders through it, so the state machine is one. A
+// refund that leaves part of the order paid keeps the order's state and
+// is published as an Order Partially Refunded event instead.
 func (s *Service) Apply(ctx context.Context, orderID string, ch Change) (Accepted, error) {
+	return s.ApplyWith(ctx, orderID, ch, nil)
+}
+
+// ApplyWith is Apply with first run before the change, in its transaction:
+// a caller whose own record must commit with the change or not at all (a
+// payment provider's event, applied once) writes it in first. An error
+// from first rolls everything back and is returned as it is.
+func (s *Service) ApplyWith(ctx context.Context, orderID string, ch Change, first func(tx *gorm.DB) error) (Accepted, error) {
 	if err := ch.validate(); err != nil {
 		return Accepted{}, err
 	}
 	if !possibleOrderID(orderID) {
 		return Accepted{}, fmt.Errorf("%w: %s", ErrNotFound, orderID)
 	}
-	acc, err := s.store().changeState(ctx, orderID, ch)
+	acc, err := s.store().changeState(ctx, orderID, ch, first)
 	if err == nil {
 		s.waker.Wake()
 	}

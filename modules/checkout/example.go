@@ -7,9 +7,9 @@ import (
 	"github.com/shopbus/shopbus/event"
 )
 
-// Examples returns one event of every state, each with every field set, for
-// the bus to check at start-up that each rule's targets can read what it
-// sends them.
+// Examples returns one event of every state, and a partial refund, each
+// with every field set, for the bus to check at start-up that each rule's
+// targets can read what it sends them.
 func Examples() []bus.Detail {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	o := Order{
@@ -29,7 +29,12 @@ func Examples() []bus.Detail {
 	var out []bus.Detail
 	for _, s := range event.OrderStates() {
 		o.State = s
-		out = append(out, o.stateChange(event.NewOrderCreated))
+		refund := o
+		if s == event.OrderRefunded {
+			refund.RefundMinor, refund.Payment.RefundedMinor = 2580, 2580
+		}
+		out = append(out, refund.stateChange(event.NewOrderCreated))
 	}
-	return out
+	o.State, o.RefundMinor, o.Payment.RefundedMinor = event.OrderDelivered, 500, 500
+	return append(out, event.OrderPartiallyRefunded(o.stateChange(event.OrderDelivered)))
 }

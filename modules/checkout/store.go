@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/database"
@@ -95,12 +96,21 @@ func (st store) place(ctx context.Context, in NewOrder) (Accepted, error) {
 	return acc, err
 }
 
-func (st store) changeState(ctx context.Context, orderID string, ch Change) (Accepted, error) {
+// changeState moves the order in one transaction, after first (when set)
+// has run in it. The order's row is locked from the read on, so changes
+// of one order, partial refunds included, apply one after the other.
+func (st store) changeState(ctx context.Context, orderID string, ch Change, first func(tx *gorm.DB) error) (Accepted, error) {
 	state := ch.State
 	var acc Accepted
 	err := st.commit.Do(ctx, func(tx *gorm.DB) error {
+		if first != nil {
+			if err := first(tx); err != nil {
+				return err
+			}
+		}
 		var row orderRow
-		if err := tx.Where("order_id = ?", orderID).Take(&row).Error; err != nil {
+		err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Where("order_id = ?", orderID).Take(&row).Error
+		if err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return fmt.Errorf("%w: %s", ErrNotFound, orderID)
 			}
@@ -113,13 +123,17 @@ func (st store) changeState(ctx context.Context, orderID string, ch Change) (Acc
 		if err != nil {
 			return err
 		}
-		prev := o.State
+		prev, hadRefund := o.State, o.RefundMinor != 0
 		o.State, o.UpdatedAt = state, time.Now().UTC()
-		if err := ch.apply(&o); err != nil {
+		partial, err := ch.apply(&o)
+		if err != nil {
 			return err
 		}
-		set := map[string]any{"state": state, "updated_at": o.UpdatedAt}
-		if ch.Shipment != nil || state == event.OrderRefunded { // the facts the change brought
+		if partial {
+			o.State = prev
+		}
+		set := map[string]any{"state": o.State, "updated_at": o.UpdatedAt}
+		if ch.Shipment != nil || state == event.OrderRefunded || hadRefund { // the facts the change brought or cleared
 			body, err := json.Marshal(o)
 			if err != nil {
 				return err
@@ -133,8 +147,12 @@ func (st store) changeState(ctx context.Context, orderID string, ch Change) (Acc
 		if res.RowsAffected != 1 {
 			return fmt.Errorf("%w: %s changed meanwhile", ErrInvalidTransition, orderID)
 		}
-		ev, err := bus.Publish(ctx, tx, o.stateChange(prev))
-		acc = Accepted{OrderID: o.OrderID, EventID: ev.ID, State: state}
+		var detail bus.Detail = o.stateChange(prev)
+		if partial {
+			detail = event.OrderPartiallyRefunded(o.stateChange(prev))
+		}
+		ev, err := bus.Publish(ctx, tx, detail)
+		acc = Accepted{OrderID: o.OrderID, EventID: ev.ID, State: o.State}
 		return err
 	})
 	return acc, err

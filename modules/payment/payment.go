@@ -1,8 +1,10 @@
 // Package payment records each order's payment and follows it through the
 // order's life: authorised when placed, captured when paid (or, if it
 // never was, when shipped), voided when cancelled before capture, refunded
-// when refunded. It is a record of what the storefront and the payment
-// provider did, told through the order's states; it moves no money itself.
+// (partly or wholly, by the amount) after capture. It is a record of what
+// the storefront and the payment provider did, told through the order's
+// events; it moves no money itself. It also keeps the payment provider's
+// events the shop received (stripe.go), each applied once.
 package payment
 
 import (
@@ -55,7 +57,7 @@ var Migrations = []database.Migration{{
 		`UPDATE payment_payments SET captured_minor = amount_minor WHERE status IN ('captured', 'refunded')`,
 		`UPDATE payment_payments SET refunded_minor = amount_minor WHERE status = 'refunded'`,
 	},
-}}
+}, stripeMigration}
 
 // Payment is one order's payment record. AmountMinor is what was
 // authorised; CapturedMinor what of it was taken, RefundedMinor what of
@@ -78,12 +80,13 @@ func (Payment) TableName() string { return "payment_payments" }
 
 // moves says, for each order state, which payment status moves to which: a
 // paid order is captured, and so is a shipped one that never was paid; a
-// refund of money never captured is a void.
+// cancelled one is voided if nothing was captured. Only a cancellation
+// voids: refunds give back what was captured (refund, below), and money
+// never captured is not refunded.
 var moves = map[string]map[string]string{
 	event.OrderPaid:      {StatusAuthorized: StatusCaptured},
 	event.OrderShipped:   {StatusAuthorized: StatusCaptured},
 	event.OrderCancelled: {StatusAuthorized: StatusVoided},
-	event.OrderRefunded:  {StatusCaptured: StatusRefunded, StatusAuthorized: StatusVoided},
 }
 
 // Service is the payment module.
@@ -135,18 +138,34 @@ func (s *Service) handle(ctx context.Context, d bus.Delivery[orderEvent]) error 
 	}
 	for from, to := range moves[ev.OrderState] {
 		set := map[string]any{"status": to, "updated_at": now}
-		switch to {
-		case StatusCaptured:
+		if to == StatusCaptured {
 			set["captured_minor"] = gorm.Expr("amount_minor")
-		case StatusRefunded:
-			set["refunded_minor"] = gorm.Expr("captured_minor")
-			if r := ev.Payment.RefundedMinor; r > 0 {
-				set["refunded_minor"] = gorm.Expr("CASE WHEN ? < captured_minor THEN ? ELSE captured_minor END", r, r)
-			}
 		}
 		if err := d.Tx.Model(&Payment{}).Where("order_id = ? AND status = ?", ev.OrderID, from).Updates(set).Error; err != nil {
 			return err
 		}
 	}
-	return nil
+	return refund(d.Tx, ev.OrderID, ev.OrderState, ev.Payment.RefundedMinor, now)
+}
+
+// refund records what an order's refunds sum to, refunded, on a captured
+// payment: every event after a refund says it (a partial refund's and the
+// refund that moved the order to order_refunded among them). An
+// order_refunded event without the sum, from before it was sent, gave
+// everything back. The record never gives back more than was captured,
+// nor less than it already said, so a replayed older event changes
+// nothing.
+func refund(tx *gorm.DB, orderID, state string, refunded int64, now time.Time) error {
+	var sum any = refunded
+	switch {
+	case refunded > 0:
+		sum = gorm.Expr("CASE WHEN ? < captured_minor THEN ? ELSE captured_minor END", refunded, refunded)
+	case state == event.OrderRefunded:
+		sum = gorm.Expr("captured_minor")
+	default:
+		return nil
+	}
+	return tx.Model(&Payment{}).Where("order_id = ? AND status IN ?", orderID, []string{StatusCaptured, StatusRefunded}).
+		Updates(map[string]any{"status": StatusRefunded, "updated_at": now,
+			"refunded_minor": gorm.Expr("CASE WHEN ? > refunded_minor THEN ? ELSE refunded_minor END", sum, sum)}).Error
 }

@@ -3,7 +3,6 @@ package payment
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 
 	"gorm.io/gorm"
@@ -60,30 +59,55 @@ func TestNewOrderAuthorizes(t *testing.T) {
 	}
 }
 
-func TestPaymentFollowsOrder(t *testing.T) {
-	tests := []struct {
-		name   string
-		states []string
-		want   string
-	}{
-		{"placed", []string{"new_order_created"}, StatusAuthorized},
-		{"shipped captures", []string{"new_order_created", "order_shipped"}, StatusCaptured},
-		{"cancelled voids", []string{"new_order_created", "order_cancelled"}, StatusVoided},
-		{"refund after capture refunds", []string{"new_order_created", "order_shipped", "order_refunded"}, StatusRefunded},
-		{"refund before capture voids", []string{"new_order_created", "order_refunded"}, StatusVoided},
-		{"delivered after shipped stays captured", []string{"new_order_created", "order_shipped", "order_delivered"}, StatusCaptured},
-		{"paid captures", []string{"new_order_created", "order_paid"}, StatusCaptured},
-		{"shipped after paid stays captured", []string{"new_order_created", "order_paid", "order_shipped"}, StatusCaptured},
-		{"refund after paid refunds", []string{"new_order_created", "order_paid", "order_refunded"}, StatusRefunded},
+// step is one event of an order as payment receives it: its state and,
+// once anything was refunded, what the refunds sum to.
+type step struct {
+	state    string
+	refunded int64
+}
 
-		{"placed twice", []string{"new_order_created", "new_order_created"}, StatusAuthorized},
-		{"shipped twice", []string{"new_order_created", "order_shipped", "order_shipped"}, StatusCaptured},
-		{"cancelled twice", []string{"new_order_created", "order_cancelled", "order_cancelled"}, StatusVoided},
-		{"refunded twice", []string{"new_order_created", "order_shipped", "order_refunded", "order_refunded"}, StatusRefunded},
-		{"placed again after capture", []string{"new_order_created", "order_shipped", "new_order_created"}, StatusCaptured},
-		{"a voided payment is never captured", []string{"new_order_created", "order_cancelled", "order_shipped"}, StatusVoided},
-		{"a captured payment is never voided by a cancel", []string{"new_order_created", "order_shipped", "order_cancelled"}, StatusCaptured},
-		{"a refunded payment stays refunded", []string{"new_order_created", "order_shipped", "order_refunded", "order_cancelled", "order_shipped"}, StatusRefunded},
+// TestPaymentFollowsOrder follows every path of the money: authorised at
+// creation, captured when paid (or shipped unpaid), refunded partly and
+// wholly after capture, by the amount, each refund its own event, and
+// voided only when cancelled before capture. Redelivered and replayed
+// events change nothing.
+func TestPaymentFollowsOrder(t *testing.T) {
+	const placed, paid, shipped, delivered = "new_order_created", "order_paid", "order_shipped", "order_delivered"
+	const cancelled, refunded = "order_cancelled", "order_refunded"
+	tests := []struct {
+		name               string
+		steps              []step
+		want               string
+		captured, refundMn int64
+	}{
+		{"placed authorises", []step{{placed, 0}}, StatusAuthorized, 0, 0},
+		{"paid captures", []step{{placed, 0}, {paid, 0}}, StatusCaptured, 3000, 0},
+		{"shipped unpaid captures", []step{{placed, 0}, {shipped, 0}}, StatusCaptured, 3000, 0},
+		{"shipped after paid stays captured", []step{{placed, 0}, {paid, 0}, {shipped, 0}}, StatusCaptured, 3000, 0},
+		{"delivered stays captured", []step{{placed, 0}, {shipped, 0}, {delivered, 0}}, StatusCaptured, 3000, 0},
+		{"cancelled before capture voids", []step{{placed, 0}, {cancelled, 0}}, StatusVoided, 0, 0},
+
+		{"a whole refund after payment", []step{{placed, 0}, {paid, 0}, {refunded, 3000}}, StatusRefunded, 3000, 3000},
+		{"a whole refund after delivery", []step{{placed, 0}, {shipped, 0}, {delivered, 0}, {refunded, 3000}}, StatusRefunded, 3000, 3000},
+		{"a partial refund", []step{{placed, 0}, {paid, 0}, {paid, 1000}}, StatusRefunded, 3000, 1000},
+		{"partial refunds, then the rest", []step{{placed, 0}, {paid, 0}, {paid, 1000}, {shipped, 1000}, {shipped, 2500},
+			{refunded, 3000}}, StatusRefunded, 3000, 3000},
+		{"a partial refund of a delivered order", []step{{placed, 0}, {shipped, 0}, {delivered, 0}, {delivered, 700}}, StatusRefunded, 3000, 700},
+		{"a refund from before the sum was sent gives all back", []step{{placed, 0}, {shipped, 0}, {refunded, 0}}, StatusRefunded, 3000, 3000},
+		{"never more than was captured", []step{{placed, 0}, {paid, 0}, {paid, 9999}}, StatusRefunded, 3000, 3000},
+
+		{"a refund before capture voids nothing", []step{{placed, 0}, {refunded, 3000}}, StatusAuthorized, 0, 0},
+		{"a captured payment is never voided by a cancel", []step{{placed, 0}, {shipped, 0}, {cancelled, 0}}, StatusCaptured, 3000, 0},
+		{"a voided payment is never captured nor refunded", []step{{placed, 0}, {cancelled, 0}, {shipped, 0}, {refunded, 3000}}, StatusVoided, 0, 0},
+		{"a refunded payment stays refunded", []step{{placed, 0}, {shipped, 0}, {refunded, 3000}, {cancelled, 0}, {shipped, 0}}, StatusRefunded, 3000, 3000},
+
+		{"placed twice", []step{{placed, 0}, {placed, 0}}, StatusAuthorized, 0, 0},
+		{"placed again after capture", []step{{placed, 0}, {shipped, 0}, {placed, 0}}, StatusCaptured, 3000, 0},
+		{"paid twice", []step{{placed, 0}, {paid, 0}, {paid, 0}}, StatusCaptured, 3000, 0},
+		{"cancelled twice", []step{{placed, 0}, {cancelled, 0}, {cancelled, 0}}, StatusVoided, 0, 0},
+		{"a partial refund redelivered", []step{{placed, 0}, {paid, 0}, {paid, 1000}, {paid, 1000}}, StatusRefunded, 3000, 1000},
+		{"an older refund replayed after a newer", []step{{placed, 0}, {paid, 0}, {paid, 1000}, {paid, 2000}, {paid, 1000}}, StatusRefunded, 3000, 2000},
+		{"refunded twice", []step{{placed, 0}, {shipped, 0}, {refunded, 3000}, {refunded, 3000}}, StatusRefunded, 3000, 3000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,18 +117,21 @@ func TestPaymentFollowsOrder(t *testing.T) {
 			if err := deliver(t, s, payload(t, "ord-other", "new_order_created", 100)); err != nil {
 				t.Fatal(err)
 			}
-			for i, st := range tt.states {
+			for i, st := range tt.steps {
 				// The amount changes on each event: only the first one counts.
-				if err := deliver(t, s, payload(t, "ord-1", st, int64(3000+i))); err != nil {
-					t.Fatalf("%s: %v", st, err)
+				ev := payload(t, "ord-1", st.state, int64(3000+i))
+				ev.Detail.Payment.RefundedMinor = st.refunded
+				if err := deliver(t, s, ev); err != nil {
+					t.Fatalf("%v: %v", st, err)
 				}
 			}
 			p, err := s.Get(context.Background(), "ord-1")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Status != tt.want {
-				t.Errorf("after %s: status %s, want %s", strings.Join(tt.states, ", "), p.Status, tt.want)
+			if p.Status != tt.want || p.CapturedMinor != tt.captured || p.RefundedMinor != tt.refundMn {
+				t.Errorf("after %v: %s, captured %d, refunded %d; want %s, %d, %d", tt.steps, p.Status, p.CapturedMinor,
+					p.RefundedMinor, tt.want, tt.captured, tt.refundMn)
 			}
 			if p.AmountMinor != 3000 || p.Method != "card" {
 				t.Errorf("a later event rewrote the payment: %+v", p)
@@ -151,49 +178,5 @@ func TestHandleRolledBack(t *testing.T) {
 	}
 	if _, err := s.Get(ctx, "ord-1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("the payment survived its rolled-back delivery: %v", err)
-	}
-}
-
-// TestAmountsFollowTheMoney: the record says how much was authorised,
-// captured and given back, a partial refund included.
-func TestAmountsFollowTheMoney(t *testing.T) {
-	refund := func(orderID string, refunded int64) orderEvent {
-		ev := payload(t, orderID, "order_refunded", 3000)
-		ev.Detail.Payment.RefundedMinor = refunded
-		return ev
-	}
-	for _, tc := range []struct {
-		name                        string
-		events                      []orderEvent
-		status                      string
-		captured, refunded, authAmt int64
-	}{
-		{"authorised", []orderEvent{payload(t, "o", "new_order_created", 3000)}, StatusAuthorized, 0, 0, 3000},
-		{"paid", []orderEvent{payload(t, "o", "new_order_created", 3000), payload(t, "o", "order_paid", 3000)}, StatusCaptured, 3000, 0, 3000},
-		{"partly refunded", []orderEvent{payload(t, "o", "new_order_created", 3000), payload(t, "o", "order_paid", 3000),
-			refund("o", 1250)}, StatusRefunded, 3000, 1250, 3000},
-		{"refunded in full by an event without the amount", []orderEvent{payload(t, "o", "new_order_created", 3000),
-			payload(t, "o", "order_shipped", 3000), payload(t, "o", "order_refunded", 3000)}, StatusRefunded, 3000, 3000, 3000},
-		{"never more than was captured", []orderEvent{payload(t, "o", "new_order_created", 3000),
-			payload(t, "o", "order_paid", 3000), refund("o", 9999)}, StatusRefunded, 3000, 3000, 3000},
-		{"voided, nothing captured", []orderEvent{payload(t, "o", "new_order_created", 3000),
-			payload(t, "o", "order_cancelled", 3000)}, StatusVoided, 0, 0, 3000},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := New(dbtest.Open(t, Migrations))
-			for _, ev := range tc.events {
-				if err := deliver(t, s, ev); err != nil {
-					t.Fatal(err)
-				}
-			}
-			p, err := s.Get(context.Background(), "o")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if p.Status != tc.status || p.AmountMinor != tc.authAmt || p.CapturedMinor != tc.captured || p.RefundedMinor != tc.refunded {
-				t.Errorf("payment %s: authorised %d, captured %d, refunded %d; want %s %d %d %d", p.Status, p.AmountMinor,
-					p.CapturedMinor, p.RefundedMinor, tc.status, tc.authAmt, tc.captured, tc.refunded)
-			}
-		})
 	}
 }

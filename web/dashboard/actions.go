@@ -121,11 +121,15 @@ func (d *Dashboard) moveOrder(c echo.Context) error {
 			ch.RefundMinor = &minor
 		}
 	}
-	if _, err := d.Orders.Apply(ctx, id, ch); err != nil {
+	acc, err := d.Orders.Apply(ctx, id, ch)
+	if err != nil {
 		if code := fault.CodeOf(err); code == fault.Invalid || code == fault.Conflict {
 			return d.showOrder(c, web.StatusOf(err), id, "", refusal(err))
 		}
 		return err
+	}
+	if acc.State != ch.State { // a refund of part: the order keeps its state
+		return c.Redirect(http.StatusSeeOther, orderPath(id)+"?"+partlyRefunded)
 	}
 	return c.Redirect(http.StatusSeeOther, orderPath(id)+"?moved="+url.QueryEscape(ch.State))
 }

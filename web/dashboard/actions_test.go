@@ -48,7 +48,6 @@ func TestOrderActions(t *testing.T) {
 		{event.OrderPaid, nil},
 		{event.OrderShipped, url.Values{"carrier": {"DHL"}, "tracking_number": {" JD0142 "}, "tracking_url": {"https://track.example/JD0142"}}},
 		{event.OrderDelivered, nil},
-		{event.OrderRefunded, url.Values{"refund_amount": {"5.50"}}},
 	}
 	for _, st := range steps {
 		p := b.move("ord-1", st.state, st.fields)
@@ -60,9 +59,27 @@ func TestOrderActions(t *testing.T) {
 			t.Fatalf("after %s the order is %s (%v)", st.state, o.State, err)
 		}
 	}
+	// A refund of part keeps the order delivered, and says so.
+	p = b.move("ord-1", event.OrderRefunded, url.Values{"refund_amount": {"5.50"}})
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/dashboard/orders/ord-1?refunded=partly" {
+		t.Fatalf("a partial refund: %d to %q: %s", p.status, p.header.Get("Location"), p.body)
+	}
 	o, _ := s.checkout.Get(ctx, "ord-1")
-	if o.Shipment == nil || o.Shipment.Carrier != "DHL" || o.Shipment.TrackingNumber != "JD0142" || o.RefundMinor != 550 {
-		t.Errorf("the order's facts: shipment %+v, refund %d; want DHL JD0142 and 550", o.Shipment, o.RefundMinor)
+	if o.State != event.OrderDelivered || o.Shipment == nil || o.Shipment.Carrier != "DHL" || o.Shipment.TrackingNumber != "JD0142" ||
+		o.RefundMinor != 550 || o.Payment.RefundedMinor != 550 {
+		t.Errorf("the order's facts: %s, shipment %+v, refund %d; want delivered, DHL JD0142 and 550", o.State, o.Shipment, o.RefundMinor)
+	}
+	p = b.get("/dashboard/orders/ord-1?refunded=partly")
+	if !strings.Contains(p.body, `id="refunded" data-refunded="550"`) || !strings.Contains(p.body, "5.50 EUR refunded so far") || !strings.Contains(p.body, "keeps its state, order delivered, until the rest is refunded") ||
+		!strings.Contains(p.body, `id="act-refund"`) {
+		t.Errorf("the page after a partial refund:\n%s", p.body)
+	}
+	// The rest, the amount left to refund by default, refunds the order.
+	if p := b.move("ord-1", event.OrderRefunded, nil); p.header.Get("Location") != "/dashboard/orders/ord-1?moved=order_refunded" {
+		t.Fatalf("the rest refunded: %d to %q", p.status, p.header.Get("Location"))
+	}
+	if o, _ := s.checkout.Get(ctx, "ord-1"); o.State != event.OrderRefunded || o.Payment.RefundedMinor != o.TotalMinor {
+		t.Errorf("after the rest: %s, refunded %d of %d", o.State, o.Payment.RefundedMinor, o.TotalMinor)
 	}
 	p = b.get("/dashboard/orders/ord-1?moved=order_refunded")
 	if !strings.Contains(p.body, `id="moved"`) || !strings.Contains(p.body, "nothing more can happen to it") || strings.Contains(p.body, `class="action"`) {

@@ -95,9 +95,12 @@ type Shipments interface {
 	Get(ctx context.Context, orderID string) (shipping.Shipment, error)
 }
 
-// Payments reads what payment recorded of orders (payment.Service).
+// Payments reads what payment recorded of orders, and the Stripe events
+// the shop received (payment.Service).
 type Payments interface {
 	Get(ctx context.Context, orderID string) (payment.Payment, error)
+	StripeEvents(ctx context.Context, orderID string) ([]payment.StripeEvent, error)
+	UnappliedStripeEvents(ctx context.Context, limit int) ([]payment.StripeEvent, error)
 }
 
 // Backups tell how the backups stand (backup.Scheduler).

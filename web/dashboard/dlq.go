@@ -11,10 +11,12 @@ import (
 
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/fault"
+	"github.com/shopbus/shopbus/modules/payment"
 )
 
-// deadLimit bounds the dead letters one page lists.
-const deadLimit = 200
+// deadLimit bounds the dead letters one page lists, stripeLimit the
+// Stripe events that changed nothing.
+const deadLimit, stripeLimit = 200, 50
 
 type dlqView struct {
 	Target  string
@@ -25,6 +27,10 @@ type dlqView struct {
 	Redriven int64
 	// Back is this page, for its redrive forms to return to.
 	Back string
+	// Stripe are the newest Stripe events that changed nothing (an
+	// unknown order, a move the order could not make): answered 200, so
+	// Stripe sends them no more, they wait here for the owner.
+	Stripe []payment.StripeEvent
 }
 
 type targetCount struct {
@@ -52,6 +58,11 @@ func (d *Dashboard) dlqPage(c echo.Context) error {
 	}
 	for _, t := range slices.Sorted(maps.Keys(counts)) {
 		v.Targets = append(v.Targets, targetCount{Target: t, Dead: counts[t]})
+	}
+	if d.Payments != nil {
+		if v.Stripe, err = d.Payments.UnappliedStripeEvents(ctx, stripeLimit); err != nil {
+			return err
+		}
 	}
 	s, _ := current(c)
 	return d.render(c, http.StatusOK, "dlq", view{Title: "Dead letters", Section: "dlq", User: s.KeyName, CSRF: s.CSRF, Data: v})

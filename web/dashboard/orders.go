@@ -15,6 +15,7 @@ import (
 	"github.com/shopbus/shopbus/event"
 	"github.com/shopbus/shopbus/modules/checkout"
 	"github.com/shopbus/shopbus/modules/email"
+	"github.com/shopbus/shopbus/modules/payment"
 )
 
 // pageSize is how many orders a page of the list shows.
@@ -121,6 +122,11 @@ type orderView struct {
 	// Moved is the state the owner's last action moved the order to;
 	// Problem why the last action was refused.
 	Moved, Problem string
+	// PartlyRefunded says the owner's last action was a refund that left
+	// part of the order paid, so the order kept its state.
+	PartlyRefunded bool
+	// StripeEvents are what Stripe told of the order, and what came of it.
+	StripeEvents []payment.StripeEvent
 }
 
 type eventView struct {
@@ -145,6 +151,10 @@ func (d *Dashboard) orderPage(c echo.Context) error {
 	return d.showOrder(c, http.StatusOK, c.Param("id"), moved, "")
 }
 
+// partlyRefunded is the query an order's page is shown with after a refund
+// that left part of it paid.
+const partlyRefunded = "refunded=partly"
+
 // showOrder renders an order's page: after an action, with the state it
 // moved to or why it was refused.
 func (d *Dashboard) showOrder(c echo.Context, status int, id, moved, problem string) error {
@@ -155,7 +165,13 @@ func (d *Dashboard) showOrder(c echo.Context, status int, id, moved, problem str
 	if err != nil {
 		return err
 	}
-	v := orderView{Order: o, Redriven: redriven(c), Moved: moved, Problem: problem, Actions: orderActions(o, s.CSRF)}
+	v := orderView{Order: o, Redriven: redriven(c), Moved: moved, Problem: problem, Actions: orderActions(o, s.CSRF),
+		PartlyRefunded: c.QueryParam("refunded") == "partly"}
+	if d.Payments != nil {
+		if v.StripeEvents, err = d.Payments.StripeEvents(ctx, o.OrderID); err != nil {
+			return err
+		}
+	}
 	if v.Records, err = d.records(ctx, o); err != nil {
 		return err
 	}

@@ -138,7 +138,7 @@ func New(t testing.TB, opts Options) *Shop {
 	}
 	deps := web.Deps{DB: db, Keys: s.Keys, Bus: s.Bus, Checkout: s.Checkout, Inventory: s.Inventory, Email: s.Email,
 		Shipments: r.Shipping, Payments: r.Payment,
-		Log: log, Metrics: s.Metrics, Dashboard: dash}
+		Log: log, Metrics: s.Metrics, Dashboard: dash, StripeSecrets: cfg.Stripe.WebhookSecrets}
 	if opts.Server != nil {
 		opts.Server(&deps, &cfg.HTTP)
 	}
