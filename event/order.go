@@ -54,10 +54,13 @@ func (OrderStateChange) EventSource() string { return SourceCheckout }
 // EventDetailType is the event's detail-type.
 func (OrderStateChange) EventDetailType() string { return TypeOrderStateChange }
 
-// Customer is who ordered.
+// Customer is who ordered. Locale, a BCP 47 language tag such as de-DE,
+// is the language the customer reads the shop's emails in; empty, the
+// shop's own.
 type Customer struct {
-	Email string `json:"email"`
-	Name  string `json:"name"`
+	Email  string `json:"email"`
+	Name   string `json:"name"`
+	Locale string `json:"locale,omitempty"`
 }
 
 // Item is one order line.
