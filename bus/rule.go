@@ -42,11 +42,29 @@ type TargetConfig struct {
 	// (default "webhook:" and the URL's host).
 	Name           string `yaml:"name"`
 	transform.Spec `yaml:",inline"`
-	// Settings are a module target's own keys beside module and the
-	// transform, such as the email target's template and to. The module
-	// declares what it takes (Bus.Settings), and a key no one takes, a
-	// misspelt transform key included, is refused at start-up.
-	Settings map[string]string `yaml:",inline"`
+	// Template and To are the email target's settings: which email, and
+	// to whom (customer, owner or an address). The bus hands a target's
+	// settings to the module that serves it, which declares that it takes
+	// them and checks them (Bus.Settings); any other target refuses them.
+	// They are fields rather than a map so that a misspelt key is still
+	// refused, with its line, when the file is read.
+	Template string `yaml:"template"`
+	To       string `yaml:"to"`
+}
+
+// Settings are the target's settings, by their key in config.yaml; nil
+// when it sets none.
+func (t TargetConfig) Settings() map[string]string {
+	var out map[string]string
+	for k, v := range map[string]string{"template": t.Template, "to": t.To} {
+		if v != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // target names the target as its deliveries do.
@@ -153,28 +171,23 @@ func (b *Bus) targetSettings(rule, target string) map[string]string {
 	return nil
 }
 
-// checkSettings refuses settings the target does not take: any on a
-// webhook or on a module that declared none (a misspelt input_path lands
-// here too), and what the module's own check refuses.
+// checkSettings refuses settings the target does not take, any on a
+// webhook or on a module that declared none, and what the module's own
+// check refuses.
 func checkSettings(t TargetConfig, settings map[string]TargetSettings) error {
+	set := t.Settings()
 	s, takes := settings[t.Module]
 	if t.Webhook != nil || !takes || s.Check == nil {
-		if len(t.Settings) > 0 {
-			keys := slices.Sorted(maps.Keys(t.Settings))
-			return fmt.Errorf("unknown key %s (a target takes module or webhook, name, input_path, input_paths_map, input_template, fields%s)",
-				strings.Join(keys, ", "), moduleKeys(t, takes))
+		if len(set) > 0 {
+			who := "a webhook"
+			if t.Webhook == nil {
+				who = "module " + t.Module
+			}
+			return fmt.Errorf("%s takes no %s (the email module does)", who, strings.Join(slices.Sorted(maps.Keys(set)), " or "))
 		}
 		return nil
 	}
-	return s.Check(t.Settings)
-}
-
-// moduleKeys hints that settings belong to modules that take them.
-func moduleKeys(t TargetConfig, takes bool) string {
-	if t.Webhook == nil && !takes {
-		return "; module " + t.Module + " takes no settings of its own"
-	}
-	return ""
+	return s.Check(set)
 }
 
 func (c RuleConfig) where() string {
@@ -236,7 +249,7 @@ func (c RuleConfig) compile(def Retry, modules map[string]bool, settings map[str
 		if err != nil {
 			return nil, fail("target %d (%s): %v", i+1, name, err)
 		}
-		tg := target{module: name, transform: tr, settings: t.Settings}
+		tg := target{module: name, transform: tr, settings: t.Settings()}
 		if t.Webhook != nil {
 			if tg.hook, err = webhook.New(*t.Webhook); err != nil {
 				return nil, fail("target %d (%s): %v", i+1, name, err)

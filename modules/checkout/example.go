@@ -15,7 +15,7 @@ func Examples() []bus.Detail {
 	o := Order{
 		NewOrder: NewOrder{
 			OrderID:         "ord-example",
-			Customer:        Customer{Email: "jane@example.com", Name: "Jane Doe"},
+			Customer:        Customer{Email: "jane@example.com", Name: "Jane Doe", Locale: "en-GB"},
 			Items:           []Item{{SKU: "SKU-1", Name: "Mug", Quantity: 2, UnitPriceMinor: 950}},
 			Currency:        "EUR",
 			ShippingAddress: Address{Line1: "12 Rue de Rivoli", City: "Paris", PostalCode: "75001", Country: "FR"},
@@ -29,7 +29,17 @@ func Examples() []bus.Detail {
 	var out []bus.Detail
 	for _, s := range event.OrderStates() {
 		o.State = s
-		out = append(out, o.stateChange(event.NewOrderCreated))
+		ex := o
+		// The facts a change brings travel from it on: the parcel from the
+		// shipment, the money back from the refund.
+		switch s {
+		case event.OrderShipped, event.OrderDelivered, event.OrderRefunded:
+			ex.Shipment = &Shipment{Carrier: "DHL", TrackingNumber: "JD0146", TrackingURL: "https://carrier.example/track/JD0146"}
+		}
+		if s == event.OrderRefunded {
+			ex.RefundMinor, ex.Payment.RefundedMinor = 1000, 1000
+		}
+		out = append(out, ex.stateChange(event.NewOrderCreated))
 	}
 	return out
 }

@@ -58,11 +58,6 @@ func (s *Service) notification(set map[string]string) (notification, error) {
 	if len(set) == 0 {
 		return notification{}, nil
 	}
-	for k := range set {
-		if k != "template" && k != "to" {
-			return notification{}, fmt.Errorf("unknown key %s (the email target takes template and to)", k)
-		}
-	}
 	n := notification{template: set["template"], to: set["to"]}
 	switch {
 	case n.template == "":
