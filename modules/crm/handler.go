@@ -115,10 +115,10 @@ func (s *Service) record(tx *gorm.DB, eventID string, ev orderDetail) error {
 	}
 	mail := email.Message{EventID: eventID, OrderID: ev.OrderID, Template: "order_success", To: ev.Customer.Email,
 		Locale: ev.Customer.Locale, Data: successEmail{
-		OrderID: ev.OrderID, CustomerName: ev.Customer.Name, CustomerEmail: ev.Customer.Email, Currency: ev.Currency,
-		Items: ev.Items, SubtotalMinor: ev.SubtotalMinor, ShippingMinor: ev.ShippingMinor, TaxMinor: ev.TaxMinor,
-		DiscountMinor: ev.DiscountMinor, TotalMinor: ev.TotalMinor, ShippingAddress: ev.ShippingAddress,
-	}}
+			OrderID: ev.OrderID, CustomerName: ev.Customer.Name, CustomerEmail: ev.Customer.Email, Currency: ev.Currency,
+			Items: ev.Items, SubtotalMinor: ev.SubtotalMinor, ShippingMinor: ev.ShippingMinor, TaxMinor: ev.TaxMinor,
+			DiscountMinor: ev.DiscountMinor, TotalMinor: ev.TotalMinor, ShippingAddress: ev.ShippingAddress,
+		}}
 	return createOrder(tx, o, pendingMail{mailer: s.mailer, msg: mail})
 }
 
