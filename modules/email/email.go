@@ -82,6 +82,11 @@ func (c *Config) SetDefaults() {
 	if c.Locale == "" {
 		c.Locale = fallback
 	}
+	if c.DashboardURL == "" {
+		// config.Load sets it from http.addr; a Config built by hand
+		// gets the default address.
+		c.DashboardURL = "http://localhost:8080/dashboard"
+	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = time.Second
 	}
