@@ -123,7 +123,7 @@ func TestInstancesOnPostgresAndNATS(t *testing.T) {
 				id := fmt.Sprintf("ord-m%d-%d", g, n)
 				// On the killed instance this order, or a move of it, may
 				// or may not exist.
-				if placeAndMove(p.url, id, n) {
+				if placeAndMove(p.url, id, g+n) {
 					accepted.Store(id, true)
 				}
 			}
