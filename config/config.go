@@ -168,10 +168,10 @@ func Parse(name string, src []byte) (*Config, error) {
 func (c *Config) SetDefaults() {
 	c.HTTP.SetDefaults()
 	c.Database.SetDefaults()
-	c.Mail.SetDefaults()
-	if c.Mail.DashboardURL == "" {
+	if c.Mail.DashboardURL == "" { // before mail's own default, which knows no http.addr
 		c.Mail.DashboardURL = localDashboard(c.HTTP.Addr)
 	}
+	c.Mail.SetDefaults()
 	c.Bus.SetDefaults()
 	c.Delivery.SetDefaults()
 }
