@@ -109,7 +109,7 @@ func TestBackorderJourney(t *testing.T) {
 	if st := s.stock("MUG-WHT"); st.Reserved != 0 || st.OnHand != 24 {
 		t.Errorf("MUG-WHT %+v: a backordered order holds nothing", st)
 	}
-	alert := mailTo(t, mail, s.cfg.Mail.OwnerEmail, "ord-b1")
+	alert := mailTo(t, mail, s.cfg.Mail.OwnerEmail, "Inventory shortage for order ord-b1")
 	if !strings.Contains(alert.Text, "TEE-L: requested 1, available 0") {
 		t.Errorf("the owner's alert:\n%s", alert.Text)
 	}

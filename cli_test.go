@@ -120,7 +120,7 @@ func TestEventsTestTransform(t *testing.T) {
 
 func TestRulesCheck(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "rules", "check", "--config", "config.yaml")
-	if code != 0 || stdout != "config.yaml: 7 rules, all valid\n" {
+	if code != 0 || stdout != "config.yaml: 12 rules, all valid\n" {
 		t.Errorf("config.yaml: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	code, stdout, stderr = runCLI(t, "rules", "check", "--config", "testdata/bad_config.yaml")

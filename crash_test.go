@@ -9,7 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -159,10 +159,12 @@ func TestKillBetweenAcceptAndDelivery(t *testing.T) {
 		var v orderView
 		waitFor(t, id+" to settle after restarts", 60*time.Second, func() (bool, string) {
 			v = must[orderView](t, http.StatusOK)(doJSON(t, "GET", p.url+"/v1/orders/"+id, nil, testKey))
-			return v.settled(4, 1)
+			return v.settled(5, 2)
 		})
-		if len(v.Deliveries) != 4 || len(v.Emails) != 1 {
-			t.Errorf("%s: %d deliveries, %d emails; want 4 and 1", id, len(v.Deliveries), len(v.Emails))
+		// inventory, shipping, payment, crm and the owner's email; the
+		// customer's confirmation and the owner's new-order email.
+		if len(v.Deliveries) != 5 || len(v.Emails) != 2 {
+			t.Errorf("%s: %d deliveries, %d emails; want 5 and 2", id, len(v.Deliveries), len(v.Emails))
 		}
 	}
 	st := must[stock](t, http.StatusOK)(doJSON(t, "GET", p.url+"/v1/inventory/MUG", nil, testKey))
@@ -203,6 +205,8 @@ func TestKillBetweenAcceptAndDelivery(t *testing.T) {
 	if resent > rounds*builtinMailWorkers(t) {
 		t.Errorf("%d messages re-sent; at most one per sender per kill can be in the window", resent)
 	}
+	// The owner's emails too, with the customers': each once.
+	checkMailedOnce(t, mail, func(q string, dest any) { queryRow(t, store, q, dest) }, rounds*builtinMailWorkers(t))
 }
 
 // TestCrashUnderLoad kills the binary with SIGKILL at random moments while
@@ -219,7 +223,7 @@ func TestCrashUnderLoad(t *testing.T) {
 
 	p := shop.start(t)
 	for _, sku := range []string{"MUG", "TEE"} {
-		must[stock](t, http.StatusOK)(doJSON(t, "PUT", p.url+"/v1/inventory/"+sku, map[string]int{"on_hand": 1_000_000}, testKey))
+		must[stock](t, http.StatusOK)(doJSON(t, "PUT", p.url+"/v1/inventory/"+sku, map[string]int{"on_hand": stockOnHand}, testKey))
 	}
 	var accepted sync.Map
 	const kills = 4
@@ -235,16 +239,9 @@ func TestCrashUnderLoad(t *testing.T) {
 					default:
 					}
 					id := fmt.Sprintf("ord-k%d-%d-%d", round, g, n)
-					body, _ := json.Marshal(newOrder(id, id+"@example.com", "MUG", 1, "TEE", 2))
-					req, _ := http.NewRequest("POST", p.url+"/v1/orders", bytes.NewReader(body))
-					req.Header.Set("Content-Type", "application/json")
-					req.Header.Set("X-API-Key", testKey)
-					resp, err := http.DefaultClient.Do(req)
-					if err != nil {
-						continue // the process is gone; this order may or may not exist
-					}
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusCreated {
+					// Each client starts at a move of its own: a round
+					// may be over after a couple of orders.
+					if placeAndMove(p.url, id, g+n) {
 						accepted.Store(id, true)
 					}
 				}
@@ -290,25 +287,115 @@ func TestCrashUnderLoad(t *testing.T) {
 	// answer) reached each module exactly once.
 	checkEachOrderOnce(t, func(q string, dest any) { queryRow(t, store, q, dest) }, orders)
 
-	// Mail: once per order; a re-send (the instant between the server's
-	// accept and our record, at a kill) carries the same Message-ID. Each
-	// sender has at most one message in that instant when the kill comes.
-	checkMailedOnce(t, mail, orders, kills*builtinMailWorkers(t))
+	// Mail: each email once, the confirmations, the owner's and every
+	// state change's; a re-send (the instant between the server's accept
+	// and our record, at a kill) carries the same Message-ID. Each sender
+	// has at most one message in that instant when the kill comes.
+	checkMailedOnce(t, mail, func(q string, dest any) { queryRow(t, store, q, dest) }, kills*builtinMailWorkers(t))
+}
+
+// moves are the state changes the crash tests make after placing their
+// n-th order, so that every state's email goes out under load: a
+// quarter stay new, a quarter ship (with a parcel to track) and arrive,
+// a quarter are cancelled, a quarter are paid, shipped and refunded in
+// part.
+func moves(n int) []map[string]any {
+	shipped := map[string]any{"order_state": "order_shipped",
+		"shipment": map[string]any{"carrier": "DHL", "tracking_number": "JD" + fmt.Sprint(n), "tracking_url": "https://carrier.example/track"}}
+	switch n % 4 {
+	case 1:
+		return []map[string]any{shipped, {"order_state": "order_delivered"}}
+	case 2:
+		return []map[string]any{{"order_state": "order_cancelled"}}
+	case 3:
+		return []map[string]any{{"order_state": "order_paid"}, shipped, {"order_state": "order_refunded", "refund_minor": 100}}
+	}
+	return nil
+}
+
+// placeAndMove places order id (one MUG and two TEE, for its customer
+// <id>@example.com) at the shop at url, then makes its moves(n), as far
+// as the shop answers. It reports whether the order was accepted: a
+// process killed meanwhile leaves an order or a move that may or may not
+// exist, which the checks read from the database.
+func placeAndMove(url, id string, n int) bool {
+	post := func(path string, body any) bool {
+		raw, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", url+path, bytes.NewReader(raw))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", testKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode < 300
+	}
+	if !post("/v1/orders", newOrder(id, id+"@example.com", "MUG", 1, "TEE", 2)) {
+		return false
+	}
+	for _, m := range moves(n) {
+		if !post("/v1/orders/"+id+"/state", m) {
+			break
+		}
+	}
+	return true
+}
+
+// routedTo are the targets config.yaml routes each order state to.
+var routedTo = map[string][]string{
+	"new_order_created": {"crm", "email", "inventory", "payment", "shipping"},
+	"order_paid":        {"payment"},
+	"order_shipped":     {"email", "inventory", "payment", "shipping"},
+	"order_delivered":   {"email", "shipping"},
+	"order_cancelled":   {"email", "inventory", "payment", "shipping"},
+	"order_refunded":    {"email", "payment"},
+}
+
+// stateEvent is an order's state change as the outbox holds it.
+type stateEvent struct {
+	ID, OrderID, Body string
+	state             string
+}
+
+// stateEvents reads every Order State Change in the outbox.
+func stateEvents(t *testing.T, query func(q string, dest any)) []stateEvent {
+	t.Helper()
+	var events []stateEvent
+	query("SELECT id, order_id, body FROM bus_events WHERE detail_type = 'Order State Change'", &events)
+	for i := range events {
+		var ev struct {
+			Detail struct {
+				State string `json:"order_state"`
+			} `json:"detail"`
+		}
+		if err := json.Unmarshal([]byte(events[i].Body), &ev); err != nil {
+			t.Fatal(err)
+		}
+		events[i].state = ev.Detail.State
+	}
+	return events
 }
 
 // checkEachOrderOnce checks, with query reading the shop's database, that
-// every stored order of the crash tests (each one MUG and two TEE) reached
-// each module exactly once, that no module holds work for an order that
-// does not exist, and that the stock reserved is exact for orders orders.
+// every stored order of the crash tests (each one MUG and two TEE, moved
+// as moves says) reached each module exactly once, that each of its state
+// changes was delivered to exactly the targets config.yaml routes it to
+// and queued its email once, that no module holds work for an order that
+// does not exist, and that the stock is exact for orders orders.
 func checkEachOrderOnce(t *testing.T, query func(q string, dest any), orders int) {
 	t.Helper()
 	checks := map[string]string{
-		"orders without exactly 4 done deliveries": "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM bus_deliveries d WHERE d.order_id = o.order_id AND d.status = 'done') != 4",
-		"orders without 2 reservations":            "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM inventory_reservations r WHERE r.order_id = o.order_id) != 2",
-		"orders without one shipment":              "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM shipping_shipments s WHERE s.order_id = o.order_id) != 1",
-		"orders without one payment":               "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM payment_payments p WHERE p.order_id = o.order_id) != 1",
-		"orders without one CRM record":            "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM crm_orders c WHERE c.order_id = o.order_id) != 1",
-		"orders without one sent email":            "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM email_jobs e WHERE e.order_id = o.order_id AND e.status = 'sent') != 1",
+		"orders without 2 reservations":         "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM inventory_reservations r WHERE r.order_id = o.order_id) != 2",
+		"orders without one shipment":           "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM shipping_shipments s WHERE s.order_id = o.order_id) != 1",
+		"orders without one payment":            "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM payment_payments p WHERE p.order_id = o.order_id) != 1",
+		"orders without one CRM record":         "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM crm_orders c WHERE c.order_id = o.order_id) != 1",
+		"orders without one sent confirmation":  "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM email_jobs e WHERE e.order_id = o.order_id AND e.template = 'order_success' AND e.recipient = o.customer_email AND e.status = 'sent') != 1",
+		"orders without one sent owner's email": "SELECT COUNT(*) FROM checkout_orders o WHERE (SELECT COUNT(*) FROM email_jobs e WHERE e.order_id = o.order_id AND e.template = 'owner_new_order' AND e.recipient = 'owner@example.com' AND e.status = 'sent') != 1",
+		"emails not sent":                       "SELECT COUNT(*) FROM email_jobs WHERE status != 'sent'",
+		"reservations that do not follow their order's state": `SELECT COUNT(*) FROM inventory_reservations r JOIN checkout_orders o ON o.order_id = r.order_id
+			WHERE r.status != CASE WHEN o.state IN ('new_order_created', 'order_paid') THEN 'reserved'
+				WHEN o.state = 'order_cancelled' THEN 'released' ELSE 'committed' END`,
 		"side effects without an order": `SELECT (SELECT COUNT(*) FROM inventory_reservations WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
 			+ (SELECT COUNT(*) FROM shipping_shipments WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
 			+ (SELECT COUNT(*) FROM payment_payments WHERE order_id NOT IN (SELECT order_id FROM checkout_orders))
@@ -322,41 +409,112 @@ func checkEachOrderOnce(t *testing.T, query func(q string, dest any), orders int
 			t.Errorf("%s: %d", what, n)
 		}
 	}
-	var mugs, tees int64
-	query("SELECT reserved FROM inventory_stock WHERE sku = 'MUG'", &mugs)
-	query("SELECT reserved FROM inventory_stock WHERE sku = 'TEE'", &tees)
-	if mugs != int64(orders) || tees != 2*int64(orders) {
-		t.Errorf("reserved MUG %d, TEE %d; want %d and %d", mugs, tees, orders, 2*orders)
+
+	// Each state change reached exactly its targets, once each, and each
+	// that mails the customer queued exactly its email.
+	events := stateEvents(t, query)
+	var deliveries []struct{ EventID, Target, Status string }
+	query("SELECT event_id, target, status FROM bus_deliveries", &deliveries)
+	targets := map[string][]string{}
+	for _, d := range deliveries {
+		if d.Status != "done" {
+			t.Errorf("delivery of event %s to %s is %s", d.EventID, d.Target, d.Status)
+		}
+		targets[d.EventID] = append(targets[d.EventID], d.Target)
+	}
+	var jobs []struct{ EventID, Template, Recipient string }
+	query("SELECT event_id, template, recipient FROM email_jobs", &jobs)
+	mailed := map[string][]string{}
+	for _, j := range jobs {
+		mailed[j.EventID] = append(mailed[j.EventID], j.Template+" to "+j.Recipient)
+	}
+	byState := map[string]int{}
+	for _, ev := range events {
+		byState[ev.state]++
+		if got := slices.Sorted(slices.Values(targets[ev.ID])); !slices.Equal(got, routedTo[ev.state]) {
+			t.Errorf("%s's %s event %s went to %v, want %v", ev.OrderID, ev.state, ev.ID, got, routedTo[ev.state])
+		}
+		want := []string{ev.state + " to " + ev.OrderID + "@example.com"}
+		switch ev.state {
+		case "new_order_created":
+			want = []string{"order_success to " + ev.OrderID + "@example.com", "owner_new_order to owner@example.com"}
+		case "order_paid":
+			want = nil
+		}
+		if got := slices.Sorted(slices.Values(mailed[ev.ID])); !slices.Equal(got, want) {
+			t.Errorf("%s's %s event %s mailed %v, want %v", ev.OrderID, ev.state, ev.ID, got, want)
+		}
+		delete(mailed, ev.ID)
+	}
+	if len(mailed) > 0 {
+		t.Errorf("emails of no order's event: %v", mailed)
+	}
+	if byState["new_order_created"] != orders {
+		t.Errorf("%d new-order events for %d orders", byState["new_order_created"], orders)
+	}
+	t.Logf("state changes: %v", byState)
+	for _, st := range []string{"order_shipped", "order_delivered", "order_cancelled", "order_refunded"} {
+		if byState[st] == 0 {
+			t.Errorf("no order reached %s: the run did not cover its email", st)
+		}
+	}
+
+	// Stock: what new and paid orders hold is reserved; what shipped left
+	// the shelf; what was cancelled came back.
+	var held, gone int64
+	query("SELECT COUNT(*) FROM checkout_orders WHERE state IN ('new_order_created', 'order_paid')", &held)
+	query("SELECT COUNT(*) FROM checkout_orders WHERE state IN ('order_shipped', 'order_delivered', 'order_refunded')", &gone)
+	var mug, tee struct{ Reserved, OnHand int64 }
+	query("SELECT reserved, on_hand FROM inventory_stock WHERE sku = 'MUG'", &mug)
+	query("SELECT reserved, on_hand FROM inventory_stock WHERE sku = 'TEE'", &tee)
+	if mug.Reserved != held || tee.Reserved != 2*held || mug.OnHand != stockOnHand-gone || tee.OnHand != stockOnHand-2*gone {
+		t.Errorf("MUG reserved %d of %d, TEE %d of %d; want %d of %d and %d of %d", mug.Reserved, mug.OnHand, tee.Reserved, tee.OnHand,
+			held, stockOnHand-gone, 2*held, stockOnHand-2*gone)
 	}
 }
 
-// checkMailedOnce checks that the SMTP server received one email for each
-// of orders orders (addressed <order id>@example.com), except at most
-// maxResent sent twice with the same Message-ID: those a kill caught
-// between the server's accept and the record of it.
-func checkMailedOnce(t *testing.T, mail *smtptest.Server, orders, maxResent int) {
+// stockOnHand is what the crash tests put on the shelf of each SKU.
+const stockOnHand = 1_000_000
+
+// checkMailedOnce checks that the SMTP server received each email that
+// query finds in the shop's database (the jobs, all sent by now) once, at
+// its recipient, and nothing else; except at most maxResent sent twice
+// with the same Message-ID: those a kill caught between the server's
+// accept and the record of it.
+func checkMailedOnce(t *testing.T, mail *smtptest.Server, query func(q string, dest any), maxResent int) {
 	t.Helper()
-	byOrder := map[string][]string{}
+	var jobs []struct{ MessageID, Recipient string }
+	query("SELECT message_id, recipient FROM email_jobs", &jobs)
+	to := map[string]string{}
+	for _, j := range jobs {
+		to[j.MessageID] = j.Recipient
+	}
+	received := map[string]int{}
 	for _, m := range mail.Messages() {
 		parsed, err := smtptest.Parse(m.Data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		id := strings.TrimSuffix(m.To[0], "@example.com")
-		byOrder[id] = append(byOrder[id], parsed.Header.Get("Message-ID"))
-	}
-	if len(byOrder) != orders {
-		t.Errorf("%d orders mailed, want %d", len(byOrder), orders)
-	}
-	resent := 0
-	for id, ids := range byOrder {
-		switch {
-		case len(ids) == 2 && ids[0] == ids[1]:
-			resent++
-		case len(ids) > 1:
-			t.Errorf("%s: mailed %d times: %v", id, len(ids), ids)
+		id := parsed.Header.Get("Message-ID")
+		received[id]++
+		if want, ok := to[id]; !ok {
+			t.Errorf("an email no job asked for: %s to %v, %q", id, m.To, parsed.Subject)
+		} else if len(m.To) != 1 || m.To[0] != want {
+			t.Errorf("email %s went to %v, want %s", id, m.To, want)
 		}
 	}
+	resent := 0
+	for id := range to {
+		switch n := received[id]; {
+		case n == 0:
+			t.Errorf("email %s to %s never arrived", id, to[id])
+		case n == 2:
+			resent++
+		case n > 2:
+			t.Errorf("email %s to %s arrived %d times", id, to[id], n)
+		}
+	}
+	t.Logf("%d emails, %d received twice", len(to), resent)
 	if resent > maxResent {
 		t.Errorf("%d re-sent messages; at most %d can fall in the window between accept and record", resent, maxResent)
 	}

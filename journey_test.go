@@ -37,17 +37,22 @@ func TestJourney(t *testing.T) {
 
 	for i := range orders {
 		id := fmt.Sprintf("ord-%03d", i)
-		v := s.waitSettled(id, 4, 1)
+		v := s.waitSettled(id, 5, 2)
 		targets := map[string]bool{}
 		for _, d := range v.Deliveries {
 			targets[d.Target] = true
 		}
-		for _, want := range []string{"inventory", "shipping", "payment", "crm"} {
+		for _, want := range []string{"inventory", "shipping", "payment", "crm", "email"} {
 			if !targets[want] {
 				t.Errorf("%s: no delivery to %s: %+v", id, want, v.Deliveries)
 			}
 		}
-		if len(v.Emails) != 1 || v.Emails[0].Template != "order_success" || v.Emails[0].To != fmt.Sprintf("c%d@example.com", i) {
+		// The customer's confirmation (CRM's), the owner's new-order email.
+		emails := map[string]string{}
+		for _, e := range v.Emails {
+			emails[e.Template] = e.To
+		}
+		if len(v.Emails) != 2 || emails["order_success"] != fmt.Sprintf("c%d@example.com", i) || emails["owner_new_order"] != s.cfg.Mail.OwnerEmail {
 			t.Errorf("%s: emails %+v", id, v.Emails)
 		}
 	}
@@ -58,31 +63,35 @@ func TestJourney(t *testing.T) {
 		t.Errorf("TEE stock %+v, want %d reserved", st, orders)
 	}
 
-	// Exactly one email per order reached the SMTP server, to the customer,
-	// naming the order.
-	got := map[string]int{}
+	// Exactly one email per order reached the SMTP server for the
+	// customer, and one for the owner, each naming the order.
+	got, owner := map[string]int{}, map[string]int{}
 	for _, m := range mail.Messages() {
 		p, err := smtptest.Parse(m.Data)
 		if err != nil {
 			t.Fatal(err)
 		}
 		id := orderIDPattern.FindString(p.Subject)
+		if !strings.Contains(p.Text, id) || !strings.Contains(p.HTML, id) {
+			t.Errorf("%s: body does not name the order", id)
+		}
+		if len(m.To) == 1 && m.To[0] == s.cfg.Mail.OwnerEmail {
+			owner[id]++
+			continue
+		}
 		got[id]++
 		want := fmt.Sprintf("c%d@example.com", atoi(t, id[4:]))
 		if len(m.To) != 1 || m.To[0] != want {
 			t.Errorf("%s mailed to %v, want %s", id, m.To, want)
 		}
-		if !strings.Contains(p.Text, id) || !strings.Contains(p.HTML, id) {
-			t.Errorf("%s: body does not name the order", id)
-		}
 	}
 	for i := range orders {
-		if id := fmt.Sprintf("ord-%03d", i); got[id] != 1 {
-			t.Errorf("%s: %d emails received, want 1", id, got[id])
+		if id := fmt.Sprintf("ord-%03d", i); got[id] != 1 || owner[id] != 1 {
+			t.Errorf("%s: %d emails received by the customer, %d by the owner; want 1 and 1", id, got[id], owner[id])
 		}
 	}
-	if n := len(mail.Messages()); n != orders {
-		t.Errorf("SMTP server received %d messages, want %d", n, orders)
+	if n := len(mail.Messages()); n != 2*orders {
+		t.Errorf("SMTP server received %d messages, want %d", n, 2*orders)
 	}
 }
 
@@ -113,7 +122,7 @@ func TestCancelReleasesStock(t *testing.T) {
 	if acc["order_state"] != "order_cancelled" {
 		t.Fatalf("state change answered %v", acc)
 	}
-	v := s.waitSettled("ord-c1", 7, 1) // + inventory, shipping, payment for the cancellation
+	v := s.waitSettled("ord-c1", 9, 3) // + inventory, shipping, payment and the customer's email for the cancellation
 	if v.OrderState != "order_cancelled" {
 		t.Errorf("state %s", v.OrderState)
 	}
@@ -132,7 +141,7 @@ func TestCancelReleasesStock(t *testing.T) {
 	if !strings.Contains(p.Detail, "cannot go from order_cancelled to order_shipped") {
 		t.Errorf("ship after cancel: %+v", p)
 	}
-	if v := s.order("ord-c1"); len(v.Deliveries) != 7 {
+	if v := s.order("ord-c1"); len(v.Deliveries) != 9 {
 		t.Errorf("refused change made deliveries: %+v", v.Deliveries)
 	}
 }
@@ -202,20 +211,24 @@ func TestSMTPDownThenUp(t *testing.T) {
 	s := startShop(t, testConfig(t, addr), nil)
 	s.setStock("MUG", 5)
 	must[map[string]string](t, http.StatusCreated)(s.request("POST", "/v1/orders", newOrder("ord-d1", "a@example.com", "MUG", 1)))
+	// The customer's confirmation and the owner's new-order email.
 	waitFor(t, "a failed send attempt", 20*time.Second, func() (bool, string) {
 		v := s.order("ord-d1")
-		return len(v.Emails) == 1 && v.Emails[0].Attempts >= 2 && v.Emails[0].Status == "queued", fmt.Sprintf("%+v", v.Emails)
+		return len(v.Emails) == 2 && v.Emails[0].Attempts >= 2 && v.Emails[0].Status == "queued" &&
+			v.Emails[1].Attempts >= 2 && v.Emails[1].Status == "queued", fmt.Sprintf("%+v", v.Emails)
 	})
 	mail := smtptest.Start(t, addr)
-	v := s.waitSettled("ord-d1", 4, 1)
-	if v.Emails[0].Attempts < 3 {
-		t.Errorf("attempts %d: the email should have failed before it was sent", v.Emails[0].Attempts)
+	v := s.waitSettled("ord-d1", 5, 2)
+	for _, e := range v.Emails {
+		if e.Attempts < 3 {
+			t.Errorf("%s: attempts %d: the email should have failed before it was sent", e.Template, e.Attempts)
+		}
 	}
-	waitFor(t, "the message at the server", 20*time.Second, func() (bool, string) {
-		return len(mail.Messages()) == 1, fmt.Sprint(len(mail.Messages()), " messages")
+	waitFor(t, "the messages at the server", 20*time.Second, func() (bool, string) {
+		return len(mail.Messages()) == 2, fmt.Sprint(len(mail.Messages()), " messages")
 	})
-	if n := len(mail.Messages()); n != 1 {
-		t.Errorf("%d messages received, want 1", n)
+	if n := len(mail.Messages()); n != 2 {
+		t.Errorf("%d messages received, want 2", n)
 	}
 }
 
@@ -237,11 +250,7 @@ func TestOrderCharges(t *testing.T) {
 	if v := s.waitSettled("ord-ch", 4, 1); v.TotalMinor != 3190 {
 		t.Errorf("total_minor %d, want 3190", v.TotalMinor)
 	}
-	waitFor(t, "the email", 10*time.Second, func() (bool, string) { return len(mail.Messages()) == 1, "" })
-	m, err := smtptest.Parse(mail.Messages()[0].Data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := mailTo(t, mail, "a@example.com", "ord-ch")
 	for _, want := range []string{"Subtotal: 25.00 EUR", "Shipping: 4.90 EUR", "Tax: 5.00 EUR", "Discount: -3.00 EUR", "Total: 31.90 EUR"} {
 		if !strings.Contains(m.Text, want) {
 			t.Errorf("the email lacks %q:\n%s", want, m.Text)

@@ -147,7 +147,7 @@ func TestLogsFollowAnOrder(t *testing.T) {
 		EventID string `json:"event_id"`
 	}
 	_ = json.Unmarshal(body, &acc)
-	s.waitSettled("log-1", 4, 1)
+	s.waitSettled("log-1", 5, 2)
 
 	waitFor(t, "every delivery of log-1 in the log", 10*time.Second, func() (bool, string) {
 		var request bool
@@ -174,7 +174,7 @@ func TestLogsFollowAnOrder(t *testing.T) {
 				sent = true
 			}
 		}
-		return request && len(delivered) == 4 && sent, logs.String()
+		return request && len(delivered) == 5 && sent, logs.String() // inventory, shipping, payment, crm, email
 	})
 }
 

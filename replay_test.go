@@ -50,7 +50,7 @@ func TestReplay(t *testing.T) {
 		must[map[string]string](t, http.StatusCreated)(s.request("POST", "/v1/orders", newOrder(fmt.Sprintf("ord-p%d", i), "a@example.com", "MUG", 1)))
 	}
 	for i := range orders {
-		s.waitSettled(fmt.Sprintf("ord-p%d", i), 5, 1)
+		s.waitSettled(fmt.Sprintf("ord-p%d", i), 6, 2)
 	}
 	countRows := func(query string) int {
 		var n int
@@ -73,9 +73,10 @@ func TestReplay(t *testing.T) {
 	}
 
 	// Everything was delivered: a replay skips it all. Each order has two
-	// events: its creation, and inventory's Stock Reserved (which no rule
-	// routes when the order was reserved at once).
-	if res := replay(); res["events"] != 2*orders || res["deliveries"] != 0 || res["skipped"] != orders*5 {
+	// events: its creation (to inventory, shipping, payment, crm, the
+	// owner's email and erp), and inventory's Stock Reserved (which no
+	// rule routes when the order was reserved at once).
+	if res := replay(); res["events"] != 2*orders || res["deliveries"] != 0 || res["skipped"] != orders*6 {
 		t.Errorf("replay without --force: %v", res)
 	}
 	if n := countRows("SELECT COUNT(*) FROM bus_deliveries"); n != deliveries {
@@ -108,8 +109,22 @@ func TestReplay(t *testing.T) {
 		n := countRows("SELECT COUNT(*) FROM bus_deliveries WHERE replay = 1 AND target = 'crm' AND status = 'done'")
 		return n == orders, fmt.Sprint(n)
 	})
-	if n := countRows("SELECT COUNT(*) FROM email_jobs"); n != jobs || len(mail.Messages()) != orders {
-		t.Errorf("%d email jobs and %d messages after a forced CRM replay, want %d and %d", n, len(mail.Messages()), jobs, orders)
+	if n := countRows("SELECT COUNT(*) FROM email_jobs"); n != jobs || len(mail.Messages()) != 2*orders {
+		t.Errorf("%d email jobs and %d messages after a forced CRM replay, want %d and %d", n, len(mail.Messages()), jobs, 2*orders)
+	}
+
+	// --force to email: the owner's new-order emails are asked for again,
+	// under the same events, and none goes twice.
+	replay("--force", "--target", "email")
+	waitFor(t, "the email replays to be done", 20*time.Second, func() (bool, string) {
+		n := countRows("SELECT COUNT(*) FROM bus_deliveries WHERE replay = 1 AND target = 'email' AND status = 'done'")
+		return n == orders, fmt.Sprint(n)
+	})
+	if n := countRows("SELECT COUNT(*) FROM email_jobs WHERE status != 'sent'"); n != 0 {
+		t.Errorf("%d emails not sent", n)
+	}
+	if n := countRows("SELECT COUNT(*) FROM email_jobs"); n != jobs || len(mail.Messages()) != 2*orders {
+		t.Errorf("%d email jobs and %d messages after a forced email replay, want %d and %d", n, len(mail.Messages()), jobs, 2*orders)
 	}
 	if n := countRows("SELECT COUNT(*) FROM crm_orders"); n != orders {
 		t.Errorf("%d CRM records, want %d", n, orders)

@@ -207,8 +207,8 @@ type orderView struct {
 		LastError            string `json:"last_error"`
 	} `json:"deliveries"`
 	Emails []struct {
-		Template, To, Status string
-		Attempts             int
+		Template, To, Status, Locale string
+		Attempts                     int
 	} `json:"emails"`
 }
 

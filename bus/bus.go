@@ -118,7 +118,10 @@ type Delivery[T any] struct {
 	Target  string
 	// Attempt counts from 1.
 	Attempt int
-	Payload T
+	// Settings are what the rule's target sets beside the module, such as
+	// an email's template and recipient; nil when none.
+	Settings map[string]string
+	Payload  T
 	// Tx is the transaction that will mark this delivery done. Do the work in
 	// it: if the handler fails, the work rolls back with it.
 	Tx *gorm.DB
@@ -154,6 +157,8 @@ type Bus struct {
 	runners map[string]runner
 	// checks tell whether a payload suits each target's Go type.
 	checks map[string]func([]byte) error
+	// settings check the settings of the targets that take them.
+	settings map[string]TargetSettings
 	// webhooks are the webhook targets, by rule and target name.
 	webhooks map[[2]string]*webhook.Target
 	// targets are the modules and webhooks that Start found, which Run
@@ -250,7 +255,7 @@ func Subscribe[T any](b *Bus, target string, h Handler[T]) {
 	b.checks[target] = decodeCheck[T]()
 	b.runners[target] = func(ctx context.Context, tx *gorm.DB, row *deliveryRow) error {
 		d := Delivery[T]{ID: row.ID, EventID: row.EventID, OrderID: row.OrderID, Rule: row.Rule,
-			Target: row.Target, Attempt: row.Attempts + 1, Tx: tx}
+			Target: row.Target, Attempt: row.Attempts + 1, Settings: b.targetSettings(row.Rule, row.Target), Tx: tx}
 		if err := json.Unmarshal([]byte(row.Payload), &d.Payload); err != nil {
 			return Permanent(fmt.Errorf("decode payload for %s: %w", target, err))
 		}
@@ -281,7 +286,7 @@ func (b *Bus) Start() error {
 			continue
 		}
 		names[c.Name] = true
-		r, err := c.compile(b.opts.Retry, modules)
+		r, err := c.compile(b.opts.Retry, modules, b.settings)
 		if err != nil {
 			errs = append(errs, err)
 			continue

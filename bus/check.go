@@ -123,7 +123,11 @@ func (b *Bus) checkExamples() error {
 					errs = append(errs, fmt.Errorf("%s: %w: target %s: the template makes text, but the module reads JSON", m.config.where(), ErrInvalidRule, t.Module))
 					continue
 				}
-				if err := check(t.Payload); err != nil {
+				err := check(t.Payload)
+				if s := b.settings[t.Module]; err == nil && s.Payload != nil {
+					err = s.Payload(t.settings, t.Payload)
+				}
+				if err != nil {
 					reported[[2]string{m.Rule, t.Module}] = true
 					errs = append(errs, fmt.Errorf("%s: %w: target %s: for %q events the payload does not suit the module: %v",
 						m.config.where(), ErrInvalidRule, t.Module, d.EventDetailType(), err))
@@ -150,6 +154,8 @@ type TargetPayload struct {
 	Error   string          `json:"error,omitempty"`
 	json    bool
 	err     error
+	// settings are the target's, for the module's check of the payload.
+	settings map[string]string
 }
 
 // Test routes an event through the rules without storing or sending
@@ -164,7 +170,7 @@ func (b *Bus) Test(event []byte) ([]RuleMatch, error) {
 		r := b.rules[i]
 		m := RuleMatch{Rule: r.name, Targets: []TargetPayload{}, config: r.config}
 		for _, t := range r.targets {
-			tp := TargetPayload{Module: t.module, json: t.transform.JSON()}
+			tp := TargetPayload{Module: t.module, json: t.transform.JSON(), settings: t.settings}
 			payload, err := t.transform.Apply(event, r.name)
 			switch {
 			case errors.Is(err, transform.ErrNothingSelected):

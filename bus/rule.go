@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/shopbus/shopbus/fault"
@@ -39,6 +42,29 @@ type TargetConfig struct {
 	// (default "webhook:" and the URL's host).
 	Name           string `yaml:"name"`
 	transform.Spec `yaml:",inline"`
+	// Template and To are the email target's settings: which email, and
+	// to whom (customer, owner or an address). The bus hands a target's
+	// settings to the module that serves it, which declares that it takes
+	// them and checks them (Bus.Settings); any other target refuses them.
+	// They are fields rather than a map so that a misspelt key is still
+	// refused, with its line, when the file is read.
+	Template string `yaml:"template"`
+	To       string `yaml:"to"`
+}
+
+// Settings are the target's settings, by their key in config.yaml; nil
+// when it sets none.
+func (t TargetConfig) Settings() map[string]string {
+	var out map[string]string
+	for k, v := range map[string]string{"template": t.Template, "to": t.To} {
+		if v != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // target names the target as its deliveries do.
@@ -108,7 +134,60 @@ type rule struct {
 type target struct {
 	module    string // the delivery's target: a module's or a webhook's name
 	transform *transform.Transform
-	hook      *webhook.Target // nil for a module
+	hook      *webhook.Target   // nil for a module
+	settings  map[string]string // a module target's own keys, checked
+}
+
+// TargetSettings is what a module whose targets take settings in
+// config.yaml tells the bus: Check refuses a target's settings, and
+// Payload refuses a payload that a rule's example event would bring a
+// target with those settings (an email whose recipient the payload lacks,
+// say). Both run at start-up and in rules check, so the error names the
+// file, line and rule.
+type TargetSettings struct {
+	Check   func(settings map[string]string) error
+	Payload func(settings map[string]string, payload []byte) error
+}
+
+// Settings declares that target's rules may give it settings, and how they
+// are checked. A module that declares none takes no settings.
+func (b *Bus) Settings(target string, s TargetSettings) {
+	if b.settings == nil {
+		b.settings = map[string]TargetSettings{}
+	}
+	b.settings[target] = s
+}
+
+// targetSettings are the settings the rule gives the target, for its
+// handler: the current configuration's, as a retry's limits are.
+func (b *Bus) targetSettings(rule, target string) map[string]string {
+	if r, ok := b.ruleNamed(rule); ok {
+		for _, t := range r.targets {
+			if t.module == target {
+				return t.settings
+			}
+		}
+	}
+	return nil
+}
+
+// checkSettings refuses settings the target does not take, any on a
+// webhook or on a module that declared none, and what the module's own
+// check refuses.
+func checkSettings(t TargetConfig, settings map[string]TargetSettings) error {
+	set := t.Settings()
+	s, takes := settings[t.Module]
+	if t.Webhook != nil || !takes || s.Check == nil {
+		if len(set) > 0 {
+			who := "a webhook"
+			if t.Webhook == nil {
+				who = "module " + t.Module
+			}
+			return fmt.Errorf("%s takes no %s (the email module does)", who, strings.Join(slices.Sorted(maps.Keys(set)), " or "))
+		}
+		return nil
+	}
+	return s.Check(set)
 }
 
 func (c RuleConfig) where() string {
@@ -119,8 +198,9 @@ func (c RuleConfig) where() string {
 }
 
 // compile turns a rule's config into its matcher and transforms; modules
-// lists the targets that exist.
-func (c RuleConfig) compile(def Retry, modules map[string]bool) (*rule, error) {
+// lists the targets that exist, and settings how those that take settings
+// check them.
+func (c RuleConfig) compile(def Retry, modules map[string]bool, settings map[string]TargetSettings) (*rule, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%s: %w: %s", c.where(), ErrInvalidRule, fmt.Sprintf(format, args...))
 	}
@@ -156,15 +236,20 @@ func (c RuleConfig) compile(def Retry, modules map[string]bool) (*rule, error) {
 			return nil, fail("target %d: unknown module %q (known: %s)", i+1, t.Module, known(modules))
 		case t.Webhook != nil && modules[name]:
 			return nil, fail("target %d: webhook name %q is a module's name", i+1, name)
+		case seen[name] && t.Webhook == nil:
+			return nil, fail("target %d: module %q is named twice (a rule sends to a module once: give the second its own rule)", i+1, name)
 		case seen[name]:
 			return nil, fail("target %d: %q is named twice (give webhooks distinct names)", i+1, name)
 		}
 		seen[name] = true
+		if err := checkSettings(t, settings); err != nil {
+			return nil, fail("target %d (%s): %v", i+1, name, err)
+		}
 		tr, err := transform.Compile(t.Spec)
 		if err != nil {
 			return nil, fail("target %d (%s): %v", i+1, name, err)
 		}
-		tg := target{module: name, transform: tr}
+		tg := target{module: name, transform: tr, settings: t.Settings()}
 		if t.Webhook != nil {
 			if tg.hook, err = webhook.New(*t.Webhook); err != nil {
 				return nil, fail("target %d (%s): %v", i+1, name, err)

@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -94,6 +95,7 @@ var Env = map[string]Override{
 	"SHOPBUS_NATS_URL":          {"bus.nats_url", func(c *Config, v string) { c.Bus.NATSURL = v }},
 	"SHOPBUS_SMTP_ADDR":         {"mail.smtp_addr", func(c *Config, v string) { c.Mail.SMTPAddr = v }},
 	"SHOPBUS_MAIL_DIR":          {"mail.mail_dir", func(c *Config, v string) { c.Mail.Dir = v }},
+	"SHOPBUS_DASHBOARD_URL":     {"mail.dashboard_url", func(c *Config, v string) { c.Mail.DashboardURL = v }},
 	"SHOPBUS_BOOTSTRAP_API_KEY": {"", func(c *Config, v string) { c.BootstrapAPIKey = v }},
 	"SHOPBUS_METRICS_ADDR":      {"http.metrics_addr", func(c *Config, v string) { c.HTTP.MetricsAddr = v }},
 	"SHOPBUS_LOG_LEVEL":         {"log.level", func(c *Config, v string) { c.Log.Level = v }},
@@ -197,6 +199,9 @@ func Parse(name string, src []byte) (*Config, error) {
 func (c *Config) SetDefaults() {
 	c.HTTP.SetDefaults()
 	c.Database.SetDefaults()
+	if c.Mail.DashboardURL == "" { // before mail's own default, which knows no http.addr
+		c.Mail.DashboardURL = localDashboard(c.HTTP.Addr)
+	}
 	c.Mail.SetDefaults()
 	c.Bus.SetDefaults()
 	c.Delivery.SetDefaults()
@@ -242,6 +247,20 @@ func (c *Config) checkRules() error {
 		return errors.New("rules: at least one rule is required")
 	}
 	return nil
+}
+
+// localDashboard is where a person on the shop's machine opens the
+// dashboard that listens on addr: the owner's emails link to it until
+// mail.dashboard_url says where the world reaches it.
+func localDashboard(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://localhost:8080/dashboard"
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/dashboard"
 }
 
 // ParseDuration reads a duration as everything shopbus takes one from a

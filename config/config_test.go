@@ -64,6 +64,7 @@ func TestParseRepoConfig(t *testing.T) {
 	wantRules := []string{
 		"new-order-fulfilment", "order-stock-moves", "order-cancelled-shipping",
 		"order-payment", "new-order-crm", "inventory-shortage-alert", "stock-news-crm",
+		"new-order-owner", "order-shipped-email", "order-delivered-email", "order-cancelled-email", "order-refunded-email",
 	}
 	var names []string
 	for _, r := range c.Rules {
@@ -148,9 +149,15 @@ func TestRepoConfigRulesCompile(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := bus.New(bus.Deps{DB: nil, Log: slog.New(slog.DiscardHandler)}, c.Rules, c.Delivery)
-	for _, m := range []string{"inventory", "shipping", "payment", "crm", "email"} {
+	for _, m := range []string{"inventory", "shipping", "payment", "crm"} {
 		bus.Subscribe(b, m, func(context.Context, bus.Delivery[map[string]any]) error { return nil })
 	}
+	// The email target's settings (template, recipient) are email's to check.
+	mail, err := email.New(email.Deps{Log: slog.New(slog.DiscardHandler)}, c.Mail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail.Subscribe(b)
 	if err := b.Start(); err != nil {
 		t.Fatalf("the shipped rules do not compile: %v", err)
 	}
@@ -260,6 +267,8 @@ func TestLoadEnvOverrides(t *testing.T) {
 		{"SHOPBUS_NATS_URL", "nats://10.0.0.5:4222", func(c *Config) string { return c.Bus.NATSURL }, ""},
 		{"SHOPBUS_SMTP_ADDR", "mail.example:587", func(c *Config) string { return c.Mail.SMTPAddr }, "file:25"},
 		{"SHOPBUS_MAIL_DIR", "/var/mail/shop", func(c *Config) string { return c.Mail.Dir }, "file-mail"},
+		{"SHOPBUS_DASHBOARD_URL", "https://shop.example/dashboard", func(c *Config) string { return c.Mail.DashboardURL },
+			"http://localhost:1111/dashboard"}, // from http.addr
 		{"SHOPBUS_BOOTSTRAP_API_KEY", "sk-secret", func(c *Config) string { return c.BootstrapAPIKey }, ""},
 		{"SHOPBUS_RATE_LIMIT_RPS", "7.5", func(c *Config) string { return fmt.Sprint(c.HTTP.RateLimit.RPS) }, "0"},
 		{"SHOPBUS_METRICS_ADDR", "127.0.0.1:9090", func(c *Config) string { return c.HTTP.MetricsAddr }, ""},
@@ -327,6 +336,18 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.File != "config.yaml (built in)" {
 		t.Errorf("File = %q for the embedded config", c.File)
+	}
+	// The owner's emails link to the dashboard where this machine serves
+	// it, and are written in English, until the file says otherwise.
+	if c.Mail.DashboardURL != "http://localhost:8080/dashboard" || c.Mail.Locale != "en" {
+		t.Errorf("mail.dashboard_url %q, mail.locale %q; want http://localhost:8080/dashboard and en", c.Mail.DashboardURL, c.Mail.Locale)
+	}
+	for addr, want := range map[string]string{":7": "http://localhost:7/dashboard", "0.0.0.0:80": "http://localhost:80/dashboard",
+		"[::]:8080": "http://localhost:8080/dashboard", "10.0.0.5:9000": "http://10.0.0.5:9000/dashboard",
+		"shop.internal:8080": "http://shop.internal:8080/dashboard", "[2001:db8::1]:443": "http://[2001:db8::1]:443/dashboard"} {
+		if got := localDashboard(addr); got != want {
+			t.Errorf("http.addr %s: dashboard %s, want %s", addr, got, want)
+		}
 	}
 
 	// Values in the file win over the defaults.
@@ -475,6 +496,8 @@ func TestLoadRefusesEachSection(t *testing.T) {
 		{"  from:", `  from: "My Shop shop@example.com"`, "mail.from"},
 		{"  smtp_tls:", "  smtp_tls: maybe", `mail.smtp_tls "maybe"`},
 		{"  smtp_addr:", "  smtp_addr: localhost", `mail.smtp_addr "localhost"`},
+		{"  locale:", "  locale: de_DE", `mail.locale "de_DE"`},
+		{"  dashboard_url:", "  dashboard_url: shop.example/dashboard", `mail.dashboard_url "shop.example/dashboard"`},
 		{"  transport:", "  transport: kafka", `bus.transport "kafka"`},
 		{"  workers: 128", "  workers: -1", "delivery.workers"},
 		{"    max_attempts:", "    max_attempts: -3", "delivery.retry.max_attempts"},
@@ -574,6 +597,7 @@ func TestParseSuggestsKnownKey(t *testing.T) {
 		{"mail", "  mail_dir:", "  mail_dirs: data/mail", "mail_dir"},
 		{"rule", "    description: new orders go", "    descripton: x", "description"},
 		{"target", "      - module: inventory", "      - modul: inventory", "module"},
+		{"email target", "        template: inventory_shortage", "        tempalte: inventory_shortage", "template"},
 		{"nothing close", "  workers: 128", "  bogus: 128", ""},
 	}
 	for _, tt := range tests {

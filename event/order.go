@@ -68,10 +68,13 @@ func (OrderPartiallyRefunded) EventSource() string { return SourceCheckout }
 // EventDetailType is the event's detail-type.
 func (OrderPartiallyRefunded) EventDetailType() string { return TypeOrderPartiallyRefunded }
 
-// Customer is who ordered.
+// Customer is who ordered. Locale, a BCP 47 language tag such as de-DE,
+// is the language the customer reads the shop's emails in; empty, the
+// shop's own.
 type Customer struct {
-	Email string `json:"email"`
-	Name  string `json:"name"`
+	Email  string `json:"email"`
+	Name   string `json:"name"`
+	Locale string `json:"locale,omitempty"`
 }
 
 // Item is one order line.

@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+	"golang.org/x/text/number"
 )
 
 // exponents are ISO 4217's minor units for the active currencies that do
@@ -34,6 +38,40 @@ func Format(minor int64, currency string) string {
 		unit *= 10
 	}
 	return strings.TrimSpace(fmt.Sprintf("%s%d.%0*d %s", sign, u/unit, exp, u%unit, currency))
+}
+
+// FormatIn writes minor units of currency as a reader of lang expects the
+// number, with the currency's ISO 4217 decimals and its code after it:
+// FormatIn(language.German, 123456, "EUR") is "1.234,56 EUR", in English
+// "1,234.56 EUR", in Swiss German "1’234.56 EUR". The whole and the
+// fraction are formatted apart, as integers, so no amount is ever rounded
+// through a float.
+func FormatIn(lang language.Tag, minor int64, currency string) string {
+	p := message.NewPrinter(lang)
+	sign, u := "", uint64(minor)
+	if minor < 0 {
+		sign, u = "-", uint64(-minor)
+	}
+	exp := exponent(currency)
+	unit := uint64(1)
+	for range exp {
+		unit *= 10
+	}
+	out := sign + p.Sprint(number.Decimal(u/unit))
+	if exp > 0 {
+		out += decimalSeparator(p) + p.Sprint(number.Decimal(u%unit, number.MinIntegerDigits(exp), number.NoSeparator()))
+	}
+	return strings.TrimSpace(out + " " + currency)
+}
+
+// decimalSeparator is what stands between the whole and the fraction for
+// p's language: what is left of one and a half once its digits are gone.
+func decimalSeparator(p *message.Printer) string {
+	r := []rune(p.Sprint(number.Decimal(1.5, number.Scale(1))))
+	if len(r) < 3 {
+		return "."
+	}
+	return string(r[1 : len(r)-1])
 }
 
 // exponent is the currency's number of decimals: two unless listed.

@@ -3,6 +3,8 @@ package money
 import (
 	"math"
 	"testing"
+
+	"golang.org/x/text/language"
 )
 
 func TestFormat(t *testing.T) {
@@ -22,6 +24,33 @@ func TestFormat(t *testing.T) {
 	} {
 		if got := Format(tc.minor, tc.currency); got != tc.want {
 			t.Errorf("Format(%d, %q) = %q, want %q", tc.minor, tc.currency, got, tc.want)
+		}
+	}
+}
+
+// TestFormatIn: each language groups and separates as its readers do,
+// while the currency keeps its ISO 4217 decimals, exactly.
+func TestFormatIn(t *testing.T) {
+	for _, tc := range []struct {
+		lang     string
+		minor    int64
+		currency string
+		want     string
+	}{
+		{"en", 123456, "EUR", "1,234.56 EUR"},
+		{"de", 123456, "EUR", "1.234,56 EUR"},
+		{"de-DE", 5, "EUR", "0,05 EUR"},
+		{"de-CH", 123456, "CHF", "1’234.56 CHF"},
+		{"de", 150000, "JPY", "150.000 JPY"},
+		{"en", 1500, "KWD", "1.500 KWD"},
+		{"de", 1500, "KWD", "1,500 KWD"},
+		{"en-IN", 1234567800, "INR", "1,23,45,678.00 INR"},
+		{"de", -250, "EUR", "-2,50 EUR"},
+		{"en", math.MaxInt64, "EUR", "92,233,720,368,547,758.07 EUR"},
+		{"de", math.MinInt64, "EUR", "-92.233.720.368.547.758,08 EUR"},
+	} {
+		if got := FormatIn(language.MustParse(tc.lang), tc.minor, tc.currency); got != tc.want {
+			t.Errorf("FormatIn(%s, %d, %q) = %q, want %q", tc.lang, tc.minor, tc.currency, got, tc.want)
 		}
 	}
 }

@@ -15,7 +15,7 @@ func Examples() []bus.Detail {
 	o := Order{
 		NewOrder: NewOrder{
 			OrderID:         "ord-example",
-			Customer:        Customer{Email: "jane@example.com", Name: "Jane Doe"},
+			Customer:        Customer{Email: "jane@example.com", Name: "Jane Doe", Locale: "en-GB"},
 			Items:           []Item{{SKU: "SKU-1", Name: "Mug", Quantity: 2, UnitPriceMinor: 950}},
 			Currency:        "EUR",
 			ShippingAddress: Address{Line1: "12 Rue de Rivoli", City: "Paris", PostalCode: "75001", Country: "FR"},
@@ -29,11 +29,17 @@ func Examples() []bus.Detail {
 	var out []bus.Detail
 	for _, s := range event.OrderStates() {
 		o.State = s
-		refund := o
-		if s == event.OrderRefunded {
-			refund.RefundMinor, refund.Payment.RefundedMinor = 2580, 2580
+		ex := o
+		// The facts a change brings travel from it on: the parcel from the
+		// shipment, the money back from the refund.
+		switch s {
+		case event.OrderShipped, event.OrderDelivered, event.OrderRefunded:
+			ex.Shipment = &Shipment{Carrier: "DHL", TrackingNumber: "JD0146", TrackingURL: "https://carrier.example/track/JD0146"}
 		}
-		out = append(out, refund.stateChange(event.NewOrderCreated))
+		if s == event.OrderRefunded {
+			ex.RefundMinor, ex.Payment.RefundedMinor = 2580, 2580
+		}
+		out = append(out, ex.stateChange(event.NewOrderCreated))
 	}
 	o.State, o.RefundMinor, o.Payment.RefundedMinor = event.OrderDelivered, 500, 500
 	return append(out, event.OrderPartiallyRefunded(o.stateChange(event.OrderDelivered)))

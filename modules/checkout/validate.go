@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
+	"golang.org/x/text/language"
 
 	"github.com/shopbus/shopbus/fault"
 )
@@ -26,6 +27,9 @@ const (
 	maxSKULength   = 64  // runes
 	maxEmailLength = 254 // bytes, as SMTP allows (RFC 5321)
 	maxOrderIDSize = 64
+	// maxLocaleLength is what RFC 5646 (section 4.4.1) asks every
+	// implementation to keep of a language tag.
+	maxLocaleLength = 35
 )
 
 var orderIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
@@ -128,6 +132,25 @@ func isASCII(s string) bool {
 	return !strings.ContainsFunc(s, func(r rune) bool { return r > unicode.MaxASCII })
 }
 
+// locale checks a BCP 47 language tag such as de-DE, as the email module
+// reads it to pick the customer's language. A tag written otherwise than
+// its canonical form (de_de, DE-de) is refused with that form, as a
+// lower-case currency is: what is stored is then the one spelling rules
+// and templates see.
+func (c *checker) locale(field, v string) {
+	if len(v) > maxLocaleLength {
+		c.add(field, "must be at most %d characters", maxLocaleLength)
+		return
+	}
+	tag, err := language.Parse(v)
+	switch {
+	case err != nil:
+		c.add(field, "must be a BCP 47 language tag such as de-DE or en")
+	case tag.String() != v:
+		c.add(field, "must be written %s", tag)
+	}
+}
+
 // sku checks a stock keeping unit: shops spell them many ways, so any
 // printable characters will do, but bounded and without spaces at either
 // end, which would make two SKUs that look alike.
@@ -178,6 +201,9 @@ func (o *NewOrder) Validate() error {
 	}
 	c.email("customer.email", o.Customer.Email)
 	c.text("customer.name", o.Customer.Name, maxTextLength)
+	if o.Customer.Locale != "" {
+		c.locale("customer.locale", o.Customer.Locale)
+	}
 
 	// The sums are only computed when every amount is in bounds.
 	amountsOK := true

@@ -39,8 +39,9 @@ type orderDetail struct {
 }
 
 type customer struct {
-	Email string `json:"email"`
-	Name  string `json:"name"`
+	Email  string `json:"email"`
+	Name   string `json:"name"`
+	Locale string `json:"locale"`
 }
 
 // item is one order line, as CRM reads it and records it in crm_orders.
@@ -81,12 +82,12 @@ func (s *Service) handle(ctx context.Context, d bus.Delivery[orderEvent]) error 
 	ev := d.Payload.Detail
 	switch d.Payload.DetailType {
 	case event.TypeInventoryShortage:
-		return s.stockNews(d.Tx, ev.OrderID, "order_backordered", ev.Items)
+		return s.stockNews(d.Tx, d.EventID, ev.OrderID, "order_backordered", ev.Items)
 	case event.TypeStockReserved:
 		if !ev.Backordered {
 			return nil // reserved at once: the confirmation said all there is
 		}
-		return s.stockNews(d.Tx, ev.OrderID, "order_in_stock", nil)
+		return s.stockNews(d.Tx, d.EventID, ev.OrderID, "order_in_stock", nil)
 	}
 	if ev.OrderState != event.NewOrderCreated {
 		return nil
@@ -96,34 +97,37 @@ func (s *Service) handle(ctx context.Context, d bus.Delivery[orderEvent]) error 
 	if err := d.Tx.Model(&Order{}).Where("order_id = ?", ev.OrderID).Count(&n).Error; err != nil || n > 0 {
 		return err
 	}
-	return s.record(d.Tx, ev)
+	return s.record(d.Tx, d.EventID, ev)
 }
 
-// record stores the customer and the order; the order's AfterCreate hook
-// queues the order-success email.
-func (s *Service) record(tx *gorm.DB, ev orderDetail) error {
+// record stores the customer and the order, with the customer's language
+// for the order's later emails; the order's AfterCreate hook queues the
+// order-success email, in that language.
+func (s *Service) record(tx *gorm.DB, eventID string, ev orderDetail) error {
 	customerID, err := upsertCustomer(tx, ev.Customer.Email, ev.Customer.Name)
 	if err != nil {
 		return err
 	}
 	o := &Order{
 		OrderID: ev.OrderID, CustomerID: customerID, Currency: ev.Currency, TotalMinor: ev.TotalMinor,
-		Items: mustJSON(ev.Items), ShippingAddress: mustJSON(ev.ShippingAddress), CreatedAt: time.Now().UTC(),
+		Items: mustJSON(ev.Items), ShippingAddress: mustJSON(ev.ShippingAddress), Locale: ev.Customer.Locale,
+		CreatedAt: time.Now().UTC(),
 	}
-	mail := email.Message{OrderID: ev.OrderID, Template: "order_success", To: ev.Customer.Email, Data: successEmail{
-		OrderID: ev.OrderID, CustomerName: ev.Customer.Name, CustomerEmail: ev.Customer.Email, Currency: ev.Currency,
-		Items: ev.Items, SubtotalMinor: ev.SubtotalMinor, ShippingMinor: ev.ShippingMinor, TaxMinor: ev.TaxMinor,
-		DiscountMinor: ev.DiscountMinor, TotalMinor: ev.TotalMinor, ShippingAddress: ev.ShippingAddress,
-	}}
+	mail := email.Message{EventID: eventID, OrderID: ev.OrderID, Template: "order_success", To: ev.Customer.Email,
+		Locale: ev.Customer.Locale, Data: successEmail{
+			OrderID: ev.OrderID, CustomerName: ev.Customer.Name, CustomerEmail: ev.Customer.Email, Currency: ev.Currency,
+			Items: ev.Items, SubtotalMinor: ev.SubtotalMinor, ShippingMinor: ev.ShippingMinor, TaxMinor: ev.TaxMinor,
+			DiscountMinor: ev.DiscountMinor, TotalMinor: ev.TotalMinor, ShippingAddress: ev.ShippingAddress,
+		}}
 	return createOrder(tx, o, pendingMail{mailer: s.mailer, msg: mail})
 }
 
-// stockNews tells the customer of a recorded order what inventory found:
-// which items the order waits for (order_backordered), or that it waits no
-// more (order_in_stock). An order CRM never recorded has nobody to tell.
-// Email keeps one job per order and template, so a replay mails nothing
-// twice.
-func (s *Service) stockNews(tx *gorm.DB, orderID, template string, short []item) error {
+// stockNews tells the customer of a recorded order what inventory found,
+// in their language: which items the order waits for
+// (order_backordered), or that it waits no more (order_in_stock). An
+// order CRM never recorded has nobody to tell. Email keeps one job per
+// event, template and recipient, so a replay mails nothing twice.
+func (s *Service) stockNews(tx *gorm.DB, eventID, orderID, template string, short []item) error {
 	rec, err := recorded(tx, orderID)
 	if err != nil || rec == nil {
 		return err
@@ -139,5 +143,6 @@ func (s *Service) stockNews(tx *gorm.DB, orderID, template string, short []item)
 		}
 		notice.Items = append(notice.Items, line)
 	}
-	return s.mailer.Enqueue(tx, email.Message{OrderID: orderID, Template: template, To: rec.email, Data: notice})
+	return s.mailer.Enqueue(tx, email.Message{EventID: eventID, OrderID: orderID, Template: template, To: rec.email,
+		Locale: rec.locale, Data: notice})
 }

@@ -100,3 +100,33 @@ func TestShippedStockRuleFeedsCRM(t *testing.T) {
 		}
 	}
 }
+
+// TestCRMMailsInTheCustomersLanguage: the confirmation and the stock news
+// of a customer who named a locale are queued in it, each under the event
+// it tells of; CRM keeps the locale for the news that come later.
+func TestCRMMailsInTheCustomersLanguage(t *testing.T) {
+	s, db := newTestService(t)
+	de := order("ord-de", "jana@example.de", "Jana Müller")
+	de["customer"].(map[string]any)["locale"] = "de-DE"
+	mustDeliver(t, s, de)
+	deliverWhole(t, s, event.InventoryShortage{OrderID: "ord-de", Items: []event.ShortItem{{SKU: "MUG-2", Requested: 1}}})
+	mustDeliver(t, s, order("ord-en", "ada@example.com", "Ada"))
+
+	var rows []struct{ OrderID, Template, EventID, Locale string }
+	if err := db.Raw(`SELECT order_id, template, event_id, locale FROM email_jobs ORDER BY id`).Scan(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ OrderID, Template, EventID, Locale string }{
+		{"ord-de", "order_success", "ev-ord-de", "de-DE"},
+		{"ord-de", "order_backordered", "ev-ord-de", "de-DE"},
+		{"ord-en", "order_success", "ev-ord-en", ""},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("jobs %+v, want %+v", rows, want)
+	}
+	for i := range want {
+		if rows[i] != want[i] {
+			t.Errorf("job %d: %+v, want %+v", i, rows[i], want[i])
+		}
+	}
+}

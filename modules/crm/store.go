@@ -35,6 +35,11 @@ var Migrations = []database.Migration{{
 			created_at TIMESTAMP NOT NULL
 		)`,
 	},
+}, {
+	// The customer's language, for the emails CRM sends after the order's
+	// first (the stock news): orders recorded before read in the shop's.
+	ID:  "crm-0002",
+	SQL: []string{`ALTER TABLE crm_orders ADD COLUMN locale TEXT NOT NULL DEFAULT ''`},
 }}
 
 // Order is CRM's record of an order: a plain row. The email its creation
@@ -47,6 +52,7 @@ type Order struct {
 	TotalMinor      int64
 	Items           string // JSON []item
 	ShippingAddress string // JSON address
+	Locale          string // the customer's language (BCP 47), or empty
 	CreatedAt       time.Time
 }
 
@@ -107,22 +113,22 @@ func upsertCustomer(tx *gorm.DB, addr, name string) (int64, error) {
 
 // record is what CRM keeps of an order that its news needs.
 type record struct {
-	email, name string
-	items       []item
+	email, name, locale string
+	items               []item
 }
 
 // recorded reads an order's record with its customer; nil when CRM has
 // none.
 func recorded(tx *gorm.DB, orderID string) (*record, error) {
 	var rows []struct {
-		Email, Name, Items string
+		Email, Name, Items, Locale string
 	}
-	err := tx.Raw(`SELECT c.email, c.name, o.items FROM crm_orders o JOIN crm_customers c ON c.id = o.customer_id
+	err := tx.Raw(`SELECT c.email, c.name, o.items, o.locale FROM crm_orders o JOIN crm_customers c ON c.id = o.customer_id
 		WHERE o.order_id = ?`, orderID).Scan(&rows).Error
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
-	rec := &record{email: rows[0].Email, name: rows[0].Name}
+	rec := &record{email: rows[0].Email, name: rows[0].Name, locale: rows[0].Locale}
 	if err := json.Unmarshal([]byte(rows[0].Items), &rec.items); err != nil {
 		return nil, fmt.Errorf("crm: order %s: items: %w", orderID, err)
 	}

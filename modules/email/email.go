@@ -17,8 +17,11 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/url"
 	"strconv"
 	"time"
+
+	"golang.org/x/text/language"
 
 	"github.com/shopbus/shopbus/fault"
 
@@ -55,6 +58,13 @@ type Config struct {
 	TemplatesDir string `yaml:"templates_dir"` // optional folder overriding the embedded templates by file name
 	OwnerEmail   string `yaml:"owner_email"`   // the shop owner, who receives alerts
 	ShopName     string `yaml:"shop_name"`     // default: From's display name
+	// Locale is the shop's language (BCP 47): the owner's emails are
+	// written in it, and a customer's whose order names none. Default en.
+	Locale string `yaml:"locale"`
+	// DashboardURL is where the owner opens the dashboard, for the links
+	// in their emails, e.g. https://shop.example/dashboard. config.Load
+	// defaults it from http.addr.
+	DashboardURL string `yaml:"dashboard_url"`
 
 	Workers        int           `yaml:"workers"`         // concurrent senders, each with its SMTP connection; default 4
 	PollInterval   time.Duration `yaml:"poll_interval"`   // default 1s; the worker is also woken by Wake
@@ -69,6 +79,14 @@ type Config struct {
 func (c *Config) SetDefaults() {
 	if c.SMTPTLS == "" {
 		c.SMTPTLS = "none"
+	}
+	if c.Locale == "" {
+		c.Locale = fallback
+	}
+	if c.DashboardURL == "" {
+		// config.Load sets it from http.addr; a Config built by hand
+		// gets the default address.
+		c.DashboardURL = "http://localhost:8080/dashboard"
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = time.Second
@@ -118,6 +136,16 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("mail.smtp_addr %q: want host:port", c.SMTPAddr))
 		}
 	}
+	if c.Locale != "" {
+		if tag, err := language.Parse(c.Locale); err != nil || tag.String() != c.Locale {
+			errs = append(errs, fmt.Errorf("mail.locale %q: want a BCP 47 language tag such as en or de-DE, written as such", c.Locale))
+		}
+	}
+	if c.DashboardURL != "" {
+		if u, err := url.Parse(c.DashboardURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("mail.dashboard_url %q: want an http or https address, such as https://shop.example/dashboard", c.DashboardURL))
+		}
+	}
 	if c.SMTPAddr == "" && c.Dir == "" {
 		errs = append(errs, errors.New("mail.smtp_addr is empty: set it, or mail_dir for .eml files"))
 	}
@@ -126,19 +154,30 @@ func (c *Config) Validate() error {
 
 // Message is one email to queue. Data is stored as JSON and decoded, when
 // the email is sent, into the template's data type (OrderSuccess for
-// "order_success", Shortage for "inventory_shortage").
+// "order_success", Shortage for "inventory_shortage", Order for the
+// emails about an order's state).
 type Message struct {
+	// EventID is the event the email tells of: one email is sent per
+	// (event, template, recipient). Without one, the email is one per
+	// (order, template, recipient).
+	EventID  string
 	OrderID  string
 	Template string
 	To       string
-	Data     any
+	// Locale is the reader's language (BCP 47); empty, the shop's.
+	Locale string
+	Data   any
 }
 
 // Job is a queued or finished email, as GET /v1/orders/{id} shows it.
 type Job struct {
+	// EventID is the event the email tells of; empty for an email queued
+	// once per order.
+	EventID   string     `json:"event_id,omitempty"`
 	Template  string     `json:"template"`
 	To        string     `json:"to"`
 	Status    string     `json:"status"` // queued | sent | failed
+	Locale    string     `json:"locale,omitempty"`
 	Attempts  int        `json:"attempts"`
 	LastError string     `json:"last_error,omitempty"`
 	MessageID string     `json:"message_id"`
@@ -157,7 +196,8 @@ type Service struct {
 	db        *gorm.DB
 	cfg       Config
 	log       *slog.Logger
-	templates map[string]*template
+	templates catalog
+	lang      language.Tag   // the shop's, cfg.Locale
 	client    *gomail.Client // nil: write .eml files to cfg.Dir
 	wake      chan struct{}
 	observer  Observer
@@ -199,7 +239,10 @@ func New(deps Deps, cfg Config) (*Service, error) {
 	s := &Service{Records: NewRecords(deps.DB), db: deps.DB, cfg: cfg, log: deps.Log, wake: make(chan struct{}, 1),
 		observer: deps.Observer, committer: deps.Committer}
 	var err error
-	if s.templates, err = loadTemplates(cfg.TemplatesDir, s.funcs()); err != nil {
+	if s.lang, err = language.Parse(cfg.Locale); err != nil {
+		return nil, fmt.Errorf("%w: locale %q: %w", ErrInvalidConfig, cfg.Locale, err)
+	}
+	if s.templates, err = loadTemplates(cfg.TemplatesDir, s.funcs(s.lang)); err != nil {
 		return nil, err
 	}
 	if cfg.SMTPAddr != "" {

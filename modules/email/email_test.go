@@ -26,7 +26,7 @@ func TestEnqueue(t *testing.T) {
 		if len(jobs) != 1 {
 			t.Fatalf("got %d jobs, want 1", len(jobs))
 		}
-		want := Job{Template: "order_success", To: "ada@example.com", Status: StatusQueued, MessageID: MessageID("ord_1", "order_success")}
+		want := Job{Template: "order_success", To: "ada@example.com", Status: StatusQueued, MessageID: MessageID(msg)}
 		if jobs[0] != want {
 			t.Errorf("got %+v, want %+v", jobs[0], want)
 		}

@@ -20,18 +20,20 @@ import (
 	gomail "github.com/wneessen/go-mail"
 	"github.com/wneessen/go-mail/smtp"
 	"golang.org/x/net/idna"
+	"golang.org/x/text/language"
 )
 
 // sendTimeout bounds the dial and each SMTP command of one send.
 const sendTimeout = 10 * time.Second
 
-// MessageID is the Message-ID of the email for (orderID, template),
-// angle brackets included. It is the same on every attempt, so a message
-// sent twice (a crash after the server accepted it but before it was
-// recorded) is recognisable as one.
-func MessageID(orderID, template string) string {
-	sum := sha256.Sum256([]byte(orderID + "\x00" + template))
-	return "<" + hex.EncodeToString(sum[:])[:32] + "." + template + "@shopbus>"
+// MessageID is the Message-ID of the email m asks for, angle brackets
+// included: one per (event or order, template, recipient), as the email
+// is. It is the same on every attempt, so a message sent twice (a crash
+// after the server accepted it but before it was recorded) is
+// recognisable as one, while two refunds of an order are two messages.
+func MessageID(m Message) string {
+	sum := sha256.Sum256([]byte(m.key() + "\x00" + m.Template + "\x00" + m.To))
+	return "<" + hex.EncodeToString(sum[:])[:32] + "." + m.Template + "@shopbus>"
 }
 
 // errPermanent marks a failure no retry can fix.
@@ -39,11 +41,19 @@ var errPermanent = errors.New("permanent")
 
 // buildMsg renders the job into a message, dated now.
 func (s *Service) buildMsg(j jobRow, now time.Time) (*gomail.Msg, error) {
-	t, ok := s.templates[j.Template]
+	reader := s.lang
+	if j.Locale != "" {
+		// Checkout stores only tags that parse; one that does not (from
+		// elsewhere) reads as the shop's language.
+		if tag, err := language.Parse(j.Locale); err == nil {
+			reader = tag
+		}
+	}
+	t, ok := s.templates.lookup(j.Template, reader)
 	if !ok {
 		return nil, fmt.Errorf("%w: %w: %q", errPermanent, ErrUnknownTemplate, j.Template)
 	}
-	r, err := t.render([]byte(j.Data))
+	r, err := t.render([]byte(j.Data), s.funcs(readerLanguage(reader, t.lang)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: render %s: %w", errPermanent, j.Template, err)
 	}
@@ -59,6 +69,7 @@ func (s *Service) buildMsg(j jobRow, now time.Time) (*gomail.Msg, error) {
 		return nil, fmt.Errorf("%w: to: %w", errPermanent, err)
 	}
 	m.Subject(r.subject)
+	m.SetGenHeader(gomail.HeaderContentLang, t.lang)
 	m.SetMessageIDWithValue(strings.Trim(j.MessageID, "<>"))
 	m.SetDateWithValue(now)
 	m.SetBodyString(gomail.TypeTextPlain, r.text)

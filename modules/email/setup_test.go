@@ -2,6 +2,7 @@ package email
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"testing"
 	"time"
@@ -89,4 +90,13 @@ func parseMail(t *testing.T, raw string) smtptest.Parsed {
 		t.Fatalf("want a text and an HTML part, got text %d bytes, html %d bytes", len(p.Text), len(p.HTML))
 	}
 	return p
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

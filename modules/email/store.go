@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -41,14 +42,55 @@ var Migrations = []database.Migration{{
 	// is a dead letter, and a redrive keeps what happened before it.
 	ID:  "email-0002",
 	SQL: []string{`ALTER TABLE email_jobs ADD COLUMN errors TEXT NOT NULL DEFAULT ''`},
+}, {
+	// One email per (event, template, recipient): an order may hear of
+	// several refunds, each its own event, and one event may mail the
+	// customer and the owner. event_id holds the event, or, for an email
+	// queued once per order (and every email queued before), "order:" and
+	// the order id. locale is the reader's language. Neither engine drops
+	// a table's UNIQUE in place, so the table is built anew, its rows
+	// copied in their order.
+	ID: "email-0003",
+	SQL: []string{
+		`CREATE TABLE email_jobs_v2 (
+			id $AUTOID,
+			event_id TEXT NOT NULL,
+			order_id TEXT NOT NULL,
+			template TEXT NOT NULL,
+			recipient TEXT NOT NULL,
+			locale TEXT NOT NULL DEFAULT '',
+			data TEXT NOT NULL,
+			message_id TEXT NOT NULL,
+			status TEXT NOT NULL,
+			attempts INTEGER NOT NULL DEFAULT 0,
+			last_error TEXT NOT NULL DEFAULT '',
+			errors TEXT NOT NULL DEFAULT '',
+			next_attempt_at TIMESTAMP NOT NULL,
+			sent_at TIMESTAMP,
+			created_at TIMESTAMP NOT NULL,
+			updated_at TIMESTAMP NOT NULL,
+			UNIQUE (event_id, template, recipient)
+		)`,
+		`INSERT INTO email_jobs_v2 (event_id, order_id, template, recipient, data, message_id, status, attempts,
+			last_error, errors, next_attempt_at, sent_at, created_at, updated_at)
+			SELECT 'order:' || order_id, order_id, template, recipient, data, message_id, status, attempts,
+			last_error, errors, next_attempt_at, sent_at, created_at, updated_at FROM email_jobs ORDER BY id`,
+		`DROP TABLE email_jobs`,
+		`ALTER TABLE email_jobs_v2 RENAME TO email_jobs`,
+		`CREATE INDEX email_jobs_due ON email_jobs (next_attempt_at) WHERE status = 'queued'`,
+		`CREATE INDEX email_jobs_order ON email_jobs (order_id, id)`,
+	},
 }}
 
 // jobRow is one email: queued by Enqueue, sent by the worker.
 type jobRow struct {
-	ID        int64
+	ID int64
+	// EventID is the job's key: the event, or "order:" and the order id.
+	EventID   string
 	OrderID   string
 	Template  string
 	Recipient string
+	Locale    string
 	Data      string
 	MessageID string
 	Status    string
@@ -66,8 +108,24 @@ func (jobRow) TableName() string { return "email_jobs" }
 
 // job is the row as callers see it.
 func (r jobRow) job() Job {
-	return Job{Template: r.Template, To: r.Recipient, Status: r.Status, Attempts: r.Attempts,
-		LastError: r.LastError, MessageID: r.MessageID, SentAt: r.SentAt}
+	event := r.EventID
+	if strings.HasPrefix(event, orderKey) {
+		event = ""
+	}
+	return Job{EventID: event, Template: r.Template, To: r.Recipient, Status: r.Status, Locale: r.Locale,
+		Attempts: r.Attempts, LastError: r.LastError, MessageID: r.MessageID, SentAt: r.SentAt}
+}
+
+// orderKey begins the key of an email queued once per order.
+const orderKey = "order:"
+
+// key is what makes m one email with its template and recipient: its
+// event, or its order.
+func (m Message) key() string {
+	if m.EventID != "" {
+		return m.EventID
+	}
+	return orderKey + m.OrderID
 }
 
 // lease is how long a claimed job is hidden from other workers; a worker
@@ -78,15 +136,16 @@ func (r jobRow) job() Job {
 const lease = 2*sendTimeout + 5*time.Second
 
 // Enqueue adds a job inside the caller's transaction tx, so the email exists
-// exactly when tx commits. At most one job exists per (OrderID, Template): a
-// second Enqueue for the same pair does nothing, so a retried caller never
+// exactly when tx commits. At most one job exists per (EventID, Template,
+// To), or (OrderID, Template, To) for a message without an event: a second
+// Enqueue of the same does nothing, so a retried or replayed caller never
 // causes a second email. Enqueue never sends; call Wake after the commit to
 // send at once rather than at the next poll.
 func (s *Service) Enqueue(tx *gorm.DB, m Message) error {
 	if m.OrderID == "" || m.To == "" {
 		return fmt.Errorf("%w: order id and recipient are required", ErrInvalidMessage)
 	}
-	if _, ok := s.templates[m.Template]; !ok {
+	if _, ok := s.templates.lookup(m.Template, s.lang); !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownTemplate, m.Template)
 	}
 	data, err := json.Marshal(m.Data)
@@ -95,10 +154,10 @@ func (s *Service) Enqueue(tx *gorm.DB, m Message) error {
 	}
 	now := time.Now().UTC()
 	err = tx.Exec(`INSERT INTO email_jobs
-		(order_id, template, recipient, data, message_id, status, attempts, last_error, next_attempt_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?)
-		ON CONFLICT (order_id, template) DO NOTHING`,
-		m.OrderID, m.Template, m.To, string(data), MessageID(m.OrderID, m.Template), StatusQueued, now, now, now).Error
+		(event_id, order_id, template, recipient, locale, data, message_id, status, attempts, last_error, next_attempt_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?)
+		ON CONFLICT (event_id, template, recipient) DO NOTHING`,
+		m.key(), m.OrderID, m.Template, m.To, m.Locale, string(data), MessageID(m), StatusQueued, now, now, now).Error
 	if err != nil {
 		return fmt.Errorf("email: enqueue %s for order %s: %w", m.Template, m.OrderID, err)
 	}

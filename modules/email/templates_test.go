@@ -17,7 +17,11 @@ func renderJSON(t *testing.T, s *Service, template string, data any) rendered {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.templates[template].render(b)
+	tmpl, ok := s.templates.lookup(template, s.lang)
+	if !ok {
+		t.Fatalf("no template %s", template)
+	}
+	r, err := tmpl.render(b, s.funcs(s.lang))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,9 @@ import (
 // checkOrderSuccess checks an order_success email for sampleOrder.
 func checkOrderSuccess(t *testing.T, p smtptest.Parsed) {
 	t.Helper()
-	sum := sha256.Sum256([]byte("ord_123\x00order_success"))
+	// One message per (order, template, recipient) for a message queued
+	// without an event, as orderMsg is.
+	sum := sha256.Sum256([]byte("order:ord_123\x00order_success\x00ada@example.com"))
 	wantID := "<" + hex.EncodeToString(sum[:])[:32] + ".order_success@shopbus>"
 	if got := p.Header.Get("Message-Id"); got != wantID {
 		t.Errorf("Message-ID %q, want %q", got, wantID)
@@ -158,14 +160,14 @@ func TestWorkerWritesEMLFiles(t *testing.T) {
 	if len(entries) != 3 {
 		t.Fatalf("got %d files, want 3 (no temporary files left)", len(entries))
 	}
-	name := emlName(MessageID("ord_123", "order_success"))
+	name := emlName(MessageID(orderMsg))
 	raw, err := os.ReadFile(filepath.Join(cfg.Dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkOrderSuccess(t, parseMail(t, string(raw)))
 
-	raw, err = os.ReadFile(filepath.Join(cfg.Dir, emlName(MessageID("ord_124", "inventory_shortage"))))
+	raw, err = os.ReadFile(filepath.Join(cfg.Dir, emlName(MessageID(Message{OrderID: "ord_124", Template: "inventory_shortage", To: cfg.OwnerEmail}))))
 	if err != nil {
 		t.Fatal(err)
 	}
