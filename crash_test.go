@@ -308,7 +308,10 @@ func moves(n int) []map[string]any {
 	case 2:
 		return []map[string]any{{"order_state": "order_cancelled"}}
 	case 3:
-		return []map[string]any{{"order_state": "order_paid"}, shipped, {"order_state": "order_refunded", "refund_minor": 100}}
+		// Refunded in two parts: the first keeps the order shipped (an
+		// Order Partially Refunded event), the rest refunds it.
+		return []map[string]any{{"order_state": "order_paid"}, shipped, {"order_state": "order_refunded", "refund_minor": 100},
+			{"order_state": "order_refunded", "refund_minor": 3650}}
 	}
 	return nil
 }
@@ -350,7 +353,12 @@ var routedTo = map[string][]string{
 	"order_delivered":   {"email", "shipping"},
 	"order_cancelled":   {"email", "inventory", "payment", "shipping"},
 	"order_refunded":    {"email", "payment"},
+	partialRefund:       {"email", "payment"},
 }
+
+// partialRefund stands for an Order Partially Refunded event among the
+// states: a refund that leaves part of the order paid.
+const partialRefund = "partial refund"
 
 // stateEvent is an order's state change as the outbox holds it.
 type stateEvent struct {
@@ -358,14 +366,16 @@ type stateEvent struct {
 	state             string
 }
 
-// stateEvents reads every Order State Change in the outbox.
+// stateEvents reads every Order State Change in the outbox, and every
+// Order Partially Refunded (its state partialRefund).
 func stateEvents(t *testing.T, query func(q string, dest any)) []stateEvent {
 	t.Helper()
 	var events []stateEvent
-	query("SELECT id, order_id, body FROM bus_events WHERE detail_type = 'Order State Change'", &events)
+	query("SELECT id, order_id, body FROM bus_events WHERE detail_type IN ('Order State Change', 'Order Partially Refunded')", &events)
 	for i := range events {
 		var ev struct {
-			Detail struct {
+			DetailType string `json:"detail-type"`
+			Detail     struct {
 				State string `json:"order_state"`
 			} `json:"detail"`
 		}
@@ -373,6 +383,9 @@ func stateEvents(t *testing.T, query func(q string, dest any)) []stateEvent {
 			t.Fatal(err)
 		}
 		events[i].state = ev.Detail.State
+		if ev.DetailType == "Order Partially Refunded" {
+			events[i].state = partialRefund
+		}
 	}
 	return events
 }
@@ -436,6 +449,8 @@ func checkEachOrderOnce(t *testing.T, query func(q string, dest any), orders int
 		}
 		want := []string{ev.state + " to " + ev.OrderID + "@example.com"}
 		switch ev.state {
+		case partialRefund:
+			want = []string{"order_refunded to " + ev.OrderID + "@example.com"}
 		case "new_order_created":
 			want = []string{"order_success to " + ev.OrderID + "@example.com", "owner_new_order to owner@example.com"}
 		case "order_paid":
@@ -453,7 +468,7 @@ func checkEachOrderOnce(t *testing.T, query func(q string, dest any), orders int
 		t.Errorf("%d new-order events for %d orders", byState["new_order_created"], orders)
 	}
 	t.Logf("state changes: %v", byState)
-	for _, st := range []string{"order_shipped", "order_delivered", "order_cancelled", "order_refunded"} {
+	for _, st := range []string{"order_shipped", "order_delivered", "order_cancelled", partialRefund, "order_refunded"} {
 		if byState[st] == 0 {
 			t.Errorf("no order reached %s: the run did not cover its email", st)
 		}
