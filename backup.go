@@ -9,10 +9,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/shopbus/shopbus/app"
-
 	"github.com/spf13/cobra"
 
+	"github.com/shopbus/shopbus/app"
 	"github.com/shopbus/shopbus/backup"
 	"github.com/shopbus/shopbus/config"
 	"github.com/shopbus/shopbus/database"

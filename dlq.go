@@ -11,13 +11,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/shopbus/shopbus/config"
-	"github.com/shopbus/shopbus/fault"
+	"github.com/spf13/cobra"
 	"gorm.io/gorm"
 
-	"github.com/spf13/cobra"
-
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/config"
+	"github.com/shopbus/shopbus/fault"
 	"github.com/shopbus/shopbus/modules/email"
 )
 

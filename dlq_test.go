@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopbus/shopbus/bus"
-
 	"github.com/emersion/go-smtp"
 
+	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/modules/email/smtptest"
 )
 

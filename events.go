@@ -9,19 +9,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shopbus/shopbus/app"
-
-	"github.com/shopbus/shopbus/config"
-	"github.com/shopbus/shopbus/modules/email"
+	"github.com/spf13/cobra"
 	"gorm.io/gorm"
 
+	"github.com/shopbus/shopbus/app"
 	"github.com/shopbus/shopbus/bus"
-	"github.com/shopbus/shopbus/fault"
-
-	"github.com/spf13/cobra"
-
 	"github.com/shopbus/shopbus/bus/pattern"
 	"github.com/shopbus/shopbus/bus/transform"
+	"github.com/shopbus/shopbus/config"
+	"github.com/shopbus/shopbus/fault"
+	"github.com/shopbus/shopbus/modules/email"
 )
 
 // argument reads a flag's value, or the file it names as @file.json.

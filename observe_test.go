@@ -12,14 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopbus/shopbus/web/webtest"
-
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/shopbus/shopbus/database/dbtest"
 	"github.com/shopbus/shopbus/modules/email/smtptest"
+	"github.com/shopbus/shopbus/web/webtest"
 )
 
 // metricFamilies scrapes url and parses the Prometheus text format.

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/shopbus/shopbus/app"
-
 	"github.com/spf13/cobra"
 
+	"github.com/shopbus/shopbus/app"
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/config"
 	"github.com/shopbus/shopbus/modules/email"

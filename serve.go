@@ -12,12 +12,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/shopbus/shopbus/database"
-
 	"github.com/spf13/cobra"
 
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/config"
+	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/web"
 	"github.com/shopbus/shopbus/web/dashboard"
 )

@@ -12,14 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopbus/shopbus/web/webtest"
-
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/config"
 	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/database/dbtest"
 	"github.com/shopbus/shopbus/modules/email/smtptest"
+	"github.com/shopbus/shopbus/web/webtest"
 )
 
 const testKey = "sb_test_0123456789abcdef"

@@ -7,11 +7,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/shopbus/shopbus/app"
-
 	"github.com/spf13/cobra"
 	"gorm.io/gorm"
 
+	"github.com/shopbus/shopbus/app"
 	"github.com/shopbus/shopbus/backup"
 	"github.com/shopbus/shopbus/config"
 	"github.com/shopbus/shopbus/database"

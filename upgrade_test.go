@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopbus/shopbus/app"
-
 	"gorm.io/gorm"
 
+	"github.com/shopbus/shopbus/app"
 	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/database/dbtest"
 )

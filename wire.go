@@ -4,11 +4,10 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/shopbus/shopbus/app"
-
 	"github.com/spf13/cobra"
 	"gorm.io/gorm"
 
+	"github.com/shopbus/shopbus/app"
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/bus/natsbus"
 	"github.com/shopbus/shopbus/config"

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shopbus/shopbus/fault"
-
 	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/fault"
 )
 
 // Errors of the dead-letter operations.

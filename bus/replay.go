@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/shopbus/shopbus/fault"
-
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/shopbus/shopbus/bus/transform"
+	"github.com/shopbus/shopbus/fault"
 )
 
 // Replay selects archived events to run again through today's rules.

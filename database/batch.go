@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 
-	"github.com/shopbus/shopbus/fault"
-
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
+
+	"github.com/shopbus/shopbus/fault"
 )
 
 // ErrClosed means the batcher has stopped and takes no more work.

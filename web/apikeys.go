@@ -4,9 +4,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/shopbus/shopbus/config"
-
 	"github.com/labstack/echo/v4"
+
+	"github.com/shopbus/shopbus/config"
 )
 
 // ParseTTL reads a key lifetime in shopbus's one duration syntax

@@ -12,11 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shopbus/shopbus/fault"
-
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/fault"
 )
 
 // Errors of authentication and key management.

@@ -8,11 +8,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/shopbus/shopbus/fault"
-
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/event"
+	"github.com/shopbus/shopbus/fault"
 )
 
 // Errors the web layer maps to HTTP statuses.

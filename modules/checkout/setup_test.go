@@ -5,11 +5,10 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/shopbus/shopbus/database"
-
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/database/dbtest"
 )
 

@@ -10,11 +10,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/shopbus/shopbus/fault"
-
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/fault"
 	"github.com/shopbus/shopbus/modules/email"
 )
 

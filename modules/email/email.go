@@ -21,14 +21,12 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/text/language"
-
-	"github.com/shopbus/shopbus/fault"
-
 	gomail "github.com/wneessen/go-mail"
+	"golang.org/x/text/language"
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/fault"
 )
 
 // Errors returned by this package.

@@ -16,12 +16,11 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/shopbus/shopbus/fault"
-
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/event"
+	"github.com/shopbus/shopbus/fault"
 )
 
 // Errors.

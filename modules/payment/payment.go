@@ -13,14 +13,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/shopbus/shopbus/fault"
-
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/event"
+	"github.com/shopbus/shopbus/fault"
 )
 
 // ErrNotFound means the order has no payment record.

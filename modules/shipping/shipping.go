@@ -9,11 +9,10 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/shopbus/shopbus/fault"
-
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/fault"
 )
 
 // ErrNoRate means no rate in the table covers an order.

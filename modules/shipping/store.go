@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/shopbus/shopbus/fault"
-
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/shopbus/shopbus/database"
+	"github.com/shopbus/shopbus/fault"
 )
 
 // ErrNotFound means the order has no shipment.

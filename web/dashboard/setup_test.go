@@ -15,13 +15,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopbus/shopbus/database"
-
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/bus/bustest"
+	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/database/dbtest"
 	"github.com/shopbus/shopbus/modules/checkout"
 	"github.com/shopbus/shopbus/modules/email"

@@ -24,11 +24,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopbus/shopbus/app"
-
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
+	"github.com/shopbus/shopbus/app"
 	"github.com/shopbus/shopbus/bus"
 	"github.com/shopbus/shopbus/bus/bustest"
 	"github.com/shopbus/shopbus/config"
