@@ -44,7 +44,10 @@ func StatusOf(err error) int {
 	if he, ok := errors.AsType[*echo.HTTPError](err); ok {
 		return he.Code
 	}
-	return statusOfCode[fault.CodeOf(err)]
+	if status, ok := statusOfCode[fault.CodeOf(err)]; ok {
+		return status
+	}
+	return http.StatusInternalServerError // a code the table lacks is a bug of ours, not the client's
 }
 
 // invalidField is a 422 naming one field of the request.
