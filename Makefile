@@ -16,6 +16,8 @@ GOARCH  := $(shell $(GO) env GOARCH)
 
 .PHONY: build release run test suite test-postgres race vet fmt-check fuzz bench bench-quick bench-match bench-hostile vulncheck clean
 
+.PHONY: build run test suite test-postgres race vet fmt-check fuzz bench bench-quick bench-floor bench-journey bench-match vulncheck clean
+
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
 
@@ -89,6 +91,16 @@ bench-quick:
 # minutes; bench/hostile). BENCHFLAGS passes flags, e.g. '-only flood'.
 bench-hostile:
 	$(GO) run ./bench/hostile $(BENCHFLAGS)
+
+# The storage floor alone (bench/README.md): what writing one order's
+# rows costs this machine, with nothing of shopbus around it.
+bench-floor:
+	$(GO) run ./bench -only floor $(BENCHFLAGS)
+
+# CPU time and SQL statements per complete order inside one process, HTTP
+# aside (speed_test.go): figures that hold on a busy machine.
+bench-journey:
+	$(GO) test -run '^$$' -bench BenchmarkJourney -benchtime 4000x -count 3 .
 
 # The pattern matcher's micro-benchmark.
 bench-match:

@@ -29,6 +29,8 @@ import (
 // options are the bench's flags.
 type options struct {
 	only          string
+	floorOrders   int
+	floorRepeat   int
 	quick         bool
 	startupRepeat int
 	ingestRepeat  int
@@ -50,14 +52,17 @@ type options struct {
 func parseFlags(args []string) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.StringVar(&o.only, "only", "startup,ingest,journey", "which parts to run, comma-separated")
+	fs.StringVar(&o.only, "only", "floor,startup,ingest,journey", "which parts to run, comma-separated")
+	fs.IntVar(&o.floorOrders, "floor-orders", 30000, "orders the storage floor writes per repeat")
+	fs.IntVar(&o.floorRepeat, "floor-repeat", 3, "storage floor runs; the table shows the median")
 	fs.BoolVar(&o.quick, "quick", false, "a short run: ingest 2x10 s, journey once at 250 and 1000/s for 10 s")
 	fs.IntVar(&o.startupRepeat, "startup-repeat", 3, "start-ups to time (cold and warm each)")
 	fs.IntVar(&o.ingestRepeat, "ingest-repeat", 3, "baseline+shopbus ingest pairs; the table shows the median")
 	fs.DurationVar(&o.ingestDur, "ingest-duration", 20*time.Second, "measured wrk run")
 	fs.DurationVar(&o.warmup, "warmup", 5*time.Second, "wrk warm-up before each measured run")
 	fs.IntVar(&o.conns, "conns", 50, "wrk connections (one wrk thread)")
-	rates := fs.String("journey-rates", "250,500,1000,2000", "journey arrival rates, orders/s, comma-separated")
+	rates := fs.String("journey-rates", "250,500,1000,2000,3000,4000",
+		"journey arrival rates, orders/s, comma-separated, in rising order; the ladder stops after two rates in a row not sustained")
 	fs.DurationVar(&o.journeyDur, "journey-duration", 30*time.Second, "load time per journey rate")
 	fs.IntVar(&o.journeyRepeat, "journey-repeat", 3, "runs per journey rate; the table shows the median")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 2*time.Minute, "how long after the load stops to wait for the backlog to drain")
@@ -77,6 +82,8 @@ func parseFlags(args []string) (*options, error) {
 			"ingest-repeat":    func() { o.ingestRepeat = 2 },
 			"ingest-duration":  func() { o.ingestDur = 10 * time.Second },
 			"journey-rates":    func() { *rates = "250,1000" },
+			"floor-orders":     func() { o.floorOrders = 10000 },
+			"floor-repeat":     func() { o.floorRepeat = 1 },
 			"journey-duration": func() { o.journeyDur = 10 * time.Second },
 			"journey-repeat":   func() { o.journeyRepeat = 1 },
 			"drain-timeout":    func() { o.drainTimeout = time.Minute },
@@ -94,8 +101,8 @@ func parseFlags(args []string) (*options, error) {
 		}
 		o.journeyRates = append(o.journeyRates, v)
 	}
-	if o.startupRepeat < 1 || o.ingestRepeat < 1 || o.journeyRepeat < 1 || o.conns < 1 || o.maxInFlight < 1 {
-		return nil, errors.New("repeat counts, -conns and -max-inflight must be at least 1")
+	if o.startupRepeat < 1 || o.ingestRepeat < 1 || o.journeyRepeat < 1 || o.conns < 1 || o.maxInFlight < 1 || o.floorOrders < 1 || o.floorRepeat < 1 {
+		return nil, errors.New("repeat counts, -floor-orders, -conns and -max-inflight must be at least 1")
 	}
 	return o, nil
 }
@@ -113,6 +120,9 @@ func (o *options) runs(part string) bool {
 // bounded by -drain-timeout each).
 func (o *options) estimate() time.Duration {
 	var d time.Duration
+	if o.runs("floor") {
+		d += time.Duration(o.floorRepeat) * 5 * time.Second
+	}
 	if o.runs("startup") {
 		d += time.Duration(o.startupRepeat) * 3 * time.Second
 	}
@@ -173,10 +183,12 @@ func run(o *options) (err error) {
 			return err
 		}
 	}
-	logf("building shopbus and the baseline")
-	bins, err := build(ctx, root)
-	if err != nil {
-		return err
+	var bins binaries
+	if o.runs("startup") || o.runs("ingest") || o.runs("journey") {
+		logf("building shopbus and the baseline")
+		if bins, err = build(ctx, root); err != nil {
+			return err
+		}
 	}
 	res := &results{Started: time.Now().UTC(), Machine: machine(ctx, root, bins.shopbus), Settings: settingsOf(o)}
 	logf("estimated run time: %s plus drains (each at most %s)", o.estimate().Round(time.Second), o.drainTimeout)
@@ -184,6 +196,24 @@ func run(o *options) (err error) {
 		res.BinaryBytes = fi.Size()
 	}
 
+	if o.runs("floor") {
+		// First, while nothing else of the bench runs: its CPU time is the floor's.
+		for i := range o.floorRepeat {
+			logf("storage floor %d/%d: %d orders, %d per commit", i+1, o.floorRepeat, o.floorOrders, floorPerCommit)
+			dir, err := os.MkdirTemp(tmp, "floor-")
+			if err != nil {
+				return err
+			}
+			f, err := measureFloor(ctx, root, dir, o.floorOrders)
+			_ = os.RemoveAll(dir)
+			if err != nil {
+				return err
+			}
+			logf("  %.0f orders/s, %.0f us CPU per order", f.OrdersPerS, f.CPUPerOrderUS)
+			res.FloorRuns = append(res.FloorRuns, *f)
+		}
+		res.Floor = medianFloor(res.FloorRuns)
+	}
 	if o.runs("startup") {
 		logf("start-up: %d cold and %d warm starts", o.startupRepeat, o.startupRepeat)
 		if res.Startup, err = measureStartup(ctx, o, bins.shopbus, tmp); err != nil {
@@ -204,7 +234,12 @@ func run(o *options) (err error) {
 		res.Ingest.summarise()
 	}
 	if o.runs("journey") {
+		missed := 0
 		for _, rate := range o.journeyRates {
+			if missed >= 2 {
+				logf("journey %.0f orders/s skipped: the two rates below were not sustained", rate)
+				continue
+			}
 			jr := journeyRate{Rate: rate}
 			for i := range o.journeyRepeat {
 				logf("journey %.0f orders/s for %s (%d/%d)", rate, o.journeyDur, i+1, o.journeyRepeat)
@@ -217,8 +252,12 @@ func run(o *options) (err error) {
 			}
 			jr.summarise()
 			res.Journey = append(res.Journey, jr)
+			if missed++; jr.Sustained {
+				missed = 0
+			}
 		}
 	}
+	res.headline()
 	res.Finished = time.Now().UTC()
 	res.Seconds = res.Finished.Sub(res.Started).Seconds()
 	printTable(os.Stdout, res)

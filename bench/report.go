@@ -26,6 +26,53 @@ type results struct {
 	Startup     *startupResults `json:"startup,omitempty"`
 	Ingest      *ingestResults  `json:"ingest,omitempty"`
 	Journey     []journeyRate   `json:"journey,omitempty"`
+	// Floor is the storage floor measured in this run (median of
+	// FloorRuns): the journey's rows written with prepared statements in
+	// group commits, nothing else.
+	Floor     *floorResults  `json:"floor,omitempty"`
+	FloorRuns []floorResults `json:"floor_runs,omitempty"`
+	// SustainedRate is the highest journey rate sustained (see
+	// journeyRun.sustained), and SustainedOverFloor its ratio to the
+	// floor's orders/s: the headline figure.
+	SustainedRate      float64 `json:"sustained_rate"`
+	SustainedOverFloor float64 `json:"sustained_over_floor,omitempty"`
+}
+
+// drainBound is how soon after the load's end a sustained rate's backlog
+// must be empty.
+const drainBound = 2.0
+
+// sustained reports whether the run kept up with its rate: every order
+// sent and accepted (no refusal, no error, none skipped by the generator),
+// each delivered to every target and mailed, the backlog empty within
+// drainBound seconds of the load's end.
+func (x journeyRun) sustained() bool {
+	return x.Sent > 0 && x.StatusErrors == 0 && x.TransportErrors == 0 && x.Skipped == 0 &&
+		x.Unmailed == 0 && x.Undelivered == 0 && x.DrainS >= 0 && x.DrainS <= drainBound
+}
+
+// headline finds the highest sustained rate and its ratio to the floor.
+func (r *results) headline() {
+	for _, j := range r.Journey {
+		if j.Sustained && j.Rate > r.SustainedRate {
+			r.SustainedRate = j.Rate
+		}
+	}
+	if r.Floor != nil && r.Floor.OrdersPerS > 0 {
+		r.SustainedOverFloor = r.SustainedRate / r.Floor.OrdersPerS
+	}
+}
+
+func medianFloor(runs []floorResults) *floorResults {
+	if len(runs) == 0 {
+		return nil
+	}
+	m := runs[0]
+	m.Seconds = medianOf(runs, func(f floorResults) float64 { return f.Seconds })
+	m.OrdersPerS = medianOf(runs, func(f floorResults) float64 { return f.OrdersPerS })
+	m.CPUPerOrderUS = medianOf(runs, func(f floorResults) float64 { return f.CPUPerOrderUS })
+	m.CommitsPerS = medianOf(runs, func(f floorResults) float64 { return f.CommitsPerS })
+	return &m
 }
 
 type machineInfo struct {
@@ -167,6 +214,8 @@ type journeyRate struct {
 	Rate   float64      `json:"offered_rate"`
 	Runs   []journeyRun `json:"runs"`
 	Median journeyRun   `json:"median"`
+	// Sustained is true when every run at this rate was.
+	Sustained bool `json:"sustained"`
 }
 
 func (j *journeyRate) summarise() {
@@ -200,6 +249,10 @@ func (j *journeyRate) summarise() {
 		GeneratorCPUPercent: f(func(x journeyRun) float64 { return x.GeneratorCPUPercent }),
 		DBBytes:             int64(f(func(x journeyRun) float64 { return float64(x.DBBytes) })),
 	}
+	j.Sustained = true
+	for _, x := range r {
+		j.Sustained = j.Sustained && x.sustained()
+	}
 	// A drain that timed out in any run is not hidden by a median.
 	j.Median.DrainS = f(func(x journeyRun) float64 { return x.DrainS })
 	for _, x := range r {
@@ -217,6 +270,11 @@ func printTable(w io.Writer, r *results) {
 	fmt.Fprintf(w, "\nshopbus bench %s (commit %s)\n", r.Started.Format(time.RFC3339), m.Commit)
 	fmt.Fprintf(w, "machine: %d x %s, %.1f GB RAM, Linux %s, %s, %s\n", m.NProc, m.CPU, float64(m.MemoryKB)/1024/1024, m.Kernel, m.GoVersion, m.Wrk)
 	fmt.Fprintf(w, "binary: %.1f MB\n", float64(r.BinaryBytes)/1024/1024)
+	if f := r.Floor; f != nil {
+		fmt.Fprintf(w, "storage floor (median of %d): %.0f orders/s, %.0f us CPU per order: %d statements per order, prepared, "+
+			"%d orders per commit, one SQLite connection, WAL, synchronous=FULL, %d B event\n",
+			len(r.FloorRuns), f.OrdersPerS, f.CPUPerOrderUS, f.Statements, f.PerCommit, f.EventBytes)
+	}
 	if s := r.Startup; s != nil {
 		fmt.Fprintf(w, "start-up to /readyz 200 (median of %d): cold %.0f ms (new database, migrations), warm %.0f ms; idle RSS %.1f MB\n",
 			len(s.ColdMS), s.ColdMedianMS, s.WarmMedianMS, mb(s.IdleRSSMedianKB))
@@ -257,6 +315,18 @@ func printTable(w io.Writer, r *results) {
 				errorsText(x))
 		}
 		tw.Flush()
+		fmt.Fprint(w, "sustained (every order accepted, delivered and mailed, backlog empty within 2 s of the end):")
+		for _, j := range r.Journey {
+			fmt.Fprintf(w, " %.0f/s %s", j.Rate, map[bool]string{true: "yes", false: "no"}[j.Sustained])
+		}
+		fmt.Fprintln(w)
+	}
+	if r.Floor != nil || len(r.Journey) > 0 {
+		fmt.Fprintf(w, "\nHEADLINE  highest sustained rate %.0f orders/s", r.SustainedRate)
+		if r.Floor != nil {
+			fmt.Fprintf(w, " / storage floor %.0f orders/s = %.3f", r.Floor.OrdersPerS, r.SustainedOverFloor)
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "\ntotal run time %s\n", time.Duration(r.Seconds*float64(time.Second)).Round(time.Second))
 }
