@@ -12,12 +12,9 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	"github.com/shopbus/shopbus/bus/transform"
 	"github.com/shopbus/shopbus/bus/webhook"
 	"github.com/shopbus/shopbus/database"
 )
-
-const routeBatch = 200
 
 // defaultLease is how long a claimed delivery is this instance's alone: it
 // covers the moment from the claim to the handler's transaction, which then
@@ -62,14 +59,14 @@ func (b *Bus) Run(ctx context.Context) error {
 		// One batch of routing, then one of dispatching, in turn: routing
 		// until no event is left would starve the deliveries whenever orders
 		// arrive as fast as a batch is routed.
-		routed, err := b.routeBatch(ctx)
+		routed, full, err := b.route1(ctx)
 		if err != nil && ctx.Err() == nil {
 			b.log.Error("bus: route events", "err", err)
 		}
 		if err := b.dispatch(ctx); err != nil && ctx.Err() == nil {
 			b.log.Error("bus: dispatch deliveries", "err", err)
 		}
-		if err == nil && routed == routeBatch {
+		if err == nil && routed == full {
 			b.Wake() // more events wait: go round again at once
 		}
 		timer.Reset(b.opts.PollInterval)
@@ -88,90 +85,6 @@ func (b *Bus) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 	}
-}
-
-// routeBatch turns up to routeBatch committed events into delivery rows,
-// one per matching (rule, target), in the same transaction that marks the
-// events routed, and returns how many events it took.
-func (b *Bus) routeBatch(ctx context.Context) (int, error) {
-	var events []eventRow
-	type routed struct {
-		ev    *eventRow
-		rules []string
-	}
-	var done []routed
-	err := b.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		done = done[:0]
-		// The events stay locked until this transaction marks them routed;
-		// another instance skips them rather than routing them too.
-		err := tx.Where("routed_at IS NULL").Where(headOfOrder).Order("seq").Limit(routeBatch).
-			Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked}).
-			Find(&events).Error
-		if err != nil {
-			return err
-		}
-		if len(events) == 0 {
-			return nil
-		}
-		now := time.Now().UTC()
-		var rows []deliveryRow
-		seqs := make([]int64, 0, len(events))
-		var matched []int
-		for i := range events {
-			ev := &events[i]
-			ev.Body = b.origin.stamp(ev.Body)
-			seqs = append(seqs, ev.Seq)
-			var err error
-			matched, err = b.matcher.Match([]byte(ev.Body), matched[:0])
-			if err != nil {
-				b.log.Error("bus: event cannot be matched", "event_id", ev.ID, "err", err)
-				continue
-			}
-			names := make([]string, len(matched))
-			for j, i := range matched {
-				names[j] = b.rules[i].name
-			}
-			done = append(done, routed{ev, names})
-			for _, i := range matched {
-				r := b.rules[i]
-				for _, t := range r.targets {
-					row := deliveryRow{EventSeq: ev.Seq, EventID: ev.ID, OrderID: ev.OrderID, Rule: r.name,
-						Target: t.module, Status: StatusPending, Errors: "[]", NextAttemptAt: now, StartedAt: now}
-					payload, err := t.transform.Apply([]byte(ev.Body), r.name)
-					if errors.Is(err, transform.ErrNothingSelected) {
-						continue // as EventBridge: an input_path that selects nothing sends nothing
-					}
-					if err != nil {
-						row.Status, row.LastError = StatusDead, fmt.Sprintf("transform: %v", err)
-					}
-					row.Payload = string(payload)
-					rows = append(rows, row)
-				}
-			}
-		}
-		if len(rows) > 0 {
-			// The unique (event, rule, target) key makes routing an event twice harmless.
-			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, 100).Error; err != nil {
-				return err
-			}
-		}
-		// Published before they are marked routed: a crash in between
-		// publishes them again, which the log drops by event id.
-		out := make([]OutboxEvent, len(events))
-		for i, ev := range events {
-			out[i] = OutboxEvent{ID: ev.ID, Source: ev.Source, DetailType: ev.DetailType, Body: []byte(ev.Body)}
-		}
-		if err := b.transport.Publish(ctx, out); err != nil {
-			return fmt.Errorf("publish events: %w", err)
-		}
-		return tx.Model(&eventRow{}).Where("seq IN ?", seqs).Update("routed_at", now).Error
-	})
-	if err == nil {
-		for _, r := range done {
-			b.observer.Routed(r.ev.Source, r.ev.DetailType, r.rules)
-		}
-	}
-	return len(events), err
 }
 
 // dueQuery selects deliveries whose time has come and that no live lease
@@ -423,47 +336,77 @@ func (b *Bus) bury(ctx context.Context, id int64, reason string) {
 // returns which (OutcomeRetry or OutcomeDead), and why it could not record
 // it, if it could not.
 func (b *Bus) fail(ctx context.Context, row *deliveryRow, g guard, cause error) (string, error) {
+	f := b.failure(row, cause, time.Now().UTC())
+	// The lease ends: the retry is anyone's once it is due.
+	res := g.where(b.db.WithContext(ctx).Model(&deliveryRow{}), row.ID).Updates(f.columns(b.owner))
+	b.logFailure(ctx, row, f, cause)
+	switch {
+	case res.Error != nil:
+		b.log.Error("bus: record failure", "delivery_id", row.ID, "err", res.Error)
+		return f.outcome(), res.Error
+	case res.RowsAffected == 0:
+		// Worked meanwhile through another hand-over: that one's outcome stands.
+		return f.outcome(), errNotDue
+	}
+	return f.outcome(), nil
+}
+
+// failure is what a failed attempt leaves in its delivery's row.
+type failure struct {
+	status   string // StatusFailed (to be retried) or StatusDead
+	attempts int
+	next     time.Time
+	errors   string // the attempts' history, JSON []AttemptError
+	cause    string
+	at       time.Time
+}
+
+// failure works out what the attempt after row's recorded ones, failed
+// with cause at now, leaves: a retry after a backoff with full jitter, or
+// the dead letters once the rule's limits are spent.
+func (b *Bus) failure(row *deliveryRow, cause error, now time.Time) failure {
 	retry := b.opts.Retry
 	if r, ok := b.ruleNamed(row.Rule); ok {
 		retry = r.retry
 	}
-	now := time.Now().UTC()
 	attempts := row.Attempts + 1
-	status, next := StatusFailed, now.Add(Backoff(attempts, retry.InitialBackoff, retry.MaxBackoff))
+	f := failure{status: StatusFailed, attempts: attempts, cause: cause.Error(), at: now,
+		next: now.Add(Backoff(attempts, retry.InitialBackoff, retry.MaxBackoff))}
 	var hint interface{ RetryAfter() time.Duration }
-	if errors.As(cause, &hint) && now.Add(hint.RetryAfter()).After(next) {
-		next = now.Add(hint.RetryAfter()) // the receiver asked for a pause (429, 503)
+	if errors.As(cause, &hint) && now.Add(hint.RetryAfter()).After(f.next) {
+		f.next = now.Add(hint.RetryAfter()) // the receiver asked for a pause (429, 503)
 	}
-	if errors.Is(cause, ErrPermanent) || attempts >= retry.MaxAttempts || next.Sub(row.StartedAt) > retry.MaxAge {
-		status = StatusDead
+	if errors.Is(cause, ErrPermanent) || attempts >= retry.MaxAttempts || f.next.Sub(row.StartedAt) > retry.MaxAge {
+		f.status = StatusDead
 	}
 	var history []AttemptError
 	_ = json.Unmarshal([]byte(row.Errors), &history) // a damaged history starts again
-	history = append(history, AttemptError{Attempt: attempts, At: now, Error: cause.Error()})
+	history = append(history, AttemptError{Attempt: attempts, At: now, Error: f.cause})
 	errs, _ := json.Marshal(history)
-	// The lease ends: the retry is anyone's once it is due.
-	res := g.where(b.db.WithContext(ctx).Model(&deliveryRow{}), row.ID).
-		Updates(map[string]any{"status": status, "attempts": attempts, "last_error": cause.Error(), "errors": string(errs),
-			"next_attempt_at": next, "lease_owner": b.owner, "lease_until": nil, "updated_at": now})
+	f.errors = string(errs)
+	return f
+}
+
+// columns are the row's columns after the failure, recorded by owner.
+func (f failure) columns(owner string) map[string]any {
+	return map[string]any{"status": f.status, "attempts": f.attempts, "last_error": f.cause, "errors": f.errors,
+		"next_attempt_at": f.next, "lease_owner": owner, "lease_until": nil, "updated_at": f.at}
+}
+
+func (f failure) outcome() string {
+	if f.status == StatusDead {
+		return OutcomeDead
+	}
+	return OutcomeRetry
+}
+
+func (b *Bus) logFailure(ctx context.Context, row *deliveryRow, f failure, cause error) {
 	level := slog.LevelWarn
-	if status == StatusDead {
+	if f.status == StatusDead {
 		level = slog.LevelError
 	}
 	b.log.Log(ctx, level, "bus: delivery failed", "delivery_id", row.ID, "event_id", row.EventID, "order_id", row.OrderID,
-		"rule", row.Rule, "target", row.Target, "attempt", attempts, "status", status, "err", cause)
-	outcome := OutcomeRetry
-	if status == StatusDead {
-		outcome = OutcomeDead
-	}
-	switch {
-	case res.Error != nil:
-		b.log.Error("bus: record failure", "delivery_id", row.ID, "err", res.Error)
-		return outcome, res.Error
-	case res.RowsAffected == 0:
-		// Worked meanwhile through another hand-over: that one's outcome stands.
-		return outcome, errNotDue
-	}
-	return outcome, nil
+		"rule", row.Rule, "target", row.Target, "attempt", f.attempts, "status", f.status, "err", cause)
 }
 
 // Backoff is the wait after the attempt-th failure (counting from 1), for

@@ -1,0 +1,140 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/shopbus/shopbus/bus/transform"
+)
+
+// routeBatch bounds the events one routing transaction takes when it only
+// writes their deliveries.
+const routeBatch = 200
+
+// routedEvent is an event routed, and the rules it matched, for the
+// observer once the routing commits.
+type routedEvent struct {
+	ev    *eventRow
+	rules []string
+}
+
+// route1 runs one round of routing: where hand-overs stay in this process,
+// the events' deliveries to its modules are worked in the same transaction
+// (routeAndWork); over a shared transport they are only written, for
+// whichever instance claims them. It returns how many events it took and
+// how many it could have.
+func (b *Bus) route1(ctx context.Context) (n, limit int, err error) {
+	if b.transport.Shared() {
+		n, err = b.routeBatch(ctx)
+		return n, routeBatch, err
+	}
+	n, err = b.routeAndWork(ctx)
+	return n, workBatch, err
+}
+
+// routeBatch turns up to routeBatch committed events into delivery rows,
+// one per matching (rule, target), in the same transaction that marks the
+// events routed, and returns how many events it took.
+func (b *Bus) routeBatch(ctx context.Context) (int, error) {
+	var events []eventRow
+	var routed []routedEvent
+	err := b.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		if events, err = takeEvents(tx, routeBatch); err != nil || len(events) == 0 {
+			return err
+		}
+		now := time.Now().UTC()
+		var rows []deliveryRow
+		rows, routed = b.plan(events, now)
+		if len(rows) > 0 {
+			// The unique (event, rule, target) key makes routing an event twice harmless.
+			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, 100).Error; err != nil {
+				return err
+			}
+		}
+		return b.markRouted(ctx, tx, events, now)
+	})
+	if err == nil {
+		for _, r := range routed {
+			b.observer.Routed(r.ev.Source, r.ev.DetailType, r.rules)
+		}
+	}
+	return len(events), err
+}
+
+// takeEvents locks and returns up to n committed events not yet routed,
+// oldest first, each order's oldest only (headOfOrder). The events stay
+// locked until tx marks them routed: another instance skips them rather
+// than routing them too.
+func takeEvents(tx *gorm.DB, n int) ([]eventRow, error) {
+	var events []eventRow
+	err := tx.Where("routed_at IS NULL").Where(headOfOrder).Order("seq").Limit(n).
+		Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked}).
+		Find(&events).Error
+	return events, err
+}
+
+// plan matches each event against the rules and returns a pending
+// delivery row per matching (rule, target), with the payload the rule's
+// transform gives the target, in the order of the events and of each
+// rule's targets, and the rules each event matched.
+func (b *Bus) plan(events []eventRow, now time.Time) ([]deliveryRow, []routedEvent) {
+	var rows []deliveryRow
+	routed := make([]routedEvent, 0, len(events))
+	var matched []int
+	for i := range events {
+		ev := &events[i]
+		ev.Body = b.origin.stamp(ev.Body) // account and region, as AWS adds them
+		body := []byte(ev.Body)
+		var err error
+		matched, err = b.matcher.Match(body, matched[:0])
+		if err != nil {
+			b.log.Error("bus: event cannot be matched", "event_id", ev.ID, "err", err)
+			continue
+		}
+		names := make([]string, len(matched))
+		for j, i := range matched {
+			names[j] = b.rules[i].name
+		}
+		routed = append(routed, routedEvent{ev, names})
+		for _, i := range matched {
+			r := b.rules[i]
+			for _, t := range r.targets {
+				row := deliveryRow{EventSeq: ev.Seq, EventID: ev.ID, OrderID: ev.OrderID, Rule: r.name,
+					Target: t.module, Status: StatusPending, Errors: "[]", NextAttemptAt: now, StartedAt: now,
+					CreatedAt: now, UpdatedAt: now}
+				payload, err := t.transform.Apply(body, r.name)
+				if errors.Is(err, transform.ErrNothingSelected) {
+					continue // as EventBridge: an input_path that selects nothing sends nothing
+				}
+				if err != nil {
+					row.Status, row.LastError = StatusDead, fmt.Sprintf("transform: %v", err)
+				}
+				row.Payload = string(payload)
+				rows = append(rows, row)
+			}
+		}
+	}
+	return rows, routed
+}
+
+// markRouted publishes the events to the transport's log and marks them
+// routed in tx. Published before they are marked: a crash in between
+// publishes them again, which the log drops by event id.
+func (b *Bus) markRouted(ctx context.Context, tx *gorm.DB, events []eventRow, now time.Time) error {
+	out := make([]OutboxEvent, len(events))
+	seqs := make([]int64, len(events))
+	for i, ev := range events {
+		out[i] = OutboxEvent{ID: ev.ID, Source: ev.Source, DetailType: ev.DetailType, Body: []byte(ev.Body)}
+		seqs[i] = ev.Seq
+	}
+	if err := b.transport.Publish(ctx, out); err != nil {
+		return fmt.Errorf("publish events: %w", err)
+	}
+	return tx.Model(&eventRow{}).Where("seq IN ?", seqs).Update("routed_at", now).Error
+}

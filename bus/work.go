@@ -1,0 +1,225 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// workBatch bounds the events one routing transaction takes when it also
+// works their deliveries: small enough that the group commit it shares
+// with new orders stays short.
+const workBatch = 64
+
+// worked is a delivery attempted inside the routing transaction, for the
+// observer once that commits.
+type worked struct {
+	rule, target, outcome string
+	took                  time.Duration
+}
+
+// routeAndWork routes up to workBatch events and, in the same transaction,
+// works each delivery to one of this process's modules: the handler runs
+// in a savepoint of its own, and its delivery row is written once, as done
+// (its effect and the row commit together) or, if the handler failed, as a
+// failed attempt whose effect rolled back alone, retried later through the
+// claim path like any other. Deliveries to webhooks, and those of an order
+// whose earlier delivery to the same target is still unfinished, are
+// written pending for the claim path: an order's deliveries to a target
+// stay in the order of its events.
+//
+// The transaction runs through the committer, so on a database.Batcher
+// one durable commit covers the routing, the modules' work and the orders
+// that arrived meanwhile. Like a claimed delivery's, the work finishes
+// even while the bus stops.
+func (b *Bus) routeAndWork(ctx context.Context) (int, error) {
+	var (
+		events []eventRow
+		routed []routedEvent
+		done   []worked
+	)
+	err := b.committer.Do(b.ctx, func(tx *gorm.DB) error {
+		// A batch that lost a lock conflict runs this again from the start.
+		done = done[:0]
+		var err error
+		if events, err = takeEvents(tx, workBatch); err != nil || len(events) == 0 {
+			return err
+		}
+		now := time.Now().UTC()
+		var rows []deliveryRow
+		rows, routed = b.plan(events, now)
+		inline, err := b.workable(tx, rows)
+		if err != nil {
+			return err
+		}
+		ids, err := insertDeliveries(tx, rows, inline, b.owner)
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			row := &rows[i]
+			if !inline[i] {
+				continue
+			}
+			if row.ID = ids[deliveryKey{row.EventID, row.Rule, row.Target}]; row.ID == 0 {
+				continue // routed before (see insertDeliveries): that row is worked as it stands
+			}
+			w, err := b.work(tx, row, now)
+			if err != nil {
+				return err
+			}
+			done = append(done, w)
+		}
+		return b.markRouted(ctx, tx, events, now)
+	})
+	if err != nil {
+		return len(events), err
+	}
+	for _, r := range routed {
+		b.observer.Routed(r.ev.Source, r.ev.DetailType, r.rules)
+	}
+	delivered := false
+	for _, w := range done {
+		b.observer.Attempted(w.rule, w.target, w.outcome, w.took)
+		delivered = delivered || w.outcome == OutcomeDone
+	}
+	if delivered {
+		for _, fn := range b.afterCommit {
+			fn()
+		}
+	}
+	return len(events), nil
+}
+
+// workable tells, row by row, which deliveries the routing transaction
+// works itself: those to a module of this process whose order has no
+// unfinished delivery to that target (it would have to go first).
+func (b *Bus) workable(tx *gorm.DB, rows []deliveryRow) ([]bool, error) {
+	inline := make([]bool, len(rows))
+	var orders []string
+	seen := map[string]bool{}
+	for i, r := range rows {
+		_, module := b.runners[r.Target]
+		if !module || r.Status != StatusPending || b.webhooks[[2]string{r.Rule, r.Target}] != nil {
+			continue
+		}
+		inline[i] = true
+		if r.OrderID != "" && !seen[r.OrderID] {
+			seen[r.OrderID] = true
+			orders = append(orders, r.OrderID)
+		}
+	}
+	if len(orders) == 0 {
+		return inline, nil
+	}
+	var open []struct{ OrderID, Target string }
+	err := tx.Raw(`SELECT order_id, target FROM bus_deliveries WHERE order_id IN ? AND status IN ('pending', 'failed')`, orders).
+		Scan(&open).Error
+	if err != nil {
+		return nil, err
+	}
+	waiting := make(map[[2]string]bool, len(open))
+	for _, o := range open {
+		waiting[[2]string{o.OrderID, o.Target}] = true
+	}
+	for i, r := range rows {
+		if inline[i] && waiting[[2]string{r.OrderID, r.Target}] {
+			inline[i] = false
+		}
+	}
+	return inline, nil
+}
+
+// deliveryKey is a delivery's unique key, replays aside.
+type deliveryKey struct{ eventID, rule, target string }
+
+// insertChunk bounds the rows of one INSERT (16 values each, well inside
+// SQLite's and PostgreSQL's limits on parameters).
+const insertChunk = 64
+
+// insertDeliveries writes rows, those marked inline as done at their
+// first attempt (by owner), the others as they are, and returns the ids of
+// the rows written. The unique (event, rule, target) key makes routing an
+// event twice harmless: a row that exists already is left as it is, and
+// gets no id here.
+func insertDeliveries(tx *gorm.DB, rows []deliveryRow, inline []bool, owner string) (map[deliveryKey]int64, error) {
+	ids := make(map[deliveryKey]int64, len(rows))
+	for first := 0; first < len(rows); first += insertChunk {
+		chunk := rows[first:min(first+insertChunk, len(rows))]
+		var sql strings.Builder
+		sql.WriteString(`INSERT INTO bus_deliveries (event_seq, event_id, order_id, rule, target, payload, status, attempts,
+			last_error, errors, next_attempt_at, started_at, created_at, updated_at, lease_owner) VALUES `)
+		args := make([]any, 0, 15*len(chunk))
+		for i, r := range chunk {
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			sql.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			status, attempts, leaseOwner := r.Status, r.Attempts, r.LeaseOwner
+			if inline[first+i] {
+				status, attempts, leaseOwner = StatusDone, r.Attempts+1, owner
+			}
+			args = append(args, r.EventSeq, r.EventID, r.OrderID, r.Rule, r.Target, r.Payload, status, attempts,
+				r.LastError, r.Errors, r.NextAttemptAt, r.StartedAt, r.CreatedAt, r.UpdatedAt, leaseOwner)
+		}
+		sql.WriteString(" ON CONFLICT DO NOTHING RETURNING id, event_id, rule, target")
+		var got []struct {
+			ID                    int64
+			EventID, Rule, Target string
+		}
+		if err := tx.Raw(sql.String(), args...).Scan(&got).Error; err != nil {
+			return nil, fmt.Errorf("write deliveries: %w", err)
+		}
+		for _, g := range got {
+			ids[deliveryKey{g.EventID, g.Rule, g.Target}] = g.ID
+		}
+	}
+	return ids, nil
+}
+
+// work runs row's handler inside tx, in a savepoint: a failure (or a
+// panic) rolls back the handler's work alone and records the failed
+// attempt in the row, which insertDeliveries wrote as done. It returns an
+// error only when tx itself failed.
+func (b *Bus) work(tx *gorm.DB, row *deliveryRow, now time.Time) (worked, error) {
+	w := worked{rule: row.Rule, target: row.Target, outcome: OutcomeDone}
+	if err := tx.Exec("SAVEPOINT bus_work").Error; err != nil {
+		return w, err
+	}
+	start := time.Now()
+	cause := b.runHandler(tx, row)
+	w.took = time.Since(start)
+	if cause == nil {
+		if b.log.Enabled(b.ctx, slog.LevelDebug) {
+			b.log.Debug("bus: delivered", "delivery_id", row.ID, "event_id", row.EventID, "order_id", row.OrderID,
+				"rule", row.Rule, "target", row.Target, "attempt", 1)
+		}
+		return w, tx.Exec("RELEASE SAVEPOINT bus_work").Error
+	}
+	if err := tx.Exec("ROLLBACK TO SAVEPOINT bus_work").Error; err != nil {
+		return w, err
+	}
+	if err := tx.Exec("RELEASE SAVEPOINT bus_work").Error; err != nil {
+		return w, err
+	}
+	f := b.failure(row, cause, now)
+	w.outcome = f.outcome()
+	b.logFailure(b.ctx, row, f, cause)
+	return w, tx.Model(&deliveryRow{}).Where("id = ?", row.ID).Updates(f.columns(b.owner)).Error
+}
+
+// runHandler calls row's handler, turning a panic into its error: the
+// handler runs on the committer's goroutine, and its bug must fail this
+// delivery, not the process.
+func (b *Bus) runHandler(tx *gorm.DB, row *deliveryRow) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler panic: %v", p)
+		}
+	}()
+	return b.runners[row.Target](b.ctx, tx, row)
+}
