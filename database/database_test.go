@@ -195,6 +195,7 @@ func TestOpen(t *testing.T) {
 		{"WAL", "PRAGMA journal_mode", "wal"},
 		{"foreign keys", "PRAGMA foreign_keys", "1"},
 		{"busy timeout", "PRAGMA busy_timeout", "10000"},
+		{"temporary files in memory", "PRAGMA temp_store", "2"},
 	}
 	for _, p := range pragmas {
 		t.Run(p.name, func(t *testing.T) {
