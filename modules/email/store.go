@@ -177,17 +177,19 @@ func (s *Records) ForOrder(ctx context.Context, orderID string) ([]Job, error) {
 	return jobs, nil
 }
 
-// claimQuery leases up to @n due jobs, oldest first, to the worker that
-// runs it, and returns them: one statement, so two workers (or instances)
-// never hold the same job, and the lease (next_attempt_at moved past the
-// send's timeout) hides them until it ends. It ends the inner SELECT with
-// database.SkipLocked.
+// claimQuery leases up to @n due jobs, longest due first, to the worker
+// that runs it, and returns them: one statement, so two workers (or
+// instances) never hold the same job, and the lease (next_attempt_at moved
+// past the send's timeout) hides them until it ends. Due time first, as
+// the due index is ordered, so a backlog is not sorted at every claim. It
+// ends the inner SELECT with database.SkipLocked.
 const claimQuery = `UPDATE email_jobs SET next_attempt_at = @until, updated_at = @now
-WHERE id IN (SELECT id FROM email_jobs WHERE status = 'queued' AND next_attempt_at <= @now ORDER BY id LIMIT @n %s)
+WHERE id IN (SELECT id FROM email_jobs WHERE status = 'queued' AND next_attempt_at <= @now ORDER BY next_attempt_at, id LIMIT @n %s)
 RETURNING *`
 
-// claimDue leases up to limit jobs due at now and returns them, oldest
-// first. A job whose worker died is due again once its lease ends.
+// claimDue leases up to limit jobs due at now, longest due first, and
+// returns them by id. A job whose worker died is due again once its lease
+// ends.
 func (s *Service) claimDue(ctx context.Context, now time.Time, limit int) ([]jobRow, error) {
 	var jobs []jobRow
 	err := s.committer.Do(ctx, func(tx *gorm.DB) error {
@@ -205,9 +207,8 @@ func (s *Service) claimDue(ctx context.Context, now time.Time, limit int) ([]job
 // markSent records that the server accepted the job's email.
 func (s *Service) markSent(ctx context.Context, j jobRow, now time.Time) error {
 	err := s.committer.Do(ctx, func(tx *gorm.DB) error {
-		return tx.Model(&jobRow{}).Where("id = ?", j.ID).Updates(map[string]any{
-			"status": StatusSent, "attempts": j.Attempts + 1, "last_error": "", "sent_at": now, "updated_at": now,
-		}).Error
+		return tx.Exec(`UPDATE email_jobs SET status = ?, attempts = ?, last_error = '', sent_at = ?, updated_at = ? WHERE id = ?`,
+			StatusSent, j.Attempts+1, now, now, j.ID).Error
 	})
 	if err != nil {
 		return fmt.Errorf("email: mark job %d sent: %w", j.ID, err)
