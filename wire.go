@@ -80,7 +80,8 @@ func openDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *d
 			return nil, err
 		}
 	}
-	r, err := app.Route(cfg, bus.Deps{DB: db, Log: log, Committer: commits.Priority(), Observer: m, Transport: transport},
+	r, err := app.Route(cfg, bus.Deps{DB: db, Log: log, Committer: commits.Priority(), Observer: m, Transport: transport,
+		LagSources: []bus.LagSource{email.NewRecords(db)}},
 		email.Deps{DB: db, Log: log, Committer: commits.Priority(), Observer: m})
 	if err != nil {
 		if transport != nil {

@@ -64,6 +64,11 @@ type Options struct {
 	// DefaultRegion.
 	Account string `yaml:"-"`
 	Region  string `yaml:"-"`
+	// MaxLag bounds how far behind the shop may fall (Bus.Lag: the oldest
+	// unrouted event, due delivery or, through Deps.LagSources, unsent
+	// email): past it, Behind says so and new orders are refused until it
+	// catches up. 0: no bound.
+	MaxLag time.Duration `yaml:"max_lag"`
 }
 
 // SetDefaults fills what the file leaves out: 128 workers, a 500ms poll,
@@ -99,6 +104,9 @@ func (o Options) Validate() error {
 	}
 	if o.Retention < 0 {
 		errs = append(errs, errors.New("delivery.retention must not be negative"))
+	}
+	if o.MaxLag < 0 {
+		errs = append(errs, errors.New("delivery.max_lag must not be negative (0: no bound)"))
 	}
 	retry := o.Retry
 	retry.setDefaults(DefaultRetry)
@@ -169,6 +177,9 @@ type Bus struct {
 	observer  Observer
 	committer Committer
 
+	lagSources []LagSource
+	lag        lagGauge
+
 	ctx         context.Context // the context handlers run in, set by Run
 	wake        chan struct{}
 	mu          sync.Mutex
@@ -200,6 +211,9 @@ type Deps struct {
 	// Transport carries hand-overs to handlers (default: within this
 	// process, through asaskevich/EventBus). Run closes it.
 	Transport Transport
+	// LagSources are the work beyond the bus's own that Lag counts, such
+	// as the email outbox.
+	LagSources []LagSource
 }
 
 // runner handles one delivery row inside tx.
@@ -224,19 +238,20 @@ func New(deps Deps, rules []RuleConfig, opts Options) *Bus {
 	records := NewRecords(deps.DB, deps.Log)
 	records.origin = newOrigin(opts.Account, opts.Region)
 	return &Bus{
-		Records:   records,
-		log:       deps.Log,
-		opts:      opts,
-		configs:   rules,
-		runners:   map[string]runner{},
-		checks:    map[string]func([]byte) error{},
-		wake:      make(chan struct{}, 1),
-		owner:     instanceName(),
-		lease:     defaultLease,
-		inflight:  map[int64]bool{},
-		observer:  deps.Observer,
-		committer: deps.Committer,
-		transport: deps.Transport,
+		Records:    records,
+		log:        deps.Log,
+		opts:       opts,
+		configs:    rules,
+		runners:    map[string]runner{},
+		checks:     map[string]func([]byte) error{},
+		wake:       make(chan struct{}, 1),
+		owner:      instanceName(),
+		lease:      defaultLease,
+		inflight:   map[int64]bool{},
+		observer:   deps.Observer,
+		committer:  deps.Committer,
+		transport:  deps.Transport,
+		lagSources: deps.LagSources,
 	}
 }
 

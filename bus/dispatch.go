@@ -46,6 +46,10 @@ func (b *Bus) Run(ctx context.Context) error {
 			return errors.Join(fmt.Errorf("bus: consume deliveries to %s: %w", target, err), b.transport.Close())
 		}
 	}
+	lagCtx, stopLag := context.WithCancel(ctx)
+	lagDone := make(chan struct{})
+	go func() { b.watchLag(lagCtx); close(lagDone) }()
+	defer func() { stopLag(); <-lagDone }()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var purged time.Time

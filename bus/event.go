@@ -139,7 +139,9 @@ func writeEvent(ctx context.Context, tx *gorm.DB, ev Event) error {
 		DetailType: ev.DetailType,
 		OrderID:    key.OrderID,
 		Body:       string(body),
-		CreatedAt:  ev.Time,
+		// To the instant, not to the envelope's second: the lag of
+		// unrouted events counts from it.
+		CreatedAt: time.Now().UTC(),
 	}
 	if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("publish %s: %w", ev.DetailType, err)

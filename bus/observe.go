@@ -20,12 +20,15 @@ type Observer interface {
 	Routed(source, detailType string, rules []string)
 	// Attempted is called once per delivery attempt that reached an outcome.
 	Attempted(rule, target, outcome string, took time.Duration)
+	// Lagged is called with each measure of the shop's lag (Bus.Lag).
+	Lagged(lag time.Duration)
 }
 
 type noObserver struct{}
 
 func (noObserver) Routed(string, string, []string)                 {}
 func (noObserver) Attempted(string, string, string, time.Duration) {}
+func (noObserver) Lagged(time.Duration)                            {}
 
 // Backlog is the work the bus has not finished.
 type Backlog struct {

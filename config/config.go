@@ -102,6 +102,13 @@ var Env = map[string]Override{
 	"SHOPBUS_LOG_FORMAT":        {"log.format", func(c *Config, v string) { c.Log.Format = v }},
 	// Several secrets, separated by commas or spaces, while one is rolled.
 	"SHOPBUS_STRIPE_WEBHOOK_SECRET": {"stripe.webhook_secrets", func(c *Config, v string) { c.Stripe.WebhookSecrets = splitSecrets(v) }},
+	"SHOPBUS_DELIVERY_MAX_LAG": {"delivery.max_lag", func(c *Config, v string) {
+		// Not a duration: left negative, which Validate refuses with the variable's name.
+		c.Delivery.MaxLag = -1
+		if d, err := ParseDuration(v); err == nil {
+			c.Delivery.MaxLag = d
+		}
+	}},
 	"SHOPBUS_RATE_LIMIT_RPS": {"http.rate_limit.rps", func(c *Config, v string) {
 		// Not a number: left as NaN, which Validate refuses with the variable's name.
 		c.HTTP.RateLimit.RPS = math.NaN()

@@ -284,6 +284,7 @@ func TestLoadEnvOverrides(t *testing.T) {
 		{"SHOPBUS_MAX_OPEN_REQUESTS_PER_KEY", "9", func(c *Config) string { return fmt.Sprint(c.HTTP.MaxOpenRequestsPerKey) }, "0"},
 		{"SHOPBUS_MAX_OPEN_REQUESTS_PER_ADDRESS", "11", func(c *Config) string { return fmt.Sprint(c.HTTP.MaxOpenRequestsPerAddress) }, "0"},
 		{"SHOPBUS_STRIPE_WEBHOOK_SECRET", "whsec_a,whsec_b", func(c *Config) string { return strings.Join(c.Stripe.WebhookSecrets, ",") }, ""},
+		{"SHOPBUS_DELIVERY_MAX_LAG", "5s", func(c *Config) string { return c.Delivery.MaxLag.String() }, "0s"},
 	}
 	// Every variable Env knows is covered here.
 	var covered []string

@@ -43,6 +43,7 @@ type Metrics struct {
 	backupDuration   prometheus.Gauge
 	newestBackup     prometheus.Gauge
 	newestBackupSize prometheus.Gauge
+	lag              prometheus.Gauge
 }
 
 // New registers every collector, with the Go runtime's and the process's.
@@ -93,9 +94,13 @@ func New(backlogs Backlogs) *Metrics {
 		newestBackupSize: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "shopbus_backup_newest_bytes", Help: "Size of the newest backup in backup.dir.",
 		}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shopbus_lag_seconds",
+			Help: "How long the oldest unrouted event, due delivery or unsent email has waited; past delivery.max_lag new orders are refused with 503.",
+		}),
 	}
 	m.reg.MustRegister(m.backups, m.backupDuration, m.newestBackup, m.newestBackupSize)
-	m.reg.MustRegister(m.inflightOrders, m.httpRequests, m.httpDuration, m.events, m.matches, m.deliveries, m.deliveryDuration, m.emails,
+	m.reg.MustRegister(m.inflightOrders, m.lag, m.httpRequests, m.httpDuration, m.events, m.matches, m.deliveries, m.deliveryDuration, m.emails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		backlogCollector{backlogs})
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
@@ -111,6 +116,9 @@ func (m *Metrics) ObserveHTTP(method, route string, status int, took time.Durati
 	m.httpRequests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.httpDuration.WithLabelValues(method, route).Observe(took.Seconds())
 }
+
+// Lagged sets the shop's lag, as the bus measured it.
+func (m *Metrics) Lagged(lag time.Duration) { m.lag.Set(lag.Seconds()) }
 
 // InflightOrders sets the order writes waiting for their commit.
 func (m *Metrics) InflightOrders(n int) { m.inflightOrders.Set(float64(n)) }

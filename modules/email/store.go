@@ -164,6 +164,20 @@ func (s *Service) Enqueue(tx *gorm.DB, m Message) error {
 	return nil
 }
 
+// Lag is how long the longest-due email that no sender holds has waited
+// at now, zero when none is due: a job being sent is leased, its next
+// attempt moved past the send, and one that failed waits for its backoff.
+// It is what a shop's lag counts of its mail (bus.LagSource).
+func (s *Records) Lag(ctx context.Context, now time.Time) (time.Duration, error) {
+	var due []time.Time
+	err := s.db.WithContext(ctx).Raw(`SELECT next_attempt_at FROM email_jobs WHERE status = 'queued' AND next_attempt_at <= ?
+		ORDER BY next_attempt_at LIMIT 1`, now.UTC()).Scan(&due).Error
+	if err != nil || len(due) == 0 {
+		return 0, err
+	}
+	return max(0, now.Sub(due[0])), nil
+}
+
 // ForOrder lists the order's emails, oldest first; none is an empty list.
 func (s *Records) ForOrder(ctx context.Context, orderID string) ([]Job, error) {
 	var rows []jobRow

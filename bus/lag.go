@@ -1,0 +1,110 @@
+package bus
+
+import (
+	"context"
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// LagSource is work outside the bus that the shop's lag counts, such as
+// the emails waiting to be sent: it tells how long its oldest due item
+// has waited at now (zero when nothing is due).
+type LagSource interface {
+	Lag(ctx context.Context, now time.Time) (time.Duration, error)
+}
+
+// lagEvery is how often Run measures the lag: often enough that refusals
+// start and stop within a fraction of a second of the lag crossing the
+// bound, rarely enough to cost nothing (three indexed reads, on SQLite's
+// read-only connections).
+const lagEvery = 200 * time.Millisecond
+
+// Lag is how far behind the bus is at now: the age of the oldest committed
+// event not yet routed, or how long the longest-due delivery that a claim
+// would take has waited, whichever is longer. A delivery waiting behind an
+// earlier one of its order, or leased to a worker, is not counted: it is
+// not the bus's to take yet. It is read from the database, so it is the
+// same whichever instance asks.
+func (b *Records) Lag(ctx context.Context, now time.Time) (time.Duration, error) {
+	db := b.db.WithContext(ctx)
+	var oldest []time.Time
+	err := db.Raw(`SELECT created_at FROM bus_events WHERE routed_at IS NULL ORDER BY seq LIMIT 1`).Scan(&oldest).Error
+	if err != nil {
+		return 0, err
+	}
+	var due []time.Time
+	err = db.Raw(lagQuery, map[string]any{"now": now.UTC()}).Scan(&due).Error
+	if err != nil {
+		return 0, err
+	}
+	lag := time.Duration(0)
+	for _, t := range append(oldest, due...) {
+		lag = max(lag, now.Sub(t))
+	}
+	return lag, nil
+}
+
+// lagQuery finds when the longest-due delivery a claim would take (see
+// dueQuery) became due.
+const lagQuery = `SELECT d.next_attempt_at FROM bus_deliveries d
+WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= @now
+AND (d.lease_until IS NULL OR d.lease_until <= @now)
+AND (d.order_id = '' OR NOT EXISTS (
+	SELECT 1 FROM bus_deliveries p
+	WHERE p.order_id = d.order_id AND p.target = d.target AND p.id < d.id AND p.status IN ('pending', 'failed')))
+ORDER BY d.next_attempt_at LIMIT 1`
+
+// lagGauge is the last lag measured, for Behind and the metrics.
+type lagGauge struct{ ns atomic.Int64 }
+
+func (g *lagGauge) set(d time.Duration) { g.ns.Store(int64(d)) }
+func (g *lagGauge) get() time.Duration  { return time.Duration(g.ns.Load()) }
+
+// Lag is the shop's lag as last measured by Run: the bus's own (see
+// Records.Lag) or that of a source in Deps.LagSources, whichever is
+// longer. It is zero until Run has measured it.
+func (b *Bus) Lag() time.Duration { return b.lag.get() }
+
+// Behind reports whether the lag is past Options.MaxLag, and if so how
+// long a client should wait before it tries again: new work accepted now
+// would wait at least that long. A bus without MaxLag is never behind.
+func (b *Bus) Behind() (retryAfter time.Duration, behind bool) {
+	lag := b.Lag()
+	if b.opts.MaxLag <= 0 || lag <= b.opts.MaxLag {
+		return 0, false
+	}
+	return time.Duration(math.Ceil((lag - b.opts.MaxLag).Seconds())) * time.Second, true
+}
+
+// watchLag measures the lag every lagEvery until ctx is done. A reading
+// that fails keeps the last one: the database that cannot answer a read
+// is not a reason to refuse or to accept.
+func (b *Bus) watchLag(ctx context.Context) {
+	t := time.NewTicker(lagEvery)
+	defer t.Stop()
+	for {
+		now := time.Now().UTC()
+		lag, err := b.Records.Lag(ctx, now)
+		for _, src := range b.lagSources {
+			if err != nil {
+				break
+			}
+			var l time.Duration
+			l, err = src.Lag(ctx, now)
+			lag = max(lag, l)
+		}
+		switch {
+		case err == nil:
+			b.lag.set(lag)
+			b.observer.Lagged(lag)
+		case ctx.Err() == nil:
+			b.log.Warn("bus: measure lag", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
