@@ -40,6 +40,7 @@ type options struct {
 	journeyRates  []float64
 	journeyDur    time.Duration
 	journeyRepeat int
+	overload      bool
 	drainTimeout  time.Duration
 	maxInFlight   int
 	timeout       time.Duration
@@ -65,6 +66,7 @@ func parseFlags(args []string) (*options, error) {
 		"journey arrival rates, orders/s, comma-separated, in rising order; the ladder stops after two rates in a row not sustained")
 	fs.DurationVar(&o.journeyDur, "journey-duration", 30*time.Second, "load time per journey rate")
 	fs.IntVar(&o.journeyRepeat, "journey-repeat", 3, "runs per journey rate; the table shows the median")
+	fs.BoolVar(&o.overload, "overload", true, "after the ladder, offer twice the highest sustained rate once (delivery.max_lag refusing what cannot be finished)")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 2*time.Minute, "how long after the load stops to wait for the backlog to drain")
 	fs.IntVar(&o.maxInFlight, "max-inflight", 2000, "journey: open requests at most; a send beyond it is skipped and counted")
 	fs.DurationVar(&o.timeout, "timeout", 50*time.Minute, "the whole run at most")
@@ -258,6 +260,16 @@ func run(o *options) (err error) {
 		}
 	}
 	res.headline()
+	if o.runs("journey") && o.overload && res.SustainedRate > 0 {
+		rate := 2 * res.SustainedRate
+		logf("overload: %.0f orders/s (twice the highest sustained) for %s", rate, o.journeyDur)
+		r, err := journey(ctx, o, bins.shopbus, tmp, rate, fmt.Sprintf("overload-%.0f", rate))
+		if err != nil {
+			return fmt.Errorf("overload at %.0f/s: %w", rate, err)
+		}
+		logf("  accepted %d of %d (%d refused), emailed %.0f/s, drain %.1f s", r.Accepted, r.Sent, r.Statuses["503"], r.EmailRate, r.DrainS)
+		res.Overload = &r
+	}
 	res.Finished = time.Now().UTC()
 	res.Seconds = res.Finished.Sub(res.Started).Seconds()
 	printTable(os.Stdout, res)

@@ -36,6 +36,9 @@ type results struct {
 	// floor's orders/s: the headline figure.
 	SustainedRate      float64 `json:"sustained_rate"`
 	SustainedOverFloor float64 `json:"sustained_over_floor,omitempty"`
+	// Overload is one run at twice SustainedRate: what shopbus refused
+	// (503) and how soon it finished what it accepted.
+	Overload *journeyRun `json:"overload,omitempty"`
 }
 
 // drainBound is how soon after the load's end a sustained rate's backlog
@@ -320,6 +323,16 @@ func printTable(w io.Writer, r *results) {
 			fmt.Fprintf(w, " %.0f/s %s", j.Rate, map[bool]string{true: "yes", false: "no"}[j.Sustained])
 		}
 		fmt.Fprintln(w)
+	}
+	if x := r.Overload; x != nil {
+		drain := fmt.Sprintf("%.2f s", x.DrainS)
+		if x.DrainS < 0 {
+			drain = fmt.Sprintf("over %.0f s (%d unmailed)", r.Settings.DrainTimeoutS, x.Unmailed)
+		}
+		fmt.Fprintf(w, "\nOVERLOAD  %.0f orders/s offered for %.0f s: %d accepted, %d refused with 503, %d other errors; "+
+			"accepted ones mailed p50/p99 %s ms, last delivery p99 %.0f ms; drain %s; peak RSS %.1f MB\n",
+			x.Rate, x.Seconds, x.Accepted, x.Statuses["503"], x.StatusErrors-x.Statuses["503"]+x.TransportErrors,
+			pair(x.EmailP50, x.EmailP99), x.DeliverP99, drain, mb(float64(x.PeakRSSKB)))
 	}
 	if r.Floor != nil || len(r.Journey) > 0 {
 		fmt.Fprintf(w, "\nHEADLINE  highest sustained rate %.0f orders/s", r.SustainedRate)
