@@ -95,18 +95,20 @@ func (o *Order) AfterCreate(tx *gorm.DB) error {
 func upsertCustomer(tx *gorm.DB, addr, name string) (int64, error) {
 	now := time.Now().UTC()
 	c := Customer{Email: addr, Name: name, Orders: 1, CreatedAt: now, UpdatedAt: now}
+	// RETURNING gives the id whether the row was inserted or updated (both
+	// SQLite and PostgreSQL return the updated row), so it is not read
+	// back with another statement.
 	err := tx.Clauses(clause.OnConflict{
 		Columns: []clause.Column{{Name: "email"}},
 		DoUpdates: clause.Assignments(map[string]any{
 			"name": name, "orders": gorm.Expr("crm_customers.orders + 1"), "updated_at": now,
 		}),
-	}).Create(&c).Error
+	}, clause.Returning{Columns: []clause.Column{{Name: "id"}}}).Create(&c).Error
 	if err != nil {
 		return 0, fmt.Errorf("upsert customer: %w", err)
 	}
-	// On conflict some engines return no id; read it back.
-	if err := tx.Model(&Customer{}).Where("email = ?", addr).Pluck("id", &c.ID).Error; err != nil {
-		return 0, err
+	if c.ID == 0 {
+		return 0, fmt.Errorf("upsert customer %s: no id returned", addr)
 	}
 	return c.ID, nil
 }

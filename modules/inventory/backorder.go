@@ -122,10 +122,10 @@ func (s *Service) reserveWaiting(ctx context.Context, orderID string) (bool, err
 		want := make(map[string]int64, len(lines))
 		skus := make([]string, len(lines))
 		for i, l := range lines { // by SKU, as every reservation locks them
-			if err := reserve(tx, orderID, l.SKU, l.Quantity); err != nil {
-				return err // short still: the rollback undoes the lines before
-			}
 			want[l.SKU], skus[i] = l.Quantity, l.SKU
+		}
+		if err := reserveAll(tx, orderID, skus, want); err != nil {
+			return err // short still: the rollback undoes the lines before
 		}
 		if err := dropBackorders(tx, orderID); err != nil {
 			return err

@@ -63,12 +63,7 @@ func (s *Service) place(ctx context.Context, tx *gorm.DB, orderID string, placed
 	// deadlock that fails one of them).
 	slices.Sort(skus)
 	err := tx.Transaction(func(tx *gorm.DB) error { // a savepoint: all items or none
-		for _, sku := range skus {
-			if err := reserve(tx, orderID, sku, want[sku]); err != nil {
-				return err
-			}
-		}
-		return nil
+		return reserveAll(tx, orderID, skus, want)
 	})
 	now := time.Now().UTC()
 	if placed.IsZero() {

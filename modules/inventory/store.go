@@ -157,18 +157,29 @@ func setStock(tx *gorm.DB, sku string, onHand int64) (Stock, error) {
 	return row.stock(), err
 }
 
-// reserve takes qty of sku if that much is available. The condition sits in
-// the UPDATE itself, so concurrent orders can never push stock below zero.
-func reserve(tx *gorm.DB, orderID, sku string, qty int64) error {
-	res := tx.Model(&stockRow{}).Where("sku = ? AND on_hand - reserved >= ?", sku, qty).
-		Updates(map[string]any{"reserved": gorm.Expr("reserved + ?", qty), "updated_at": time.Now().UTC()})
-	if res.Error != nil {
-		return res.Error
+// reserveAll takes want[sku] of each of skus (sorted: every reservation
+// locks stock rows in the same order, so two never wait on each other) if
+// that much is available, and records the order's reservations in one
+// statement. The condition sits in each UPDATE itself, so concurrent orders
+// can never push stock below zero; on ErrOutOfStock the caller rolls back.
+func reserveAll(tx *gorm.DB, orderID string, skus []string, want map[string]int64) error {
+	now := time.Now().UTC()
+	rows := make([]reservationRow, 0, len(skus))
+	for _, sku := range skus {
+		res := tx.Model(&stockRow{}).Where("sku = ? AND on_hand - reserved >= ?", sku, want[sku]).
+			Updates(map[string]any{"reserved": gorm.Expr("reserved + ?", want[sku]), "updated_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("%w: %s", ErrOutOfStock, sku)
+		}
+		rows = append(rows, reservationRow{OrderID: orderID, SKU: sku, Quantity: want[sku], Status: reserved, UpdatedAt: now})
 	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("%w: %s", ErrOutOfStock, sku)
+	if len(rows) == 0 {
+		return nil
 	}
-	return tx.Create(&reservationRow{OrderID: orderID, SKU: sku, Quantity: qty, Status: reserved, UpdatedAt: time.Now().UTC()}).Error
+	return tx.Create(&rows).Error
 }
 
 // settle moves an order's open reservations to status: released gives the
