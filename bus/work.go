@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -23,28 +24,60 @@ type worked struct {
 }
 
 // routeAndWork routes up to workBatch events and, in the same transaction,
-// works each delivery to one of this process's modules: the handler runs
-// in a savepoint of its own, and its delivery row is written once, as done
-// (its effect and the row commit together) or, if the handler failed, as a
-// failed attempt whose effect rolled back alone, retried later through the
-// claim path like any other. Deliveries to webhooks, and those of an order
-// whose earlier delivery to the same target is still unfinished, are
-// written pending for the claim path: an order's deliveries to a target
-// stay in the order of its events.
+// works each delivery to one of this process's modules: its delivery row
+// is written once, as done (the handler's effect and the row commit
+// together) or, if the handler failed, as a failed attempt whose effect
+// rolled back alone, retried later through the claim path like any other.
+// Deliveries to webhooks, and those of an order whose earlier delivery to
+// the same target is unfinished, are written pending for the claim path:
+// an order's deliveries to a target stay in the order of its events.
+//
+// The handlers first run one after another with no savepoint of their
+// own: a savepoint costs a statement to open and one to release (round
+// trips, on PostgreSQL, and subtransactions, of which more than 64 slow
+// every session down), and handlers nearly always succeed. When one
+// fails, the whole unit rolls back and runs again at once with a
+// savepoint per handler; the failed handler is not called again, its
+// failure is recorded as it was, and the others, whose work rolled back,
+// are called again (as the Handler contract allows).
 //
 // The transaction runs through the committer, so on a database.Batcher
 // one durable commit covers the routing, the modules' work and the orders
 // that arrived meanwhile. Like a claimed delivery's, the work finishes
 // even while the bus stops.
 func (b *Bus) routeAndWork(ctx context.Context) (int, error) {
+	n, failed, err := b.routeAndWorkOnce(ctx, nil)
+	if errors.Is(err, errRedo) {
+		n, _, err = b.routeAndWorkOnce(ctx, failed)
+	}
+	return n, err
+}
+
+// errRedo rolls back a routing unit whose handler failed with no
+// savepoint of its own, so it runs again with one for each.
+var errRedo = errors.New("bus: a handler failed; routing again with a savepoint per handler")
+
+// failedFirst is a handler's failure in a unit that was rolled back, to be
+// recorded as it is when the unit runs again.
+type failedFirst struct {
+	cause error
+	took  time.Duration
+}
+
+// routeAndWorkOnce is one run of routeAndWork's unit. With failed nil the
+// handlers run without savepoints and the first failure ends the unit
+// with errRedo, returning it in the map; otherwise each runs in its own
+// savepoint, and those in failed are recorded as failed without a call.
+func (b *Bus) routeAndWorkOnce(ctx context.Context, failed map[deliveryKey]failedFirst) (int, map[deliveryKey]failedFirst, error) {
 	var (
 		events []eventRow
 		routed []routedEvent
 		done   []worked
+		first  map[deliveryKey]failedFirst
 	)
 	err := b.committer.Do(b.ctx, func(tx *gorm.DB) error {
 		// A batch that lost a lock conflict runs this again from the start.
-		done = done[:0]
+		done, first = done[:0], nil
 		var err error
 		if events, err = takeEvents(tx, workBatch); err != nil || len(events) == 0 {
 			return err
@@ -65,10 +98,21 @@ func (b *Bus) routeAndWork(ctx context.Context) (int, error) {
 			if !inline[i] {
 				continue
 			}
-			if row.ID = ids[deliveryKey{row.EventID, row.Rule, row.Target}]; row.ID == 0 {
+			key := deliveryKey{row.EventID, row.Rule, row.Target}
+			if row.ID = ids[key]; row.ID == 0 {
 				continue // routed before (see insertDeliveries): that row is worked as it stands
 			}
-			w, err := b.work(tx, row, now)
+			if failed == nil {
+				start := time.Now()
+				if cause := b.runHandler(tx, row); cause != nil {
+					first = map[deliveryKey]failedFirst{key: {cause, time.Since(start)}}
+					return errRedo
+				}
+				done = append(done, worked{rule: row.Rule, target: row.Target, outcome: OutcomeDone, took: time.Since(start)})
+				b.logDelivered(row)
+				continue
+			}
+			w, err := b.work(tx, row, now, failed)
 			if err != nil {
 				return err
 			}
@@ -77,7 +121,7 @@ func (b *Bus) routeAndWork(ctx context.Context) (int, error) {
 		return b.markRouted(ctx, tx, events, now)
 	})
 	if err != nil {
-		return len(events), err
+		return len(events), first, err
 	}
 	for _, r := range routed {
 		b.observer.Routed(r.ev.Source, r.ev.DetailType, r.rules)
@@ -92,7 +136,7 @@ func (b *Bus) routeAndWork(ctx context.Context) (int, error) {
 			fn()
 		}
 	}
-	return len(events), nil
+	return len(events), nil, nil
 }
 
 // workable tells, row by row, which deliveries the routing transaction
@@ -183,33 +227,43 @@ func insertDeliveries(tx *gorm.DB, rows []deliveryRow, inline []bool, owner stri
 
 // work runs row's handler inside tx, in a savepoint: a failure (or a
 // panic) rolls back the handler's work alone and records the failed
-// attempt in the row, which insertDeliveries wrote as done. It returns an
-// error only when tx itself failed.
-func (b *Bus) work(tx *gorm.DB, row *deliveryRow, now time.Time) (worked, error) {
+// attempt in the row, which insertDeliveries wrote as done. A handler that
+// already failed in failed is not called again: its failure is recorded.
+// It returns an error only when tx itself failed.
+func (b *Bus) work(tx *gorm.DB, row *deliveryRow, now time.Time, failed map[deliveryKey]failedFirst) (worked, error) {
 	w := worked{rule: row.Rule, target: row.Target, outcome: OutcomeDone}
-	if err := tx.Exec("SAVEPOINT bus_work").Error; err != nil {
-		return w, err
-	}
-	start := time.Now()
-	cause := b.runHandler(tx, row)
-	w.took = time.Since(start)
-	if cause == nil {
-		if b.log.Enabled(b.ctx, slog.LevelDebug) {
-			b.log.Debug("bus: delivered", "delivery_id", row.ID, "event_id", row.EventID, "order_id", row.OrderID,
-				"rule", row.Rule, "target", row.Target, "attempt", 1)
+	cause, known := failed[deliveryKey{row.EventID, row.Rule, row.Target}]
+	if !known {
+		if err := tx.Exec("SAVEPOINT bus_work").Error; err != nil {
+			return w, err
 		}
-		return w, tx.Exec("RELEASE SAVEPOINT bus_work").Error
+		start := time.Now()
+		cause.cause = b.runHandler(tx, row)
+		cause.took = time.Since(start)
+		if cause.cause == nil {
+			w.took = cause.took
+			b.logDelivered(row)
+			return w, tx.Exec("RELEASE SAVEPOINT bus_work").Error
+		}
+		if err := tx.Exec("ROLLBACK TO SAVEPOINT bus_work").Error; err != nil {
+			return w, err
+		}
+		if err := tx.Exec("RELEASE SAVEPOINT bus_work").Error; err != nil {
+			return w, err
+		}
 	}
-	if err := tx.Exec("ROLLBACK TO SAVEPOINT bus_work").Error; err != nil {
-		return w, err
-	}
-	if err := tx.Exec("RELEASE SAVEPOINT bus_work").Error; err != nil {
-		return w, err
-	}
-	f := b.failure(row, cause, now)
+	w.took = cause.took
+	f := b.failure(row, cause.cause, now)
 	w.outcome = f.outcome()
-	b.logFailure(b.ctx, row, f, cause)
+	b.logFailure(b.ctx, row, f, cause.cause)
 	return w, tx.Model(&deliveryRow{}).Where("id = ?", row.ID).Updates(f.columns(b.owner)).Error
+}
+
+func (b *Bus) logDelivered(row *deliveryRow) {
+	if b.log.Enabled(b.ctx, slog.LevelDebug) {
+		b.log.Debug("bus: delivered", "delivery_id", row.ID, "event_id", row.EventID, "order_id", row.OrderID,
+			"rule", row.Rule, "target", row.Target, "attempt", 1)
+	}
 }
 
 // runHandler calls row's handler, turning a panic into its error: the
