@@ -21,9 +21,19 @@ func (k *Keys) AuthenticateRef(ctx context.Context, ref string) (Principal, erro
 	if len(ref) != 64 {
 		return Principal{}, ErrUnauthorized
 	}
+	// The version is read on every request, so a revocation counts at once.
+	version, err := keyVersion(ctx, k.db)
+	if err != nil {
+		return Principal{}, err
+	}
+	if c, ok := k.cache.get(ref, version); ok {
+		if c.expires != nil && !time.Now().Before(*c.expires) {
+			return Principal{}, ErrUnauthorized
+		}
+		return c.p, nil
+	}
 	var row apiKey
-	// Read on every request, so a revocation counts at once.
-	err := k.db.WithContext(ctx).Where("hash = ? AND revoked_at IS NULL", ref).Take(&row).Error
+	err = k.db.WithContext(ctx).Where("hash = ? AND revoked_at IS NULL", ref).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return Principal{}, ErrUnauthorized
 	}
@@ -36,5 +46,7 @@ func (k *Keys) AuthenticateRef(ctx context.Context, ref string) (Principal, erro
 		(row.ExpiresAt != nil && !time.Now().Before(*row.ExpiresAt)) {
 		return Principal{}, ErrUnauthorized
 	}
-	return Principal{Name: row.Name, Scopes: strings.Split(row.Scopes, ","), Ref: row.Hash}, nil
+	p := Principal{Name: row.Name, Scopes: strings.Split(row.Scopes, ","), Ref: row.Hash}
+	k.cache.put(ref, version, cachedKey{p: p, expires: row.ExpiresAt})
+	return p, nil
 }

@@ -61,7 +61,7 @@ var Migrations = []database.Migration{{
 		// A revoked key's name can be given to a new key.
 		`CREATE UNIQUE INDEX web_api_keys_live_name ON web_api_keys (name) WHERE revoked_at IS NULL`,
 	},
-}}
+}, keyVersionMigration}
 
 type apiKey struct {
 	ID        int64 `gorm:"primaryKey;autoIncrement"`
@@ -110,7 +110,10 @@ func (p Principal) Can(scope string) bool {
 // Keys stores API keys as SHA-256 hashes: a generated key has 160 random
 // bits, so a fast hash is enough and the database never holds a usable
 // secret.
-type Keys struct{ db *gorm.DB }
+type Keys struct {
+	db    *gorm.DB
+	cache keyCache
+}
 
 // NewKeys returns the key store.
 func NewKeys(db *gorm.DB) *Keys { return &Keys{db: db} }
@@ -232,9 +235,16 @@ func (k *Keys) Revoke(ctx context.Context, name string) error {
 	if !possibleKeyName(name) { // no key has it (and PostgreSQL would refuse a NUL in it)
 		return fmt.Errorf("%w: %q", ErrKeyNotFound, name)
 	}
-	res := k.db.WithContext(ctx).Model(&apiKey{}).Where("name = ? AND revoked_at IS NULL", name).Update("revoked_at", time.Now().UTC())
-	if res.Error != nil || res.RowsAffected > 0 {
-		return res.Error
+	var res *gorm.DB
+	err := k.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res = tx.Model(&apiKey{}).Where("name = ? AND revoked_at IS NULL", name).Update("revoked_at", time.Now().UTC())
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		return bumpKeyVersion(tx) // every instance's cached keys go at their next request
+	})
+	if err != nil || res.RowsAffected > 0 {
+		return err
 	}
 	var revoked int64
 	if err := k.db.WithContext(ctx).Model(&apiKey{}).Where("name = ?", name).Count(&revoked).Error; err != nil {
