@@ -64,14 +64,18 @@ type Config struct {
 	// defaults it from http.addr.
 	DashboardURL string `yaml:"dashboard_url"`
 
-	Workers        int           `yaml:"workers"`         // concurrent senders, each with its SMTP connection; default 4
-	PollInterval   time.Duration `yaml:"poll_interval"`   // default 1s; the worker is also woken by Wake
-	MaxAttempts    int           `yaml:"max_attempts"`    // default 50
-	InitialBackoff time.Duration `yaml:"initial_backoff"` // default 2s
-	MaxBackoff     time.Duration `yaml:"max_backoff"`     // default 10m
+	Workers int `yaml:"workers"` // emails in flight at once (being sent or being recorded as sent); default 32
+	// SMTPConnections are the connections kept open to the server, shared
+	// by the workers, each held only for a send; default 8.
+	SMTPConnections int           `yaml:"smtp_connections"`
+	PollInterval    time.Duration `yaml:"poll_interval"`   // default 1s; the worker is also woken by Wake
+	MaxAttempts     int           `yaml:"max_attempts"`    // default 50
+	InitialBackoff  time.Duration `yaml:"initial_backoff"` // default 2s
+	MaxBackoff      time.Duration `yaml:"max_backoff"`     // default 10m
 }
 
-// SetDefaults fills what the file leaves out: TLS "none", 4 workers, a 1s
+// SetDefaults fills what the file leaves out: TLS "none", 32 workers on 8
+// connections, a 1s
 // poll, 50 attempts backing off from 2s to 10m, and the shop's name from
 // From's display name.
 func (c *Config) SetDefaults() {
@@ -90,7 +94,10 @@ func (c *Config) SetDefaults() {
 		c.PollInterval = time.Second
 	}
 	if c.Workers <= 0 {
-		c.Workers = 4
+		c.Workers = 32
+	}
+	if c.SMTPConnections <= 0 {
+		c.SMTPConnections = 8
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 50

@@ -112,7 +112,9 @@ func newClient(cfg Config) (*gomail.Client, error) {
 	if err != nil || perr != nil {
 		return nil, fmt.Errorf("%w: smtp_addr %q: want host:port", ErrInvalidConfig, cfg.SMTPAddr)
 	}
-	opts := []gomail.Option{gomail.WithPort(port), gomail.WithTimeout(sendTimeout), gomail.WithTLSPolicy(gomail.NoTLS)}
+	// NOOP only where send asks for it (checkAfter), not before every message.
+	opts := []gomail.Option{gomail.WithPort(port), gomail.WithTimeout(sendTimeout), gomail.WithTLSPolicy(gomail.NoTLS),
+		gomail.WithoutNoop()}
 	switch cfg.SMTPTLS {
 	case "starttls":
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
@@ -159,20 +161,29 @@ func smtpTLSConfig(host, caFile string) (*tls.Config, error) {
 	return tc, nil
 }
 
-// session is one sender's SMTP connection, kept open between sends: a dial
-// (and TLS handshake) per email would cost more than the email.
+// session is one SMTP connection, kept open between sends: a dial (and
+// TLS handshake) per email would cost more than the email.
 type session struct {
 	s    *Service
 	conn *smtp.Client
+	used time.Time // the end of its last send
 }
 
 // send hands m over to the SMTP server, or writes it to an .eml file, and
-// returns once the message is accepted. go-mail checks a kept connection
-// with NOOP first; one the server has dropped meanwhile is replaced, once.
+// returns once the message is accepted. A kept connection idle for more
+// than checkAfter is checked with NOOP first (one busy with mail needs no
+// such round trip); one the server has dropped meanwhile is replaced,
+// once, whether the NOOP or the MAIL command finds it gone: nothing of the
+// message was sent then.
 func (ss *session) send(ctx context.Context, m *gomail.Msg, messageID string) error {
 	s := ss.s
 	if s.client == nil {
 		return writeEML(s.cfg.Dir, messageID, m)
+	}
+	if ss.conn != nil && time.Since(ss.used) > checkAfter {
+		if err := ss.conn.Noop(); err != nil {
+			ss.close()
+		}
 	}
 	for fresh := false; ; fresh = true {
 		if ss.conn == nil {
@@ -195,7 +206,7 @@ func (ss *session) send(ctx context.Context, m *gomail.Msg, messageID string) er
 			return fmt.Errorf("%w: send: %w", errPermanent, err)
 		}
 		var se *gomail.SendError
-		if fresh || !errors.As(err, &se) || se.Reason != gomail.ErrConnCheck {
+		if fresh || !errors.As(err, &se) || (se.Reason != gomail.ErrConnCheck && se.Reason != gomail.ErrSMTPMailFrom) {
 			return fmt.Errorf("send: %w", err)
 		}
 	}
@@ -212,6 +223,10 @@ func dialError(addr string, err error) error {
 	}
 	return fmt.Errorf("dial %s: %w", addr, err)
 }
+
+// checkAfter is how long a kept connection may rest before a send checks
+// it with NOOP.
+const checkAfter = time.Second
 
 // close ends the SMTP session, if one is open.
 func (ss *session) close() {

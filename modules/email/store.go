@@ -130,10 +130,11 @@ func (m Message) key() string {
 
 // lease is how long a claimed job is hidden from other workers; a worker
 // that dies mid-send leaves its job to be retried after it. It outlasts a
-// wait for a free sender and its own send (each at most sendTimeout) and
-// little more, so mail held by a crashed process goes out soon after the
-// restart.
-const lease = 2*sendTimeout + 5*time.Second
+// wait for a free sender and its own send (each at most sendTimeout), and
+// the sender's wait for a free connection (at most sendTimeout: past it the
+// sender leaves the job to its lease) and little more, so mail held by a
+// crashed process goes out soon after the restart.
+const lease = 3*sendTimeout + 5*time.Second
 
 // Enqueue adds a job inside the caller's transaction tx, so the email exists
 // exactly when tx commits. At most one job exists per (EventID, Template,

@@ -14,10 +14,13 @@ import (
 const idleClose = 30 * time.Second
 
 // Run is the worker: it claims due jobs every PollInterval and whenever
-// Wake is called, and hands them to cfg.Workers senders, each of which
-// keeps its SMTP connection open between sends. It does not start a send
-// once ctx is done, but lets those in progress finish and be recorded, and
-// then returns nil.
+// Wake is called, and hands them to cfg.Workers senders, which share
+// cfg.SMTPConnections SMTP connections kept open between sends. A sender
+// holds a connection only for its send, not while the send is recorded (a
+// group commit away): so the connections stay busy, and each sender has
+// at most one message accepted by the server and not yet recorded. It
+// does not start a send once ctx is done, but lets those in progress
+// finish and be recorded, and then returns nil.
 //
 // Writing .eml files, it first removes the partial files a killed process
 // left in the folder.
@@ -30,8 +33,10 @@ func (s *Service) Run(ctx context.Context) error {
 	jobs := make(chan jobRow)
 	var senders sync.WaitGroup
 	inflight := newJobSet()
+	conns := newSessions(s, min(s.cfg.SMTPConnections, s.cfg.Workers))
+	defer conns.close() // after the senders are done
 	for range s.cfg.Workers {
-		senders.Go(func() { s.sender(ctx, jobs, inflight) })
+		senders.Go(func() { s.sender(ctx, jobs, inflight, conns) })
 	}
 	defer senders.Wait()
 	defer close(jobs)
@@ -39,6 +44,7 @@ func (s *Service) Run(ctx context.Context) error {
 	tick := time.NewTicker(s.cfg.PollInterval)
 	defer tick.Stop()
 	for {
+		conns.closeIdle(idleClose)
 		for ctx.Err() == nil {
 			n, err := s.handOut(ctx, jobs, inflight)
 			if err != nil && ctx.Err() == nil {
@@ -83,36 +89,32 @@ func (s *Service) handOut(ctx context.Context, jobs chan<- jobRow, inflight *job
 	return n, nil
 }
 
-// sender sends the jobs it is handed, one at a time, over one SMTP
-// connection that it reopens when needed and closes when idle. A send and
-// its record outlive ctx: cancelling mid-send would leave an accepted
-// message unrecorded, and sent again.
-func (s *Service) sender(ctx context.Context, jobs <-chan jobRow, inflight *jobSet) {
-	sess := &session{s: s}
-	defer sess.close()
-	idle := time.NewTimer(idleClose)
-	defer idle.Stop()
-	for {
-		select {
-		case j, ok := <-jobs:
-			if !ok {
-				return
-			}
-			s.process(context.WithoutCancel(ctx), sess, j)
-			inflight.remove(j.ID)
-			idle.Reset(idleClose)
-		case <-idle.C:
-			sess.close()
-		}
+// sender sends the jobs it is handed, one at a time, each over a
+// connection it takes from conns for the send. A send and its record
+// outlive ctx: cancelling mid-send would leave an accepted message
+// unrecorded, and sent again.
+func (s *Service) sender(ctx context.Context, jobs <-chan jobRow, inflight *jobSet, conns *sessions) {
+	for j := range jobs {
+		s.process(context.WithoutCancel(ctx), conns, j)
+		inflight.remove(j.ID)
 	}
 }
 
 // process sends one job and records the outcome.
-func (s *Service) process(ctx context.Context, sess *session, j jobRow) {
+func (s *Service) process(ctx context.Context, conns *sessions, j jobRow) {
 	log := s.log.With("job_id", j.ID, "order_id", j.OrderID, "template", j.Template)
 	m, err := s.buildMsg(j, time.Now().UTC())
 	if err == nil {
+		sess, ok := conns.take(sendTimeout)
+		if !ok {
+			// Every connection is stuck in a send: leave the job to its
+			// lease, which outlasts this wait and one send, rather than
+			// hold it past the lease.
+			log.Warn("email: no SMTP connection free; the job is sent once its lease ends")
+			return
+		}
 		err = sess.send(ctx, m, j.MessageID)
+		conns.put(sess)
 	}
 	now := time.Now().UTC()
 	if err == nil {
@@ -139,6 +141,62 @@ func (s *Service) process(ctx context.Context, sess *session, j jobRow) {
 	}
 	s.observer.Emailed(j.Template, OutcomeRetry)
 	log.Warn("email: send failed, will retry", "attempt", j.Attempts+1, "next_attempt_at", next, "err", err)
+}
+
+// sessions are the SMTP connections the senders share, each kept open
+// between sends and closed once unused for idleClose.
+type sessions struct{ free chan *session }
+
+func newSessions(s *Service, n int) *sessions {
+	p := &sessions{free: make(chan *session, n)}
+	for range n {
+		p.free <- &session{s: s}
+	}
+	return p
+}
+
+// take waits up to wait for a free connection.
+func (p *sessions) take(wait time.Duration) (*session, bool) {
+	select {
+	case ss := <-p.free:
+		return ss, true
+	default:
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case ss := <-p.free:
+		return ss, true
+	case <-t.C:
+		return nil, false
+	}
+}
+
+func (p *sessions) put(ss *session) {
+	ss.used = time.Now()
+	p.free <- ss
+}
+
+// closeIdle closes the free connections unused for longer than idle.
+func (p *sessions) closeIdle(idle time.Duration) {
+	for range len(p.free) {
+		select {
+		case ss := <-p.free:
+			if time.Since(ss.used) > idle {
+				ss.close()
+			}
+			p.free <- ss
+		default:
+			return
+		}
+	}
+}
+
+// close closes every connection; the senders must be done.
+func (p *sessions) close() {
+	for range cap(p.free) {
+		(<-p.free).close()
+	}
 }
 
 // jobSet is the jobs handed to senders and not yet finished.

@@ -224,3 +224,29 @@ func TestSendersKeepTheirConnections(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkersShareConnections: more workers than SMTP connections send
+// everything over the connections alone, while each worker waits for its
+// own send to be recorded without holding one.
+func TestWorkersShareConnections(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.1:0")
+	cfg := testConfig()
+	cfg.SMTPAddr = srv.Addr()
+	cfg.Workers, cfg.SMTPConnections = 8, 2
+	s := newTestService(t, dbtest.Open(t, Migrations), cfg)
+	for i := range 40 {
+		m := orderMsg
+		m.OrderID = fmt.Sprintf("ord_%02d", i)
+		enqueue(t, s, m)
+	}
+	runWorker(t, s)
+	for i := range 40 {
+		bustest.WaitFor(t, "the job to be sent", jobIs(t, s, fmt.Sprintf("ord_%02d", i), StatusSent))
+	}
+	if n := len(srv.Messages()); n != 40 {
+		t.Errorf("server received %d messages, want 40", n)
+	}
+	if n := srv.Connections(); n < 1 || n > cfg.SMTPConnections {
+		t.Errorf("8 workers took %d SMTP connections, want at most %d", n, cfg.SMTPConnections)
+	}
+}
