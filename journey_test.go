@@ -175,7 +175,11 @@ func TestShortageAlert(t *testing.T) {
 	s.setStock("TEE", 1)
 
 	must[map[string]string](t, http.StatusCreated)(s.request("POST", "/v1/orders", newOrder("ord-short", "a@example.com", "MUG", 2, "TEE", 3)))
-	v := s.waitSettled("ord-short", 5, 2) // 4 + the shortage alert to email
+	// The order's five deliveries (four modules and the owner's email),
+	// and the Inventory Shortage event's two (the alert, CRM); emails: the
+	// confirmation, the owner's, the alert and the customer's backorder
+	// notice.
+	v := s.waitSettled("ord-short", 7, 4)
 	templates := map[string]string{}
 	for _, e := range v.Emails {
 		templates[e.Template] = e.To

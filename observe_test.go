@@ -69,7 +69,9 @@ func TestMetricsMoveWithAnOrder(t *testing.T) {
 			max(metricValue(before, "shopbus_emails_total", map[string]string{"template": "order_success", "outcome": "sent"}), 0)
 		done := metricValue(after, "shopbus_deliveries_total", map[string]string{"outcome": "done"}) -
 			max(metricValue(before, "shopbus_deliveries_total", map[string]string{"outcome": "done"}), 0)
-		return sent >= 1 && done >= 4, fmt.Sprintf("%v sent, %v deliveries done", sent, done)
+		// Inventory's Stock Reserved event is routed after the order's.
+		events := metricValue(after, "shopbus_backlog", map[string]string{"queue": "events"})
+		return sent >= 1 && done >= 4 && events == 0, fmt.Sprintf("%v sent, %v deliveries done, %v events unrouted", sent, done, events)
 	})
 	moved := func(name string, labels map[string]string, by float64) {
 		t.Helper()

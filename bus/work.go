@@ -135,6 +135,9 @@ func (b *Bus) routeAndWorkOnce(ctx context.Context, failed map[deliveryKey]faile
 		for _, fn := range b.afterCommit {
 			fn()
 		}
+		// A handler may have published events (inventory's Stock
+		// Reserved): route them now rather than at the next poll.
+		b.Wake()
 	}
 	return len(events), nil, nil
 }

@@ -102,13 +102,27 @@ func TestPutEvents(t *testing.T) {
 			t.Errorf("entry %d: %+v, want %q %q", i, got, w.code, w.message)
 		}
 	}
+	// The envelope keeps each entry's Time; the row's created_at is when
+	// the shop wrote it (lag and retention count from it).
+	var bodies []string
+	if err := s.DB.Raw(`SELECT body FROM bus_events WHERE id IN (?, ?) ORDER BY seq`, r.Entries[0].EventId, r.Entries[8].EventId).
+		Scan(&bodies).Error; err != nil || len(bodies) != 2 {
+		t.Fatalf("bodies %v, %v", bodies, err)
+	}
 	var times []time.Time
-	if err := s.DB.Raw(`SELECT created_at FROM bus_events WHERE id IN (?, ?) ORDER BY created_at`, r.Entries[0].EventId, r.Entries[8].EventId).
-		Scan(&times).Error; err != nil || len(times) != 2 {
-		t.Fatalf("times %v, %v", times, err)
+	for _, b := range bodies {
+		var ev struct{ Time time.Time }
+		if err := json.Unmarshal([]byte(b), &ev); err != nil {
+			t.Fatal(err)
+		}
+		times = append(times, ev.Time)
 	}
 	if !times[0].Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) || !times[1].Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
 		t.Errorf("the entries' Time: %v", times)
+	}
+	var old int64
+	if err := s.DB.Raw(`SELECT COUNT(*) FROM bus_events WHERE created_at < ?`, time.Now().Add(-time.Minute).UTC()).Scan(&old).Error; err != nil || old != 0 {
+		t.Errorf("%d events recorded as written before the test (%v): created_at is when the shop wrote an event", old, err)
 	}
 	if n := s.Count(t, "bus_events WHERE source LIKE 'shopbus.%' OR source LIKE 'Shopbus.%'"); n != 0 {
 		t.Errorf("%d events under shopbus's own sources", n)
