@@ -69,10 +69,9 @@ func (s *Service) place(ctx context.Context, tx *gorm.DB, orderID string, placed
 	if placed.IsZero() {
 		placed = now
 	}
-	rec := orderRow{OrderID: orderID, Status: StatusReserved, PlacedAt: placed.UTC(), UpdatedAt: now}
 	switch {
 	case err == nil:
-		if err := tx.Create(&rec).Error; err != nil {
+		if err := addOrder(tx, orderID, StatusReserved, placed); err != nil {
 			return err
 		}
 		_, err := bus.Publish(ctx, tx, stockReserved(orderID, skus, want, false))
@@ -80,8 +79,7 @@ func (s *Service) place(ctx context.Context, tx *gorm.DB, orderID string, placed
 	case !errors.Is(err, ErrOutOfStock):
 		return err
 	}
-	rec.Status = StatusBackordered
-	if err := tx.Create(&rec).Error; err != nil {
+	if err := addOrder(tx, orderID, StatusBackordered, placed); err != nil {
 		return err
 	}
 	for _, sku := range skus {

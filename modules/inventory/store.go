@@ -3,6 +3,7 @@ package inventory
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -163,23 +164,31 @@ func setStock(tx *gorm.DB, sku string, onHand int64) (Stock, error) {
 // statement. The condition sits in each UPDATE itself, so concurrent orders
 // can never push stock below zero; on ErrOutOfStock the caller rolls back.
 func reserveAll(tx *gorm.DB, orderID string, skus []string, want map[string]int64) error {
+	if len(skus) == 0 {
+		return nil
+	}
+	// Fixed SQL: every order runs these, and gorm's Updates of a map and
+	// Create of a slice cost more than SQLite's work.
 	now := time.Now().UTC()
-	rows := make([]reservationRow, 0, len(skus))
-	for _, sku := range skus {
-		res := tx.Model(&stockRow{}).Where("sku = ? AND on_hand - reserved >= ?", sku, want[sku]).
-			Updates(map[string]any{"reserved": gorm.Expr("reserved + ?", want[sku]), "updated_at": now})
+	insert := strings.Builder{}
+	insert.WriteString(`INSERT INTO inventory_reservations (order_id, sku, quantity, missing, status, updated_at) VALUES `)
+	args := make([]any, 0, 6*len(skus))
+	for i, sku := range skus {
+		res := tx.Exec(`UPDATE inventory_stock SET reserved = reserved + ?, updated_at = ? WHERE sku = ? AND on_hand - reserved >= ?`,
+			want[sku], now, sku, want[sku])
 		if res.Error != nil {
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
 			return fmt.Errorf("%w: %s", ErrOutOfStock, sku)
 		}
-		rows = append(rows, reservationRow{OrderID: orderID, SKU: sku, Quantity: want[sku], Status: reserved, UpdatedAt: now})
+		if i > 0 {
+			insert.WriteString(", ")
+		}
+		insert.WriteString("(?, ?, ?, 0, ?, ?)")
+		args = append(args, orderID, sku, want[sku], reserved, now)
 	}
-	if len(rows) == 0 {
-		return nil
-	}
-	return tx.Create(&rows).Error
+	return tx.Exec(insert.String(), args...).Error
 }
 
 // settle moves an order's open reservations to status: released gives the
@@ -256,6 +265,12 @@ func lockOrder(tx *gorm.DB, orderID string) (row orderRow, found bool, err error
 		return orderRow{}, false, nil
 	}
 	return row, err == nil, err
+}
+
+// addOrder records an order inventory placed, reserved or backordered.
+func addOrder(tx *gorm.DB, orderID, status string, placed time.Time) error {
+	return tx.Exec(`INSERT INTO inventory_orders (order_id, status, placed_at, updated_at) VALUES (?, ?, ?, ?)`,
+		orderID, status, placed.UTC(), time.Now().UTC()).Error
 }
 
 // markOrder moves an order's record to status.
