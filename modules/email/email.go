@@ -207,6 +207,7 @@ type Service struct {
 	wake      chan struct{}
 	observer  Observer
 	committer Committer
+	sent      sentMarks // the sends recorded together
 }
 
 // Committer runs a unit of write work in a transaction and returns once it

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -221,14 +222,68 @@ func (s *Service) claimDue(ctx context.Context, now time.Time, limit int) ([]job
 
 // markSent records that the server accepted the job's email.
 func (s *Service) markSent(ctx context.Context, j jobRow, now time.Time) error {
-	err := s.committer.Do(ctx, func(tx *gorm.DB) error {
-		return tx.Exec(`UPDATE email_jobs SET status = ?, attempts = ?, last_error = '', sent_at = ?, updated_at = ? WHERE id = ?`,
-			StatusSent, j.Attempts+1, now, now, j.ID).Error
-	})
-	if err != nil {
+	if err := s.sent.mark(ctx, s.committer, j.ID, now); err != nil {
 		return fmt.Errorf("email: mark job %d sent: %w", j.ID, err)
 	}
 	return nil
+}
+
+// sentMarks records the sends of all the senders that finish at the same
+// moment with one UPDATE in one unit of work, rather than a unit (a
+// savepoint, an update, a release) each. The first sender to mark opens a
+// batch and submits its unit; the others join that batch until the unit
+// runs and closes it; each returns once the unit committed, so a send is
+// still recorded before its sender takes another job.
+type sentMarks struct {
+	mu   sync.Mutex
+	open *markBatch // the batch new marks join; nil: none
+}
+
+type markBatch struct {
+	ids  []int64
+	at   time.Time // the latest send of the batch
+	done chan struct{}
+	err  error
+}
+
+func (m *sentMarks) mark(ctx context.Context, c Committer, id int64, now time.Time) error {
+	m.mu.Lock()
+	b := m.open
+	lead := b == nil
+	if lead {
+		b = &markBatch{done: make(chan struct{})}
+		m.open = b
+	}
+	b.ids = append(b.ids, id)
+	if now.After(b.at) {
+		b.at = now
+	}
+	m.mu.Unlock()
+	if !lead {
+		select {
+		case <-b.done:
+			return b.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	b.err = c.Do(ctx, func(tx *gorm.DB) error {
+		m.mu.Lock()
+		if m.open == b {
+			m.open = nil // later marks open the next batch; a retried unit writes these same ids
+		}
+		ids, at := b.ids, b.at
+		m.mu.Unlock()
+		return tx.Exec(`UPDATE email_jobs SET status = ?, attempts = attempts + 1, last_error = '', sent_at = ?, updated_at = ? WHERE id IN ?`,
+			StatusSent, at, at, ids).Error
+	})
+	m.mu.Lock()
+	if m.open == b {
+		m.open = nil // the unit never ran (the caller gave up): its marks failed with it
+	}
+	m.mu.Unlock()
+	close(b.done)
+	return b.err
 }
 
 // markFailed records a failed attempt: the job is retried at next, or, when
