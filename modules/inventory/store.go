@@ -158,37 +158,49 @@ func setStock(tx *gorm.DB, sku string, onHand int64) (Stock, error) {
 	return row.stock(), err
 }
 
-// reserveAll takes want[sku] of each of skus (sorted: every reservation
-// locks stock rows in the same order, so two never wait on each other) if
-// that much is available, and records the order's reservations in one
-// statement. The condition sits in each UPDATE itself, so concurrent orders
-// can never push stock below zero; on ErrOutOfStock the caller rolls back.
+// reserveAll takes want[sku] of each of skus (sorted, as every caller
+// passes them) if that much of each is available, and records the order's
+// reservations. The condition sits in the UPDATE itself, so concurrent
+// orders can never push stock below zero; on ErrOutOfStock the caller
+// rolls back.
 func reserveAll(tx *gorm.DB, orderID string, skus []string, want map[string]int64) error {
 	if len(skus) == 0 {
 		return nil
 	}
-	// Fixed SQL: every order runs these, and gorm's Updates of a map and
-	// Create of a slice cost more than SQLite's work.
+	// Fixed SQL, one UPDATE for every SKU of the order and one INSERT for
+	// its reservations: every order runs them, and gorm's Updates of a map
+	// and Create of a slice cost more than SQLite's work. The UPDATE moves
+	// only the rows that hold enough; fewer rows than SKUs means a SKU is
+	// short, and the caller rolls the whole order back.
 	now := time.Now().UTC()
-	insert := strings.Builder{}
+	var update, insert strings.Builder
+	update.WriteString(`UPDATE inventory_stock SET reserved = reserved + CASE sku`)
 	insert.WriteString(`INSERT INTO inventory_reservations (order_id, sku, quantity, missing, status, updated_at) VALUES `)
-	args := make([]any, 0, 6*len(skus))
+	var cases, inserts []any
 	for i, sku := range skus {
-		res := tx.Exec(`UPDATE inventory_stock SET reserved = reserved + ?, updated_at = ? WHERE sku = ? AND on_hand - reserved >= ?`,
-			want[sku], now, sku, want[sku])
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return fmt.Errorf("%w: %s", ErrOutOfStock, sku)
-		}
+		update.WriteString(" WHEN ? THEN CAST(? AS BIGINT)")
+		cases = append(cases, sku, want[sku])
 		if i > 0 {
 			insert.WriteString(", ")
 		}
 		insert.WriteString("(?, ?, ?, 0, ?, ?)")
-		args = append(args, orderID, sku, want[sku], reserved, now)
+		inserts = append(inserts, orderID, sku, want[sku], reserved, now)
 	}
-	return tx.Exec(insert.String(), args...).Error
+	update.WriteString(" END, updated_at = ? WHERE sku IN ? AND on_hand - reserved >= CASE sku")
+	args := append(append([]any{}, cases...), now, skus)
+	for range skus {
+		update.WriteString(" WHEN ? THEN CAST(? AS BIGINT)")
+	}
+	update.WriteString(" END")
+	args = append(args, cases...)
+	res := tx.Exec(update.String(), args...)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected != int64(len(skus)) {
+		return fmt.Errorf("%w: %d of %d SKUs available", ErrOutOfStock, res.RowsAffected, len(skus))
+	}
+	return tx.Exec(insert.String(), inserts...).Error
 }
 
 // settle moves an order's open reservations to status: released gives the
