@@ -25,8 +25,8 @@ type shopbus struct {
 // startShopbus serves the built-in config.yaml from a fresh folder under
 // tmp, mailing smtpAddr, with the rate limit off (it would cap the
 // benchmark at 100 req/s per key) and the bounds per client off, and
-// waits for /readyz.
-func startShopbus(ctx context.Context, bin, tmp, name, smtpAddr string, dir string) (*shopbus, error) {
+// waits for /readyz. extra are more environment variables.
+func startShopbus(ctx context.Context, bin, tmp, name, smtpAddr string, dir string, extra ...string) (*shopbus, error) {
 	if dir == "" {
 		var err error
 		if dir, err = os.MkdirTemp(tmp, name+"-"); err != nil {
@@ -51,6 +51,7 @@ func startShopbus(ctx context.Context, bin, tmp, name, smtpAddr string, dir stri
 		"SHOPBUS_MAX_OPEN_REQUESTS_PER_KEY=0",
 		"SHOPBUS_MAX_OPEN_REQUESTS_PER_ADDRESS=0",
 	}
+	env = append(env, extra...)
 	p, err := startProc("shopbus", bin, dir, addr, filepath.Join(dir, "shopbus.log"), []string{"serve"}, env)
 	if err != nil {
 		return nil, err
