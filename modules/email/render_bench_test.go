@@ -59,7 +59,7 @@ func BenchmarkRender(b *testing.B) {
 			for b.Loop() {
 				for _, e := range emails {
 					tmpl, _ := s.templates.lookup(e.template, reader)
-					if _, err := tmpl.render([]byte(e.data), s.funcs(readerLanguage(reader, tmpl.lang))); err != nil {
+					if _, err := tmpl.render([]byte(e.data), readerLanguage(reader, tmpl.lang)); err != nil {
 						b.Fatal(err)
 					}
 				}
