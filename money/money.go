@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"golang.org/x/text/language"
@@ -43,25 +44,108 @@ func Format(minor int64, currency string) string {
 // FormatIn writes minor units of currency as a reader of lang expects the
 // number, with the currency's ISO 4217 decimals and its code after it:
 // FormatIn(language.German, 123456, "EUR") is "1.234,56 EUR", in English
-// "1,234.56 EUR", in Swiss German "1’234.56 EUR". The whole and the
-// fraction are formatted apart, as integers, so no amount is ever rounded
-// through a float.
+// "1,234.56 EUR", in Swiss German "1’234.56 EUR". It learns lang's
+// numerals for the one amount: for many, make a Formatter once.
 func FormatIn(lang language.Tag, minor int64, currency string) string {
+	return NewFormatter(lang).Format(minor, currency)
+}
+
+// A Formatter writes amounts as readers of one language expect them,
+// with the digits, separators and groups x/text gives the language,
+// learnt once: a message.Printer costs microseconds per number. It is
+// safe for concurrent use.
+type Formatter struct {
+	digits  [10]string // 0 to 9, in the language's numbering system
+	group   string     // between groups of digits of the whole
+	first   int        // digits in the rightmost group; 0: no grouping
+	other   int        // digits in each group to its left
+	decimal string     // between the whole and the fraction
+}
+
+// NewFormatter learns how readers of lang write numbers.
+func NewFormatter(lang language.Tag) *Formatter {
 	p := message.NewPrinter(lang)
+	f := &Formatter{decimal: decimalSeparator(p)}
+	for d := range f.digits {
+		f.digits[d] = p.Sprint(number.Decimal(d))
+	}
+	// 10^18 is written as a one and eighteen zeros, with a separator
+	// wherever a group ends: split at the zeros, the pieces not empty are
+	// the separators, and the pieces after one count the digits to its
+	// right.
+	pieces := strings.Split(strings.TrimPrefix(p.Sprint(number.Decimal(uint64(1e18))), f.digits[1]), f.digits[0])
+	var ends []int // the zeros right of each separator, fewest first
+	for i := len(pieces) - 1; i >= 0; i-- {
+		if pieces[i] != "" {
+			f.group = pieces[i]
+			ends = append(ends, len(pieces)-1-i)
+		}
+	}
+	if len(ends) > 0 {
+		f.first, f.other = ends[0], ends[0]
+	}
+	if len(ends) > 1 {
+		f.other = ends[1] - ends[0]
+	}
+	return f
+}
+
+// Format writes minor units of currency with the currency's ISO 4217
+// decimals and its code after it. The whole and the fraction are
+// written apart, as integers, so no amount is ever rounded through a
+// float.
+func (f *Formatter) Format(minor int64, currency string) string {
 	sign, u := "", uint64(minor)
 	if minor < 0 {
-		sign, u = "-", uint64(-minor)
+		sign, u = "-", uint64(-minor) // -MinInt64 wraps to 1<<63, the right magnitude
 	}
 	exp := exponent(currency)
 	unit := uint64(1)
 	for range exp {
 		unit *= 10
 	}
-	out := sign + p.Sprint(number.Decimal(u/unit))
+	var b strings.Builder
+	b.Grow(32) // most amounts and their code, in one allocation
+	b.WriteString(sign)
+	f.writeWhole(&b, u/unit)
 	if exp > 0 {
-		out += decimalSeparator(p) + p.Sprint(number.Decimal(u%unit, number.MinIntegerDigits(exp), number.NoSeparator()))
+		b.WriteString(f.decimal)
+		f.writeFraction(&b, u%unit, exp)
 	}
-	return strings.TrimSpace(out + " " + currency)
+	b.WriteByte(' ')
+	b.WriteString(currency)
+	return strings.TrimSpace(b.String())
+}
+
+// writeWhole writes n, each group of its digits but the last followed
+// by the separator.
+func (f *Formatter) writeWhole(b *strings.Builder, n uint64) {
+	var buf [20]byte
+	digits := strconv.AppendUint(buf[:0], n, 10)
+	for i, d := range digits {
+		b.WriteString(f.digits[d-'0'])
+		if f.endsGroup(len(digits) - 1 - i) {
+			b.WriteString(f.group)
+		}
+	}
+}
+
+// endsGroup reports whether the digit with right digits to its right is
+// the last of a group (other than the rightmost group).
+func (f *Formatter) endsGroup(right int) bool {
+	return f.first > 0 && right >= f.first && (right-f.first)%f.other == 0
+}
+
+// writeFraction writes n as width digits, zeros to the left.
+func (f *Formatter) writeFraction(b *strings.Builder, n uint64, width int) {
+	var buf [20]byte
+	digits := strconv.AppendUint(buf[:0], n, 10)
+	for range width - len(digits) {
+		b.WriteString(f.digits[0])
+	}
+	for _, d := range digits {
+		b.WriteString(f.digits[d-'0'])
+	}
 }
 
 // decimalSeparator is what stands between the whole and the fraction for

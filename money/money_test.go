@@ -2,9 +2,13 @@ package money
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
+	"golang.org/x/text/message"
+	"golang.org/x/text/number"
 )
 
 func TestFormat(t *testing.T) {
@@ -48,11 +52,60 @@ func TestFormatIn(t *testing.T) {
 		{"de", -250, "EUR", "-2,50 EUR"},
 		{"en", math.MaxInt64, "EUR", "92,233,720,368,547,758.07 EUR"},
 		{"de", math.MinInt64, "EUR", "-92.233.720.368.547.758,08 EUR"},
+		{"fr", 123456789012, "EUR", "1\u00a0234\u00a0567\u00a0890,12 EUR"},
+		{"pt-BR", 123456789012, "BRL", "1.234.567.890,12 BRL"},
+		{"hi", 123456789012, "INR", "1,23,45,67,890.12 INR"},
+		{"en", 123456789012, "JPY", "123,456,789,012 JPY"},
+		{"de", 7, "KWD", "0,007 KWD"},
 	} {
 		if got := FormatIn(language.MustParse(tc.lang), tc.minor, tc.currency); got != tc.want {
 			t.Errorf("FormatIn(%s, %d, %q) = %q, want %q", tc.lang, tc.minor, tc.currency, got, tc.want)
 		}
 	}
+}
+
+// TestFormatterIsXText: a Formatter writes every amount as x/text's
+// message.Printer does, digit for digit, in every language x/text names
+// and in numbering systems and regions a tag asks for.
+func TestFormatterIsXText(t *testing.T) {
+	tags := display.Supported.Tags()
+	for _, s := range []string{"und", "en-x-shop", "de-u-rg-chzzzz", "en-u-nu-fullwide", "hi-u-nu-deva", "ar-u-nu-latn", "zh-u-nu-hanidec"} {
+		tags = append(tags, language.MustParse(s))
+	}
+	amounts := []int64{0, 7, -7, 1234567890123456789, -1234567890123456789, math.MaxInt64, math.MinInt64}
+	for n := int64(1); n <= math.MaxInt64/10; n *= 10 {
+		amounts = append(amounts, n, n-1, -n, n+n/10*3)
+	}
+	for _, tag := range tags {
+		f := NewFormatter(tag)
+		for _, currency := range []string{"EUR", "JPY", "KWD", ""} {
+			for _, minor := range amounts {
+				if got, want := f.Format(minor, currency), formatXText(tag, minor, currency); got != want {
+					t.Errorf("%s: Format(%d, %q) = %q, x/text writes %q", tag, minor, currency, got, want)
+				}
+			}
+		}
+	}
+}
+
+// formatXText is FormatIn as it was before Formatter: a Printer per
+// amount, and one and a half formatted to learn the decimal separator.
+func formatXText(lang language.Tag, minor int64, currency string) string {
+	p := message.NewPrinter(lang)
+	sign, u := "", uint64(minor)
+	if minor < 0 {
+		sign, u = "-", uint64(-minor)
+	}
+	exp := exponent(currency)
+	unit := uint64(1)
+	for range exp {
+		unit *= 10
+	}
+	out := sign + p.Sprint(number.Decimal(u/unit))
+	if exp > 0 {
+		out += decimalSeparator(p) + p.Sprint(number.Decimal(u%unit, number.MinIntegerDigits(exp), number.NoSeparator()))
+	}
+	return strings.TrimSpace(out + " " + currency)
 }
 
 func TestParse(t *testing.T) {

@@ -248,7 +248,7 @@ func New(deps Deps, cfg Config) (*Service, error) {
 	if s.lang, err = language.Parse(cfg.Locale); err != nil {
 		return nil, fmt.Errorf("%w: locale %q: %w", ErrInvalidConfig, cfg.Locale, err)
 	}
-	if s.templates, err = loadTemplates(cfg.TemplatesDir, s.funcs(s.lang)); err != nil {
+	if s.templates, err = loadTemplates(cfg.TemplatesDir, s.funcs); err != nil {
 		return nil, err
 	}
 	if cfg.SMTPAddr != "" {

@@ -146,7 +146,7 @@ func (s *Service) checkPayload(n notification, payload []byte) error {
 		if !ok {
 			continue
 		}
-		if _, err := t.render(data, s.funcs(language.Make(lang))); err != nil {
+		if _, err := t.render(data, language.Make(lang)); err != nil {
 			return fmt.Errorf("template %s (%s) cannot show it: %w", n.template, lang, err)
 		}
 	}

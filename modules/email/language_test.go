@@ -115,7 +115,7 @@ func TestTemplatesGoldenByLanguage(t *testing.T) {
 func renderIn(t *testing.T, s *Service, tmpl *template, lang string, data any) rendered {
 	t.Helper()
 	b := mustJSON(t, data)
-	r, err := tmpl.render(b, s.funcs(language.MustParse(lang)))
+	r, err := tmpl.render(b, language.MustParse(lang))
 	if err != nil {
 		t.Fatal(err)
 	}

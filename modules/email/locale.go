@@ -51,13 +51,14 @@ func formatDate(lang language.Tag, t time.Time) string {
 // shop's own gets its data as a map, so money and date take the numbers
 // and times it holds too.
 func (s *Service) funcs(lang language.Tag) map[string]any {
+	amounts := money.NewFormatter(lang)
 	return map[string]any{
 		"money": func(minor any, currency string) (string, error) {
 			n, err := integer(minor)
 			if err != nil {
 				return "", err
 			}
-			return money.FormatIn(lang, n, currency), nil
+			return amounts.Format(n, currency), nil
 		},
 		"date": func(v any) (string, error) {
 			switch t := v.(type) {

@@ -53,7 +53,7 @@ func (s *Service) buildMsg(j jobRow, now time.Time) (*gomail.Msg, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %w: %q", errPermanent, ErrUnknownTemplate, j.Template)
 	}
-	r, err := t.render([]byte(j.Data), s.funcs(readerLanguage(reader, t.lang)))
+	r, err := t.render([]byte(j.Data), readerLanguage(reader, t.lang))
 	if err != nil {
 		return nil, fmt.Errorf("%w: render %s: %w", errPermanent, j.Template, err)
 	}

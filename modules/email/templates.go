@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 
 	"golang.org/x/text/language"
@@ -30,10 +31,24 @@ var templateName = regexp.MustCompile(`^[a-z0-9_]+$`)
 
 type template struct {
 	name, lang string
-	subject    *texttemplate.Template
-	text       *texttemplate.Template
-	html       *htmltemplate.Template
+	parsed     templateParts                     // never executed: html/template clones only what has not run
+	funcs      func(language.Tag) map[string]any // for a reader of a language
+
+	mu    sync.Mutex
+	bound map[string]templateParts // by language tag: clones with a reader's functions
 }
+
+// templateParts are a template's three parts, parsed.
+type templateParts struct {
+	subject, text *texttemplate.Template
+	html          *htmltemplate.Template
+}
+
+// maxBound is how many languages a template keeps clones for. Checkout
+// takes any BCP 47 tag, so readers' languages are no closed set, though
+// those a template is read in (its own, and the regional forms of it)
+// are few. A reader in a language beyond them gets clones of their own.
+const maxBound = 16
 
 // catalog is every template in every language: the built-in ones, with
 // what the shop's templates_dir replaces or adds.
@@ -119,7 +134,8 @@ func languageDirs(fsys fs.FS) (map[string]string, error) {
 // add templates, and languages: a template in a language of its own must
 // have its three files, and every template must exist in English, which
 // readers of other languages fall back to.
-func loadTemplates(dir string, funcs map[string]any) (catalog, error) {
+// funcs gives the template functions for a reader of a language.
+func loadTemplates(dir string, funcs func(language.Tag) map[string]any) (catalog, error) {
 	src := sources{}
 	sub, _ := fs.Sub(embedded, "templates")
 	builtin, err := languageDirs(sub)
@@ -169,7 +185,7 @@ func loadTemplates(dir string, funcs map[string]any) (catalog, error) {
 }
 
 // parse parses a template's three parts, which must all be there.
-func parse(name, lang string, src map[string]string, funcs map[string]any) (*template, error) {
+func parse(name, lang string, src map[string]string, funcs func(language.Tag) map[string]any) (*template, error) {
 	label := name
 	if lang != fallback {
 		label = lang + "/" + name
@@ -179,11 +195,13 @@ func parse(name, lang string, src map[string]string, funcs map[string]any) (*tem
 			return nil, fmt.Errorf("%w: template %s has no %s file", ErrInvalidConfig, label, name+part)
 		}
 	}
-	t := &template{name: name, lang: lang}
+	t := &template{name: name, lang: lang, funcs: funcs, bound: map[string]templateParts{}}
+	fm := funcs(language.Make(lang)) // parsing needs their names only
+	p := &t.parsed
 	var err error
-	if t.subject, err = texttemplate.New(name + ".subject").Funcs(funcs).Option("missingkey=error").Parse(src[".subject"]); err == nil {
-		if t.text, err = texttemplate.New(name + ".txt").Funcs(funcs).Option("missingkey=error").Parse(src[".txt"]); err == nil {
-			t.html, err = htmltemplate.New(name + ".html").Funcs(funcs).Option("missingkey=error").Parse(src[".html"])
+	if p.subject, err = texttemplate.New(name + ".subject").Funcs(fm).Option("missingkey=error").Parse(src[".subject"]); err == nil {
+		if p.text, err = texttemplate.New(name + ".txt").Funcs(fm).Option("missingkey=error").Parse(src[".txt"]); err == nil {
+			p.html, err = htmltemplate.New(name + ".html").Funcs(fm).Option("missingkey=error").Parse(src[".html"])
 		}
 	}
 	if err != nil {
@@ -192,15 +210,59 @@ func parse(name, lang string, src map[string]string, funcs map[string]any) (*tem
 	return t, nil
 }
 
+// in returns the template's parts with the functions for a reader of
+// lang, cloned from the parsed ones on first use and kept: both packages
+// execute a template concurrently once it is parsed (html/template
+// escapes it on its first Execute), so every render in lang shares them.
+func (t *template) in(lang language.Tag) (templateParts, error) {
+	key := lang.String()
+	t.mu.Lock()
+	p, ok := t.bound[key]
+	t.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := t.parsed.clone(t.funcs(lang))
+	if err != nil {
+		return templateParts{}, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if kept, ok := t.bound[key]; ok { // bound meanwhile by another render
+		return kept, nil
+	}
+	if len(t.bound) < maxBound {
+		t.bound[key] = p
+	}
+	return p, nil
+}
+
+// clone returns a copy of the parts with funcs.
+func (p templateParts) clone(funcs map[string]any) (templateParts, error) {
+	var c templateParts
+	var err error
+	if c.subject, err = p.subject.Clone(); err != nil {
+		return templateParts{}, err
+	}
+	if c.text, err = p.text.Clone(); err != nil {
+		return templateParts{}, err
+	}
+	if c.html, err = p.html.Clone(); err != nil {
+		return templateParts{}, err
+	}
+	c.subject.Funcs(funcs)
+	c.text.Funcs(funcs)
+	c.html.Funcs(funcs)
+	return c, nil
+}
+
 // rendered is an email's subject and its two bodies.
 type rendered struct{ subject, text, html string }
 
 // render decodes the job's JSON data into the template's data type and
-// executes the three parts with funcs, the functions for the reader's
-// language. The parsed templates are never executed themselves, only
-// their clones, so each render may bring functions of its own. Any error
-// is permanent: the same data and template fail the same way every time.
-func (t *template) render(data []byte, funcs map[string]any) (rendered, error) {
+// executes the three parts for a reader of lang. Any error is permanent:
+// the same data and template fail the same way every time.
+func (t *template) render(data []byte, lang language.Tag) (rendered, error) {
 	v := any(new(map[string]any))
 	if newData, ok := dataTypes[t.name]; ok {
 		v = newData()
@@ -210,26 +272,18 @@ func (t *template) render(data []byte, funcs map[string]any) (rendered, error) {
 	if err := dec.Decode(v); err != nil {
 		return rendered{}, fmt.Errorf("decode data for %s: %w", t.name, err)
 	}
-	subjectT, err := t.subject.Clone()
-	if err != nil {
-		return rendered{}, err
-	}
-	textT, err := t.text.Clone()
-	if err != nil {
-		return rendered{}, err
-	}
-	htmlT, err := t.html.Clone()
+	p, err := t.in(lang)
 	if err != nil {
 		return rendered{}, err
 	}
 	var subject, text, html bytes.Buffer
-	if err := subjectT.Funcs(funcs).Execute(&subject, v); err != nil {
+	if err := p.subject.Execute(&subject, v); err != nil {
 		return rendered{}, err
 	}
-	if err := textT.Funcs(funcs).Execute(&text, v); err != nil {
+	if err := p.text.Execute(&text, v); err != nil {
 		return rendered{}, err
 	}
-	if err := htmlT.Funcs(funcs).Execute(&html, v); err != nil {
+	if err := p.html.Execute(&html, v); err != nil {
 		return rendered{}, err
 	}
 	// One line, whatever the data held: a newline would end the header.

@@ -3,10 +3,14 @@ package email
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"golang.org/x/text/language"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -21,7 +25,7 @@ func renderJSON(t *testing.T, s *Service, template string, data any) rendered {
 	if !ok {
 		t.Fatalf("no template %s", template)
 	}
-	r, err := tmpl.render(b, s.funcs(s.lang))
+	r, err := tmpl.render(b, s.lang)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,5 +115,46 @@ func TestSubjectIsOneLine(t *testing.T) {
 	r := renderJSON(t, s, "inventory_shortage", Shortage{OrderID: "ord_1\r\nBcc: victim@example.com"})
 	if strings.ContainsAny(r.subject, "\r\n") {
 		t.Errorf("subject %q spans lines", r.subject)
+	}
+}
+
+// TestRenderShared: the clones a template keeps for a language serve
+// many renders at once (go test -race) and render what the first render
+// did; a template keeps clones for at most maxBound languages, and
+// renders the same in the languages beyond them.
+func TestRenderShared(t *testing.T) {
+	cfg := testConfig()
+	cfg.Dir = t.TempDir()
+	s := newTestService(t, nil, cfg)
+	tmpl := s.templates["de"]["owner_new_order"]
+	data := mustJSON(t, shippedOrder())
+	langs := []language.Tag{language.German, language.MustParse("de-CH"), language.MustParse("de-AT")}
+	for i := len(langs); i < maxBound+8; i++ {
+		langs = append(langs, language.MustParse(fmt.Sprintf("de-x-shop%02d", i)))
+	}
+	want := map[language.Tag]rendered{}
+	for _, lang := range langs {
+		r, err := tmpl.render(data, lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[lang] = r
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		for _, lang := range langs {
+			wg.Go(func() {
+				if r, err := tmpl.render(data, lang); err != nil || r != want[lang] {
+					t.Errorf("%s: render = %v, differs from the first:\n%+v", lang, err, r)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if n := len(tmpl.bound); n != maxBound {
+		t.Errorf("clones kept for %d languages, want %d", n, maxBound)
+	}
+	if want[langs[0]] == want[langs[1]] {
+		t.Error("de and de-CH render alike: the functions are not the reader's")
 	}
 }
