@@ -64,7 +64,7 @@ type Config struct {
 	// defaults it from http.addr.
 	DashboardURL string `yaml:"dashboard_url"`
 
-	Workers int `yaml:"workers"` // emails in flight at once (being sent or being recorded as sent); default 32
+	Workers int `yaml:"workers"` // emails in flight at once (being sent or being recorded as sent); default 128
 	// SMTPConnections are the connections kept open to the server, shared
 	// by the workers, each held only for a send; default 8.
 	SMTPConnections int           `yaml:"smtp_connections"`
@@ -94,7 +94,7 @@ func (c *Config) SetDefaults() {
 		c.PollInterval = time.Second
 	}
 	if c.Workers <= 0 {
-		c.Workers = 32
+		c.Workers = 128
 	}
 	if c.SMTPConnections <= 0 {
 		c.SMTPConnections = 8
