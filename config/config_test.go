@@ -500,7 +500,7 @@ func TestLoadRefusesEachSection(t *testing.T) {
 		{"  locale:", "  locale: de_DE", `mail.locale "de_DE"`},
 		{"  dashboard_url:", "  dashboard_url: shop.example/dashboard", `mail.dashboard_url "shop.example/dashboard"`},
 		{"  transport:", "  transport: kafka", `bus.transport "kafka"`},
-		{"  workers: 128", "  workers: -1", "delivery.workers"},
+		{"  workers: 128                  # deliveries", "  workers: -1 # deliveries", "delivery.workers"},
 		{"    max_attempts:", "    max_attempts: -3", "delivery.retry.max_attempts"},
 		{"      rate_minor: 490", "      rate_minor: -490", "shipping.rates[0].rate_minor"},
 		{"  level:", "  level: verbose", `log.level: "verbose"`},
