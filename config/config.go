@@ -103,10 +103,13 @@ var Env = map[string]Override{
 	// Several secrets, separated by commas or spaces, while one is rolled.
 	"SHOPBUS_STRIPE_WEBHOOK_SECRET": {"stripe.webhook_secrets", func(c *Config, v string) { c.Stripe.WebhookSecrets = splitSecrets(v) }},
 	"SHOPBUS_DELIVERY_MAX_LAG": {"delivery.max_lag", func(c *Config, v string) {
-		// Not a duration: left negative, which Validate refuses with the variable's name.
+		// Not a duration: left negative, which Validate refuses with the
+		// variable's name. 0 (or 0s) turns the bound off, as in the file.
 		c.Delivery.MaxLag = -1
 		if d, err := ParseDuration(v); err == nil {
 			c.Delivery.MaxLag = d
+		} else if d, err := time.ParseDuration(v); err == nil && d == 0 {
+			c.Delivery.MaxLag = 0
 		}
 	}},
 	"SHOPBUS_RATE_LIMIT_RPS": {"http.rate_limit.rps", func(c *Config, v string) {

@@ -323,6 +323,28 @@ func TestLoadEnvOverrides(t *testing.T) {
 	}
 }
 
+// TestLagBoundOffFromEnv: SHOPBUS_DELIVERY_MAX_LAG=0 turns the bound off,
+// as max_lag: 0 does in the file; a negative or non-duration is refused.
+func TestLagBoundOffFromEnv(t *testing.T) {
+	for k := range Env {
+		t.Setenv(k, "")
+	}
+	src := []byte("database:\n  dsn: x.db\nmail:\n  from: shop@example.com\n  mail_dir: mail\ndelivery:\n  max_lag: 2s\n" + valid)
+	for _, v := range []string{"0", "0s"} {
+		t.Setenv("SHOPBUS_DELIVERY_MAX_LAG", v)
+		c, err := Load("", src)
+		if err != nil || c.Delivery.MaxLag != 0 {
+			t.Errorf("SHOPBUS_DELIVERY_MAX_LAG=%s: max_lag %v, %v; want 0 (off)", v, c.Delivery.MaxLag, err)
+		}
+	}
+	for _, v := range []string{"-1s", "soon"} {
+		t.Setenv("SHOPBUS_DELIVERY_MAX_LAG", v)
+		if _, err := Load("", src); err == nil || !strings.Contains(err.Error(), "SHOPBUS_DELIVERY_MAX_LAG") {
+			t.Errorf("SHOPBUS_DELIVERY_MAX_LAG=%s: %v, want an error naming the variable", v, err)
+		}
+	}
+}
+
 func TestLoadDefaults(t *testing.T) {
 	for k := range Env {
 		t.Setenv(k, "")
