@@ -140,6 +140,30 @@ func TestClaimHidesAJob(t *testing.T) {
 	}
 }
 
+// TestClaimSkipsHeldJobs: a job this process's senders still hold is not
+// leased again even when it is due (its failure just recorded): leasing
+// it would hide it for a whole lease with no sender working on it.
+func TestClaimSkipsHeldJobs(t *testing.T) {
+	s := newTestService(t, dbtest.Open(t, Migrations), Config{From: "shop@example.com", Dir: t.TempDir()})
+	other := orderMsg
+	other.OrderID = "ord_456"
+	enqueue(t, s, orderMsg)
+	enqueue(t, s, other)
+	var held int64
+	if err := s.db.Raw(`SELECT id FROM email_jobs WHERE order_id = ?`, orderMsg.OrderID).Row().Scan(&held); err != nil {
+		t.Fatal(err)
+	}
+	ctx, now := context.Background(), time.Now().UTC()
+	jobs, err := s.claimDue(ctx, now, 10, held)
+	if err != nil || len(jobs) != 1 || jobs[0].OrderID != other.OrderID {
+		t.Fatalf("claimed %+v (%v), want only %s's job", jobs, err, other.OrderID)
+	}
+	// Once let go, it is claimed as before, its due time untouched.
+	if jobs, _ := s.claimDue(ctx, now, 10); len(jobs) != 1 || jobs[0].ID != held {
+		t.Errorf("claimed %+v, want the job no longer held", jobs)
+	}
+}
+
 // hookedOrder enqueues its email from a GORM AfterCreate hook, as the CRM
 // module does.
 type hookedOrder struct {

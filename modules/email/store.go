@@ -200,18 +200,25 @@ func (s *Records) ForOrder(ctx context.Context, orderID string) ([]Job, error) {
 // the due index is ordered, so a backlog is not sorted at every claim. It
 // ends the inner SELECT with database.SkipLocked.
 const claimQuery = `UPDATE email_jobs SET next_attempt_at = @until, updated_at = @now
-WHERE id IN (SELECT id FROM email_jobs WHERE status = 'queued' AND next_attempt_at <= @now ORDER BY next_attempt_at, id LIMIT @n %s)
+WHERE id IN (SELECT id FROM email_jobs WHERE status = 'queued' AND next_attempt_at <= @now %s ORDER BY next_attempt_at, id LIMIT @n %s)
 RETURNING *`
 
 // claimDue leases up to limit jobs due at now, longest due first, and
 // returns them by id. A job whose worker died is due again once its lease
-// ends.
-func (s *Service) claimDue(ctx context.Context, now time.Time, limit int) ([]jobRow, error) {
+// ends. held are jobs this process's senders still hold: one whose failure
+// was just recorded is due again before its sender lets go of it, and
+// leasing it then would hide it for a whole lease with no sender on it.
+func (s *Service) claimDue(ctx context.Context, now time.Time, limit int, held ...int64) ([]jobRow, error) {
 	var jobs []jobRow
 	err := s.committer.Do(ctx, func(tx *gorm.DB) error {
 		jobs = jobs[:0]
-		q := fmt.Sprintf(claimQuery, database.SkipLocked(tx))
-		return tx.Raw(q, map[string]any{"until": now.Add(lease), "now": now, "n": limit}).Scan(&jobs).Error
+		args := map[string]any{"until": now.Add(lease), "now": now, "n": limit}
+		skip := ""
+		if len(held) > 0 {
+			skip, args["held"] = "AND id NOT IN @held", held
+		}
+		q := fmt.Sprintf(claimQuery, skip, database.SkipLocked(tx))
+		return tx.Raw(q, args).Scan(&jobs).Error
 	})
 	if err != nil {
 		return nil, fmt.Errorf("email: claim due jobs: %w", err)

@@ -68,7 +68,7 @@ func (s *Service) Run(ctx context.Context) error {
 // a claimed job waits at most one send before a sender takes it, well
 // within its lease.
 func (s *Service) handOut(ctx context.Context, jobs chan<- jobRow, inflight *jobSet) (int, error) {
-	due, err := s.claimDue(ctx, time.Now().UTC(), s.cfg.Workers)
+	due, err := s.claimDue(ctx, time.Now().UTC(), s.cfg.Workers, inflight.list()...)
 	if err != nil {
 		return 0, err
 	}
@@ -216,6 +216,17 @@ func (js *jobSet) add(id int64) bool {
 	}
 	js.ids[id] = true
 	return true
+}
+
+// list returns the ids in the set.
+func (js *jobSet) list() []int64 {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	ids := make([]int64, 0, len(js.ids))
+	for id := range js.ids {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 func (js *jobSet) remove(id int64) {
