@@ -95,13 +95,15 @@ func (b *Bus) Run(ctx context.Context) error {
 // holds, skipping any that has an earlier unfinished delivery for the same
 // order and target: an order's cancellation never overtakes its creation,
 // while other orders go on. It ends with database.SkipLocked.
-const dueQuery = `SELECT d.id FROM bus_deliveries d
-WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= @now
+const dueQuery = `SELECT d.id FROM bus_deliveries d ` + dueWhere + ` ORDER BY d.next_attempt_at, d.id LIMIT @n %s`
+
+// dueWhere is what makes a delivery d due at @now for a claim (dueQuery)
+// and for the lag (lagQuery).
+const dueWhere = `WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= @now
 AND (d.lease_until IS NULL OR d.lease_until <= @now)
 AND (d.order_id = '' OR NOT EXISTS (
 	SELECT 1 FROM bus_deliveries p
-	WHERE p.order_id = d.order_id AND p.target = d.target AND p.id < d.id AND p.status IN ('pending', 'failed')))
-ORDER BY d.next_attempt_at, d.id LIMIT @n %s`
+	WHERE p.order_id = d.order_id AND p.target = d.target AND p.id < d.id AND p.status IN ('pending', 'failed')))`
 
 // claimQuery leases due deliveries to this instance in one statement, so
 // no two instances ever hold a delivery at once.

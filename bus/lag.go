@@ -47,13 +47,7 @@ func (b *Records) Lag(ctx context.Context, now time.Time) (time.Duration, error)
 
 // lagQuery finds when the longest-due delivery a claim would take (see
 // dueQuery) became due.
-const lagQuery = `SELECT d.next_attempt_at FROM bus_deliveries d
-WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= @now
-AND (d.lease_until IS NULL OR d.lease_until <= @now)
-AND (d.order_id = '' OR NOT EXISTS (
-	SELECT 1 FROM bus_deliveries p
-	WHERE p.order_id = d.order_id AND p.target = d.target AND p.id < d.id AND p.status IN ('pending', 'failed')))
-ORDER BY d.next_attempt_at LIMIT 1`
+const lagQuery = `SELECT d.next_attempt_at FROM bus_deliveries d ` + dueWhere + ` ORDER BY d.next_attempt_at LIMIT 1`
 
 // lagGauge is the last lag measured, for Behind and the metrics.
 type lagGauge struct{ ns atomic.Int64 }

@@ -51,11 +51,8 @@ func (b *Bus) routeBatch(ctx context.Context) (int, error) {
 		now := time.Now().UTC()
 		var rows []deliveryRow
 		rows, routed = b.plan(events, now)
-		if len(rows) > 0 {
-			// The unique (event, rule, target) key makes routing an event twice harmless.
-			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, 100).Error; err != nil {
-				return err
-			}
+		if _, err := insertDeliveries(tx, rows, nil, b.owner); err != nil {
+			return err
 		}
 		return b.markRouted(ctx, tx, events, now)
 	})

@@ -196,8 +196,8 @@ type deliveryKey struct{ eventID, rule, target string }
 const insertChunk = 64
 
 // insertDeliveries writes rows, those marked inline as done at their
-// first attempt (by owner), the others as they are, and returns the ids of
-// the rows written. The unique (event, rule, target) key makes routing an
+// first attempt (by owner), the others as they are (all of them when
+// inline is nil), and returns the ids of the rows written. The unique (event, rule, target) key makes routing an
 // event twice harmless: a row that exists already is left as it is, and
 // gets no id here.
 func insertDeliveries(tx *gorm.DB, rows []deliveryRow, inline []bool, owner string) (map[deliveryKey]int64, error) {
@@ -214,7 +214,7 @@ func insertDeliveries(tx *gorm.DB, rows []deliveryRow, inline []bool, owner stri
 			}
 			sql.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			status, attempts, leaseOwner := r.Status, r.Attempts, r.LeaseOwner
-			if inline[first+i] {
+			if inline != nil && inline[first+i] {
 				status, attempts, leaseOwner = StatusDone, r.Attempts+1, owner
 			}
 			args = append(args, r.EventSeq, r.EventID, r.OrderID, r.Rule, r.Target, r.Payload, status, attempts,
