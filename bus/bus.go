@@ -106,7 +106,7 @@ func (o Options) Validate() error {
 		errs = append(errs, errors.New("delivery.retention must not be negative"))
 	}
 	if o.MaxLag < 0 {
-		errs = append(errs, errors.New("delivery.max_lag must not be negative (0: no bound)"))
+		errs = append(errs, errors.New("delivery.max_lag must be a duration of 0 or more, such as 2s (0: no bound)"))
 	}
 	retry := o.Retry
 	retry.setDefaults(DefaultRetry)

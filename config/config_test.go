@@ -523,6 +523,8 @@ func TestLoadRefusesEachSection(t *testing.T) {
 		{"  dashboard_url:", "  dashboard_url: shop.example/dashboard", `mail.dashboard_url "shop.example/dashboard"`},
 		{"  transport:", "  transport: kafka", `bus.transport "kafka"`},
 		{"  workers: 128                  # deliveries", "  workers: -1 # deliveries", "delivery.workers"},
+		{"  workers: 128                  # emails", "  workers: -5 # emails", "mail.workers must not be negative"},
+		{"  smtp_connections: 8", "  smtp_connections: -1", "mail.smtp_connections must not be negative"},
 		{"    max_attempts:", "    max_attempts: -3", "delivery.retry.max_attempts"},
 		{"      rate_minor: 490", "      rate_minor: -490", "shipping.rates[0].rate_minor"},
 		{"  level:", "  level: verbose", `log.level: "verbose"`},

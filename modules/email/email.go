@@ -74,10 +74,10 @@ type Config struct {
 	MaxBackoff      time.Duration `yaml:"max_backoff"`     // default 10m
 }
 
-// SetDefaults fills what the file leaves out: TLS "none", 32 workers on 8
-// connections, a 1s
-// poll, 50 attempts backing off from 2s to 10m, and the shop's name from
-// From's display name.
+// SetDefaults fills what the file leaves out: TLS "none", 128 workers on
+// 8 connections, a 1s poll, 50 attempts backing off from 2s to 10m, and
+// the shop's name from From's display name. Negative values are left for
+// Validate to refuse.
 func (c *Config) SetDefaults() {
 	if c.SMTPTLS == "" {
 		c.SMTPTLS = "none"
@@ -90,22 +90,22 @@ func (c *Config) SetDefaults() {
 		// gets the default address.
 		c.DashboardURL = "http://localhost:8080/dashboard"
 	}
-	if c.PollInterval <= 0 {
+	if c.PollInterval == 0 {
 		c.PollInterval = time.Second
 	}
-	if c.Workers <= 0 {
+	if c.Workers == 0 {
 		c.Workers = 128
 	}
-	if c.SMTPConnections <= 0 {
+	if c.SMTPConnections == 0 {
 		c.SMTPConnections = 8
 	}
-	if c.MaxAttempts <= 0 {
+	if c.MaxAttempts == 0 {
 		c.MaxAttempts = 50
 	}
-	if c.InitialBackoff <= 0 {
+	if c.InitialBackoff == 0 {
 		c.InitialBackoff = 2 * time.Second
 	}
-	if c.MaxBackoff <= 0 {
+	if c.MaxBackoff == 0 {
 		c.MaxBackoff = 10 * time.Minute
 	}
 	if c.MaxBackoff < c.InitialBackoff {
@@ -153,6 +153,18 @@ func (c *Config) Validate() error {
 	}
 	if c.SMTPAddr == "" && c.Dir == "" {
 		errs = append(errs, errors.New("mail.smtp_addr is empty: set it, or mail_dir for .eml files"))
+	}
+	for _, n := range []struct {
+		key      string
+		negative bool
+	}{
+		{"mail.workers", c.Workers < 0}, {"mail.smtp_connections", c.SMTPConnections < 0},
+		{"mail.max_attempts", c.MaxAttempts < 0}, {"mail.poll_interval", c.PollInterval < 0},
+		{"mail.initial_backoff", c.InitialBackoff < 0}, {"mail.max_backoff", c.MaxBackoff < 0},
+	} {
+		if n.negative {
+			errs = append(errs, fmt.Errorf("%s must not be negative (0: the default)", n.key))
+		}
 	}
 	return errors.Join(errs...)
 }
