@@ -41,19 +41,11 @@ func Format(minor int64, currency string) string {
 	return strings.TrimSpace(fmt.Sprintf("%s%d.%0*d %s", sign, u/unit, exp, u%unit, currency))
 }
 
-// FormatIn writes minor units of currency as a reader of lang expects the
-// number, with the currency's ISO 4217 decimals and its code after it:
-// FormatIn(language.German, 123456, "EUR") is "1.234,56 EUR", in English
-// "1,234.56 EUR", in Swiss German "1’234.56 EUR". It learns lang's
-// numerals for the one amount: for many, make a Formatter once.
-func FormatIn(lang language.Tag, minor int64, currency string) string {
-	return NewFormatter(lang).Format(minor, currency)
-}
-
 // A Formatter writes amounts as readers of one language expect them,
 // with the digits, separators and groups x/text gives the language,
-// learnt once: a message.Printer costs microseconds per number. It is
-// safe for concurrent use.
+// learnt once: a message.Printer costs microseconds per number. In German,
+// 123456 EUR minor units are "1.234,56 EUR", in English "1,234.56 EUR", in
+// Swiss German "1’234.56 EUR". It is safe for concurrent use.
 type Formatter struct {
 	digits  [10]string // 0 to 9, in the language's numbering system
 	group   string     // between groups of digits of the whole

@@ -32,9 +32,9 @@ func TestFormat(t *testing.T) {
 	}
 }
 
-// TestFormatIn: each language groups and separates as its readers do,
+// TestFormatterFormat: each language groups and separates as its readers do,
 // while the currency keeps its ISO 4217 decimals, exactly.
-func TestFormatIn(t *testing.T) {
+func TestFormatterFormat(t *testing.T) {
 	for _, tc := range []struct {
 		lang     string
 		minor    int64
@@ -58,8 +58,8 @@ func TestFormatIn(t *testing.T) {
 		{"en", 123456789012, "JPY", "123,456,789,012 JPY"},
 		{"de", 7, "KWD", "0,007 KWD"},
 	} {
-		if got := FormatIn(language.MustParse(tc.lang), tc.minor, tc.currency); got != tc.want {
-			t.Errorf("FormatIn(%s, %d, %q) = %q, want %q", tc.lang, tc.minor, tc.currency, got, tc.want)
+		if got := NewFormatter(language.MustParse(tc.lang)).Format(tc.minor, tc.currency); got != tc.want {
+			t.Errorf("Format(%s, %d, %q) = %q, want %q", tc.lang, tc.minor, tc.currency, got, tc.want)
 		}
 	}
 }
@@ -88,7 +88,7 @@ func TestFormatterIsXText(t *testing.T) {
 	}
 }
 
-// formatXText is FormatIn as it was before Formatter: a Printer per
+// formatXText is how amounts were formatted before Formatter: a Printer per
 // amount, and one and a half formatted to learn the decimal separator.
 func formatXText(lang language.Tag, minor int64, currency string) string {
 	p := message.NewPrinter(lang)
