@@ -39,6 +39,7 @@ type Server struct {
 	conns    int
 	authFail int
 	refuse   *smtp.SMTPError // answers every RCPT TO, when set
+	commands map[string]int  // by verb, on connections without TLS
 }
 
 // Start serves SMTP on addr ("127.0.0.1:0" for any free port) until Close
@@ -65,7 +66,7 @@ func StartWith(t testing.TB, addr string, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{addr: l.Addr().String(), opts: opts}
+	s := &Server{addr: l.Addr().String(), opts: opts, commands: map[string]int{}}
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		s.mu.Lock()
 		s.conns++
@@ -77,6 +78,9 @@ func StartWith(t testing.TB, addr string, opts Options) *Server {
 	s.srv.AllowInsecureAuth = opts.TLS == nil
 	if opts.TLS != nil && opts.Implicit {
 		l = tls.NewListener(l, opts.TLS)
+	}
+	if opts.TLS == nil {
+		l = countingListener{l, s}
 	}
 	go s.srv.Serve(l)
 	t.Cleanup(s.Close)
@@ -121,6 +125,59 @@ func (s *Server) Connections() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.conns
+}
+
+// Commands counts the commands clients sent with this verb ("RSET",
+// "MAIL"), on a server without TLS (whose traffic it reads as it comes).
+func (s *Server) Commands(verb string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.commands[verb]
+}
+
+// countingListener counts the commands each connection's client sends:
+// the first word of every line outside a message's DATA.
+type countingListener struct {
+	net.Listener
+	srv *Server
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, srv: l.srv}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	srv    *Server
+	line   []byte
+	inData bool
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	for _, b := range p[:n] {
+		if b != '\n' {
+			c.line = append(c.line, b)
+			continue
+		}
+		line := strings.TrimRight(string(c.line), "\r")
+		c.line = c.line[:0]
+		switch {
+		case c.inData:
+			c.inData = line != "."
+		case line != "":
+			verb := strings.ToUpper(strings.Fields(line)[0])
+			c.inData = verb == "DATA"
+			c.srv.mu.Lock()
+			c.srv.commands[verb]++
+			c.srv.mu.Unlock()
+		}
+	}
+	return n, err
 }
 
 // AuthFailures counts the AUTH attempts refused.
