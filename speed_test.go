@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +37,7 @@ func BenchmarkJourney(b *testing.B) {
 	j.orders(b, "warm", 200) // caches, prepared statements, the SMTP connections
 	j.stmts.reset()
 	b.ResetTimer()
+	io0 := processIO()
 	cpu0, start := processCPU(), time.Now()
 	j.orders(b, "run", b.N)
 	cpu, wall := processCPU()-cpu0, time.Since(start)
@@ -44,6 +47,11 @@ func BenchmarkJourney(b *testing.B) {
 	b.ReportMetric(float64(cpu.Microseconds())/n, "cpu-µs/order")
 	b.ReportMetric(float64(j.stmts.total())/n, "stmts/order")
 	b.ReportMetric(n/wall.Seconds(), "orders/s")
+	if io1 := processIO(); io1 != nil && io0 != nil {
+		b.ReportMetric(float64(io1["wchar"]-io0["wchar"])/1024/n, "write-KiB/order")
+		b.ReportMetric(float64(io1["rchar"]-io0["rchar"])/1024/n, "read-KiB/order")
+		b.ReportMetric(float64(io1["syscw"]+io1["syscr"]-io0["syscw"]-io0["syscr"])/n, "rw-calls/order")
+	}
 	b.ReportMetric(0, "ns/op")
 	if testing.Verbose() {
 		b.Logf("%d orders: statements per order by kind:\n%s", b.N, j.stmts.table(n))
@@ -166,6 +174,25 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// processIO is this process's I/O counters from /proc/self/io (Linux):
+// bytes passed to write and read system calls (files and sockets alike,
+// so the test's own SMTP server too) and the number of those calls. Nil
+// where the file is missing.
+func processIO() map[string]int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return nil
+	}
+	io := map[string]int64{}
+	for line := range strings.Lines(string(b)) {
+		name, value, ok := strings.Cut(strings.TrimSpace(line), ": ")
+		if n, err := strconv.ParseInt(value, 10, 64); ok && err == nil {
+			io[name] = n
+		}
+	}
+	return io
 }
 
 // statementCounter counts the SQL statements run through gorm, by kind:
