@@ -4,6 +4,7 @@
 package smtptest
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -159,25 +160,32 @@ type countingConn struct {
 
 func (c *countingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	for _, b := range p[:n] {
-		if b != '\n' {
-			c.line = append(c.line, b)
-			continue
+	for rest := p[:n]; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			c.line = append(c.line, rest...)
+			break
 		}
-		line := strings.TrimRight(string(c.line), "\r")
+		c.line = append(c.line, rest[:i]...)
+		rest = rest[i+1:]
+		c.command(strings.TrimRight(string(c.line), "\r"))
 		c.line = c.line[:0]
-		switch {
-		case c.inData:
-			c.inData = line != "."
-		case line != "":
-			verb := strings.ToUpper(strings.Fields(line)[0])
-			c.inData = verb == "DATA"
-			c.srv.mu.Lock()
-			c.srv.commands[verb]++
-			c.srv.mu.Unlock()
-		}
 	}
 	return n, err
+}
+
+// command counts line's verb, unless line is part of a message's data.
+func (c *countingConn) command(line string) {
+	switch {
+	case c.inData:
+		c.inData = line != "."
+	case line != "":
+		verb := strings.ToUpper(strings.Fields(line)[0])
+		c.inData = verb == "DATA"
+		c.srv.mu.Lock()
+		c.srv.commands[verb]++
+		c.srv.mu.Unlock()
+	}
 }
 
 // AuthFailures counts the AUTH attempts refused.
