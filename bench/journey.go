@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"gorm.io/driver/sqlite" // registers the "sqlite3" database/sql driver
 )
 
 // journeyRun is one fixed-rate run against a fresh shopbus.
@@ -69,6 +67,19 @@ type journeyRun struct {
 	// generator, not shopbus, set the pace.
 	SendLagP99 float64 `json:"send_lag_p99_ms"`
 	DBBytes    int64   `json:"db_bytes"`
+	// InstanceAccepted is, with several instances (-instances), the
+	// orders each accepted; PeakRSSKB and the CPU figures are then the
+	// instances' together.
+	InstanceAccepted []int `json:"instance_accepted,omitempty"`
+}
+
+// cpuOf is the CPU time of the processes pids, together.
+func cpuOf(pids []int) time.Duration {
+	var d time.Duration
+	for _, pid := range pids {
+		d += cpuTime(pid)
+	}
+	return d
 }
 
 // sent is one order as the generator saw it.
@@ -78,6 +89,7 @@ type sentOrder struct {
 	sent      time.Time
 	answered  time.Time
 	status    int // 0: transport error or skipped
+	shop      int // which of the deployment's instances it went to
 	skipped   bool
 }
 
@@ -92,21 +104,19 @@ func journey(ctx context.Context, o *options, bin, tmp string, rate float64, tag
 		return run, err
 	}
 	defer mail.close()
-	shop, err := startShopbus(ctx, bin, tmp, "journey-"+tag, mail.addr, "")
+	dep, err := deploy(ctx, o, bin, tmp, tag, mail.addr)
 	if err != nil {
 		return run, err
 	}
-	defer func() { shop.stop(15 * time.Second); _ = os.RemoveAll(shop.dir) }()
-	if err := shop.stockUp(ctx); err != nil {
+	defer dep.stop()
+	if err := dep.shops[0].stockUp(ctx); err != nil {
 		return run, err
 	}
-	db, err := sql.Open(sqlite.DriverName, "file:"+shop.dsn+"?mode=ro&_busy_timeout=10000")
-	if err != nil {
-		return run, err
+	db := dep.db
+	pids := make([]int, len(dep.shops))
+	for i, shop := range dep.shops {
+		pids[i] = shop.cmd.Process.Pid
 	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	pid := shop.cmd.Process.Pid
 	time.Sleep(500 * time.Millisecond) // let start-up work settle before the clock starts
 
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
@@ -118,7 +128,7 @@ func journey(ctx context.Context, o *options, bin, tmp string, rate float64, tag
 	orders := make([]sentOrder, n)
 	var inFlight atomic.Int64
 	var wg sync.WaitGroup
-	cpu0, gen0 := cpuTime(pid), cpuTime(os.Getpid())
+	cpu0, gen0 := cpuOf(pids), cpuTime(os.Getpid())
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) / rate)
 	for i := 0; i < n; {
@@ -126,6 +136,7 @@ func journey(ctx context.Context, o *options, bin, tmp string, rate float64, tag
 		for ; i < n && start.Add(time.Duration(i)*interval).Compare(now) <= 0; i++ {
 			ord := &orders[i]
 			ord.id = fmt.Sprintf("j%s-%07d", tag, i)
+			ord.shop = i % len(dep.shops) // round robin, as a load balancer would
 			ord.scheduled = start.Add(time.Duration(i) * interval)
 			if inFlight.Load() >= int64(o.maxInFlight) {
 				ord.skipped = true
@@ -134,7 +145,7 @@ func journey(ctx context.Context, o *options, bin, tmp string, rate float64, tag
 			inFlight.Add(1)
 			wg.Go(func() {
 				defer inFlight.Add(-1)
-				post(ctx, client, shop.url, ord)
+				post(ctx, client, dep.shops[ord.shop].url, ord)
 			})
 		}
 		if ctx.Err() != nil {
@@ -146,7 +157,7 @@ func journey(ctx context.Context, o *options, bin, tmp string, rate float64, tag
 	if d := time.Until(stop); d > 0 {
 		time.Sleep(d)
 	}
-	cpuLoad, genLoad := cpuTime(pid)-cpu0, cpuTime(os.Getpid())-gen0
+	cpuLoad, genLoad := cpuOf(pids)-cpu0, cpuTime(os.Getpid())-gen0
 	mailedAtStop := mail.count()
 	wg.Wait()
 
@@ -175,16 +186,20 @@ func journey(ctx context.Context, o *options, bin, tmp string, rate float64, tag
 			return run, err
 		}
 	}
-	cpuAll := cpuTime(pid) - cpu0
+	cpuAll := cpuOf(pids) - cpu0
 	waited, mailedAtEnd := time.Since(stop), mail.count()
-	run.PeakRSSKB, _ = statusKB(pid, "VmHWM")
+	for _, pid := range pids {
+		rss, _ := statusKB(pid, "VmHWM")
+		run.PeakRSSKB += rss
+	}
 	lastDone, err := lastDeliveries(ctx, db)
 	if err != nil {
 		return run, err
 	}
 	arrived, dupes, _ := mail.snapshot()
-	if fi, err := os.Stat(shop.dsn); err == nil {
-		run.DBBytes = fi.Size()
+	run.DBBytes = dep.size(ctx)
+	if len(dep.shops) > 1 {
+		run.InstanceAccepted = make([]int, len(dep.shops))
 	}
 
 	// The figures.
@@ -208,6 +223,9 @@ func journey(ctx context.Context, o *options, bin, tmp string, rate float64, tag
 			continue
 		}
 		run.Accepted++
+		if run.InstanceAccepted != nil {
+			run.InstanceAccepted[ord.shop]++
+		}
 		httpLat = append(httpLat, ms(ord.answered.Sub(ord.scheduled)))
 		if !ord.answered.After(stop) {
 			acceptedInWindow++

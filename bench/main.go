@@ -48,6 +48,9 @@ type options struct {
 	installWrk    bool
 	keep          bool
 	luaScript     string
+	postgres      bool   // the journey on a durable throwaway PostgreSQL cluster
+	postgresDSN   string // the journey on this cluster (its user may CREATE DATABASE)
+	instances     int    // shopbus processes per journey run, sharing the database
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -73,6 +76,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.outDir, "out", "", "results folder (default bench/results in the module)")
 	fs.BoolVar(&o.installWrk, "install-wrk", true, "apt-get install wrk when it is missing (as root or with sudo -n)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (databases, logs) for a look afterwards")
+	fs.BoolVar(&o.postgres, "postgres", false, "journey: on a throwaway PostgreSQL cluster with fsync and synchronous_commit on (.ci/postgres; needs Debian's postgresql), a fresh database per run")
+	fs.StringVar(&o.postgresDSN, "postgres-dsn", "", "journey: on this PostgreSQL server instead (its user may CREATE DATABASE)")
+	fs.IntVar(&o.instances, "instances", 1, "journey: shopbus processes per run, sharing the PostgreSQL database and a NATS server, orders spread round robin (needs -postgres or -postgres-dsn past 1)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -102,6 +108,9 @@ func parseFlags(args []string) (*options, error) {
 			return nil, fmt.Errorf("-journey-rates: %q is not a positive number", r)
 		}
 		o.journeyRates = append(o.journeyRates, v)
+	}
+	if o.instances < 1 || (o.instances > 1 && !o.postgres && o.postgresDSN == "") {
+		return nil, errors.New("-instances must be at least 1, and more than one share a PostgreSQL database: add -postgres or -postgres-dsn")
 	}
 	if o.startupRepeat < 1 || o.ingestRepeat < 1 || o.journeyRepeat < 1 || o.conns < 1 || o.maxInFlight < 1 || o.floorOrders < 1 || o.floorRepeat < 1 {
 		return nil, errors.New("repeat counts, -floor-orders, -conns and -max-inflight must be at least 1")
@@ -234,6 +243,15 @@ func run(o *options) (err error) {
 			res.Ingest.Repeats = append(res.Ingest.Repeats, rep)
 		}
 		res.Ingest.summarise()
+	}
+	if o.runs("journey") && o.postgres && o.postgresDSN == "" {
+		logf("starting a PostgreSQL cluster for the journey")
+		dsn, stop, err := startPostgres(ctx, root)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		o.postgresDSN = dsn
 	}
 	if o.runs("journey") {
 		missed := 0

@@ -101,6 +101,10 @@ type settings struct {
 	MaxInFlight    int       `json:"max_inflight"`
 	StartupRepeat  int       `json:"startup_repeat"`
 	OrderBodyBytes int       `json:"order_body_bytes"`
+	// Database is where the journey's shops kept their data: "sqlite", or
+	// "postgres" shared by Instances processes.
+	Database  string `json:"journey_database"`
+	Instances int    `json:"journey_instances"`
 }
 
 func settingsOf(o *options) settings {
@@ -109,6 +113,7 @@ func settingsOf(o *options) settings {
 		Conns: o.conns, WrkThreads: 1, JourneyRates: o.journeyRates, JourneySeconds: o.journeyDur.Seconds(),
 		JourneyRepeat: o.journeyRepeat, DrainTimeoutS: o.drainTimeout.Seconds(), MaxInFlight: o.maxInFlight,
 		StartupRepeat: o.startupRepeat, OrderBodyBytes: len(orderBody("jX-0-0000000")),
+		Database: map[bool]string{true: "postgres", false: "sqlite"}[o.postgres || o.postgresDSN != ""], Instances: o.instances,
 	}
 }
 
@@ -301,6 +306,9 @@ func printTable(w io.Writer, r *results) {
 	if len(r.Journey) > 0 {
 		fmt.Fprintf(w, "\nJOURNEY  open loop, %.0f s per rate, fresh shopbus each, latencies from the scheduled send, median of %d\n",
 			r.Settings.JourneySeconds, r.Settings.JourneyRepeat)
+		if r.Settings.Database == "postgres" {
+			fmt.Fprintf(w, "on PostgreSQL, %d instance(s) sharing it (RSS and CPU: all instances together)\n", r.Settings.Instances)
+		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "offered/s\taccepted/s\tdelivered/s\temailed/s\tHTTP p50/p99 ms\temail p50/p99 ms\tlast delivery p50/p99 ms\tbacklog at stop\tdrain s\tpeak RSS MB\tCPU % shopbus/gen\tCPU us/order\terrors\t")
 		for _, j := range r.Journey {
@@ -318,6 +326,13 @@ func printTable(w io.Writer, r *results) {
 				errorsText(x))
 		}
 		tw.Flush()
+		for _, j := range r.Journey {
+			for i, x := range j.Runs {
+				if x.InstanceAccepted != nil {
+					fmt.Fprintf(w, "  %.0f/s run %d: accepted per instance %v\n", j.Rate, i+1, x.InstanceAccepted)
+				}
+			}
+		}
 		fmt.Fprint(w, "sustained (every order accepted, delivered and mailed, backlog empty within 2 s of the end):")
 		for _, j := range r.Journey {
 			fmt.Fprintf(w, " %.0f/s %s", j.Rate, map[bool]string{true: "yes", false: "no"}[j.Sustained])
