@@ -61,7 +61,7 @@ func BenchmarkJourney(b *testing.B) {
 // TestStatementsPerOrder keeps the statements a complete order costs
 // (checkout, routing, four modules, inventory's Stock Reserved event, the
 // customer's and the owner's emails queued and marked sent) at what
-// BenchmarkJourney measured: 17.0 with five order lines, from 45.3 before
+// BenchmarkJourney measured: 15.4 with five order lines, from 45.3 before
 // issue 18's steps.
 func TestStatementsPerOrder(t *testing.T) {
 	j := startJourney(t)
@@ -69,8 +69,8 @@ func TestStatementsPerOrder(t *testing.T) {
 	j.stmts.reset()
 	const n = 200
 	j.orders(t, "run", n)
-	if got := float64(j.stmts.total()) / n; got > 18 {
-		t.Errorf("%.1f statements per order, want at most 18:\n%s", got, j.stmts.table(n))
+	if got := float64(j.stmts.total()) / n; got > 16.5 {
+		t.Errorf("%.1f statements per order, want at most 16.5:\n%s", got, j.stmts.table(n))
 	}
 }
 

@@ -46,8 +46,13 @@ func (s *Service) handle(ctx context.Context, d bus.Delivery[orderEvent]) error 
 // reserve is recorded as backordered, with its lines, and announced as a
 // shortage; the sweeper or the next stock to arrive reserves it.
 func (s *Service) place(ctx context.Context, tx *gorm.DB, orderID string, placed time.Time, items []orderLine) error {
-	if _, seen, err := lockOrder(tx, orderID); err != nil || seen {
-		return err // a replayed order reserves nothing twice
+	if placed.IsZero() {
+		placed = time.Now().UTC()
+	}
+	// The record first, as reserved: a replayed order finds it there and
+	// reserves nothing twice, and no statement is spent looking first.
+	if added, err := addOrder(tx, orderID, StatusReserved, placed); err != nil || !added {
+		return err
 	}
 	// One order may list a SKU on several lines: reserve the sum once.
 	want := map[string]int64{}
@@ -65,21 +70,14 @@ func (s *Service) place(ctx context.Context, tx *gorm.DB, orderID string, placed
 	err := tx.Transaction(func(tx *gorm.DB) error { // a savepoint: all items or none
 		return reserveAll(tx, orderID, skus, want)
 	})
-	now := time.Now().UTC()
-	if placed.IsZero() {
-		placed = now
-	}
 	switch {
 	case err == nil:
-		if err := addOrder(tx, orderID, StatusReserved, placed); err != nil {
-			return err
-		}
 		_, err := bus.Publish(ctx, tx, stockReserved(orderID, skus, want, false))
 		return err
 	case !errors.Is(err, ErrOutOfStock):
 		return err
 	}
-	if err := addOrder(tx, orderID, StatusBackordered, placed); err != nil {
+	if err := markOrder(tx, orderID, StatusBackordered); err != nil {
 		return err
 	}
 	for _, sku := range skus {

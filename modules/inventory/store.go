@@ -279,10 +279,13 @@ func lockOrder(tx *gorm.DB, orderID string) (row orderRow, found bool, err error
 	return row, err == nil, err
 }
 
-// addOrder records an order inventory placed, reserved or backordered.
-func addOrder(tx *gorm.DB, orderID, status string, placed time.Time) error {
-	return tx.Exec(`INSERT INTO inventory_orders (order_id, status, placed_at, updated_at) VALUES (?, ?, ?, ?)`,
-		orderID, status, placed.UTC(), time.Now().UTC()).Error
+// addOrder records an order inventory placed, with status, and reports
+// whether it did: false when the order has a record already. On
+// PostgreSQL a record another transaction is adding is waited for.
+func addOrder(tx *gorm.DB, orderID, status string, placed time.Time) (bool, error) {
+	res := tx.Exec(`INSERT INTO inventory_orders (order_id, status, placed_at, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (order_id) DO NOTHING`, orderID, status, placed.UTC(), time.Now().UTC())
+	return res.RowsAffected == 1, res.Error
 }
 
 // markOrder moves an order's record to status.
