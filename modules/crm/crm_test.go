@@ -178,7 +178,7 @@ func TestOrderWithoutEmailIsRefused(t *testing.T) {
 	// An Order created outside record() has no email to queue: the hook
 	// refuses it rather than record an order nobody is told about.
 	err := db.Transaction(func(tx *gorm.DB) error {
-		id, err := upsertCustomer(tx, "ada@example.com", "Ada")
+		id, err := upsertCustomer(tx, "ada@example.com", "Ada", "ord-1")
 		if err != nil {
 			return err
 		}

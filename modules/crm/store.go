@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/modules/email"
@@ -73,8 +74,12 @@ type pendingMail struct {
 // same transaction. pm is a setting of this one INSERT statement (gorm's
 // InstanceSet): the model stays a row, a context carries no dependency, and
 // an Order created any other way finds no email and is refused.
+//
+// An order recorded before (its delivery replayed) is left as it is; the
+// hook still runs, and email keeps one job per event, template and
+// recipient, so nothing is mailed twice.
 func createOrder(tx *gorm.DB, o *Order, pm pendingMail) error {
-	return tx.InstanceSet(pendingMailKey, pm).Create(o).Error
+	return tx.Clauses(clause.OnConflict{DoNothing: true}).InstanceSet(pendingMailKey, pm).Create(o).Error
 }
 
 // AfterCreate queues the order-success email in the transaction that
@@ -90,8 +95,10 @@ func (o *Order) AfterCreate(tx *gorm.DB) error {
 }
 
 // upsertCustomer finds the customer by email or creates them, keeping the
-// latest name, and counts the order.
-func upsertCustomer(tx *gorm.DB, addr, name string) (int64, error) {
+// latest name, and counts the order unless it was recorded before (a
+// replayed delivery): the same statement looks, rather than another one
+// before it.
+func upsertCustomer(tx *gorm.DB, addr, name, orderID string) (int64, error) {
 	now := time.Now().UTC()
 	// RETURNING gives the id whether the row was inserted or updated (both
 	// SQLite and PostgreSQL return the updated row), so it is not read
@@ -99,8 +106,9 @@ func upsertCustomer(tx *gorm.DB, addr, name string) (int64, error) {
 	// it: gorm's Create with clauses costs more than SQLite's work.
 	var id int64
 	err := tx.Raw(`INSERT INTO crm_customers (email, name, orders, created_at, updated_at) VALUES (?, ?, 1, ?, ?)
-		ON CONFLICT (email) DO UPDATE SET name = excluded.name, orders = crm_customers.orders + 1, updated_at = excluded.updated_at
-		RETURNING id`, addr, name, now, now).Row().Scan(&id)
+		ON CONFLICT (email) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at,
+			orders = crm_customers.orders + CASE WHEN EXISTS (SELECT 1 FROM crm_orders WHERE order_id = ?) THEN 0 ELSE 1 END
+		RETURNING id`, addr, name, now, now, orderID).Row().Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("upsert customer %s: %w", addr, err)
 	}
