@@ -41,6 +41,9 @@ type orderStock interface {
 }
 
 func (s *Server) createOrder(c echo.Context) error {
+	if err := s.refuseWhileBehind(c); err != nil {
+		return err
+	}
 	in, err := input[checkout.NewOrder](c)
 	if err != nil {
 		return err

@@ -155,10 +155,7 @@ func New(d Deps, cfg config.HTTP) (*Server, error) {
 	writes := func(admitted echo.MiddlewareFunc) []echo.MiddlewareFunc {
 		return slices.Concat([]echo.MiddlewareFunc{idempotencyHeader, admitted}, slots, []echo.MiddlewareFunc{s.Idempotent})
 	}
-	// A new order is refused while the shop is behind before anything
-	// else is spent on it (refuseWhileBehind).
-	v1.POST("/orders", s.createOrder, guard(ScopeOrdersWrite,
-		slices.Concat([]echo.MiddlewareFunc{s.refuseWhileBehind}, writes(admit((*checkout.NewOrder).Validate)))...)...)
+	v1.POST("/orders", s.createOrder, guard(ScopeOrdersWrite, writes(admit((*checkout.NewOrder).Validate))...)...)
 	v1.POST("/orders/:id/state", s.changeState, guard(ScopeOrdersWrite, writes(admit[checkout.Change](nil))...)...)
 	v1.GET("/orders", s.listOrders, guard(ScopeOrdersRead)...)
 	v1.GET("/orders/:id", s.getOrder, guard(ScopeOrdersRead)...)
