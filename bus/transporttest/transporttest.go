@@ -158,14 +158,16 @@ func InstancesShareTheOutbox(t *testing.T, newTransport NewTransport) {
 	}
 	const perOrder = 2 * 3 // two events, three targets
 	bustest.WaitFor(t, "every delivery done", func() bool {
-		var open, all int64
-		if err := db.Raw("SELECT COUNT(*) FROM bus_deliveries WHERE status != ?", bus.StatusDone).Scan(&open).Error; err != nil {
+		// One statement, so both counts see the same moment: counted
+		// apart, the last event's deliveries could be written between
+		// "none open" and "all there", still pending.
+		var counts struct{ Open, Total int64 }
+		err := db.Raw("SELECT (SELECT COUNT(*) FROM bus_deliveries WHERE status != ?) AS open, (SELECT COUNT(*) FROM bus_deliveries) AS total",
+			bus.StatusDone).Scan(&counts).Error
+		if err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Raw("SELECT COUNT(*) FROM bus_deliveries").Scan(&all).Error; err != nil {
-			t.Fatal(err)
-		}
-		return open == 0 && all == perOrder*orders
+		return counts.Open == 0 && counts.Total == perOrder*orders
 	})
 
 	var rows []work
