@@ -174,6 +174,18 @@ func reserveAll(tx *gorm.DB, orderID string, skus []string, want map[string]int6
 	// short, and the caller rolls the whole order back.
 	now := time.Now().UTC()
 	var update, insert strings.Builder
+	// The UPDATE alone locks rows in the order its scan meets them, the
+	// table's order, which updates keep changing: on PostgreSQL two orders
+	// for the same SKUs could each hold a row the other waits for, so the
+	// rows are locked SKU by SKU first. (SQLite's one writer takes no row
+	// locks.)
+	var args []any
+	rows, rowArgs := "?", []any{skus}
+	if tx.Dialector.Name() == database.Postgres {
+		update.WriteString(`WITH locked AS (SELECT sku FROM inventory_stock WHERE sku IN ? ORDER BY sku FOR UPDATE) `)
+		args = append(args, skus)
+		rows, rowArgs = "(SELECT sku FROM locked)", nil
+	}
 	update.WriteString(`UPDATE inventory_stock SET reserved = reserved + CASE sku`)
 	insert.WriteString(`INSERT INTO inventory_reservations (order_id, sku, quantity, missing, status, updated_at) VALUES `)
 	var cases, inserts []any
@@ -186,13 +198,12 @@ func reserveAll(tx *gorm.DB, orderID string, skus []string, want map[string]int6
 		insert.WriteString("(?, ?, ?, 0, ?, ?)")
 		inserts = append(inserts, orderID, sku, want[sku], reserved, now)
 	}
-	update.WriteString(" END, updated_at = ? WHERE sku IN ? AND on_hand - reserved >= CASE sku")
-	args := append(append([]any{}, cases...), now, skus)
+	update.WriteString(" END, updated_at = ? WHERE sku IN " + rows + " AND on_hand - reserved >= CASE sku")
 	for range skus {
 		update.WriteString(" WHEN ? THEN CAST(? AS BIGINT)")
 	}
 	update.WriteString(" END")
-	args = append(args, cases...)
+	args = append(append(append(append(args, cases...), now), rowArgs...), cases...)
 	res := tx.Exec(update.String(), args...)
 	if res.Error != nil {
 		return res.Error
