@@ -1,20 +1,23 @@
 // Package bus is shopbus's event bus: an outbox of EventBridge-shaped events,
 // rules from config.yaml that route them to targets, and typed subscribers
-// that receive each delivery through a Transport: asaskevich/EventBus within
-// the process by default, or NATS JetStream (bus/natsbus) between instances.
+// that do each delivery's work. A delivery to a module is worked in the
+// transaction that routes its event; retries, webhooks and an order's
+// delivery that must wait for an earlier one are claimed and handed over
+// through a Transport: asaskevich/EventBus within the process by default,
+// or NATS JetStream (bus/natsbus) between instances.
 //
 // Every delivery is a row. A subscriber does its work inside the transaction
 // that marks its delivery done, so a delivery that is handed over twice (after
 // a crash, say) has its effect once.
 //
 // Instances that share one database claim their work in it: a batch of
-// events to route under row locks that others skip, a delivery under a
-// lease in its row. So each event is routed once and each delivery is
-// worked by one instance at a time, and the claims of an instance that
+// events to route (and work) under row locks that others skip, a delivery
+// under a lease in its row. So each event is routed once and each delivery
+// is worked by one instance at a time, and the claims of an instance that
 // dies pass to the others when their lease ends. Over a shared transport
-// the instance that handles a delivery may not be the one that claimed
-// it: the row, locked in the handler's transaction, and the attempt the
-// hand-over names keep its effect to once.
+// the instance that handles a claimed delivery may not be the one that
+// claimed it: the row, locked in the handler's transaction, and the
+// attempt the hand-over names keep its effect to once.
 package bus
 
 import (

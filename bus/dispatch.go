@@ -63,14 +63,16 @@ func (b *Bus) Run(ctx context.Context) error {
 		// One batch of routing, then one of dispatching, in turn: routing
 		// until no event is left would starve the deliveries whenever orders
 		// arrive as fast as a batch is routed.
-		routed, full, err := b.route1(ctx)
+		// The deliveries to this process's modules are worked in the
+		// routing transaction (routeAndWork); the rest wait for dispatch.
+		routed, err := b.routeAndWork()
 		if err != nil && ctx.Err() == nil {
 			b.log.Error("bus: route events", "err", err)
 		}
 		if err := b.dispatch(ctx); err != nil && ctx.Err() == nil {
 			b.log.Error("bus: dispatch deliveries", "err", err)
 		}
-		if err == nil && routed == full {
+		if err == nil && routed == workBatch {
 			b.Wake() // more events wait: go round again at once
 		}
 		timer.Reset(b.opts.PollInterval)

@@ -30,6 +30,9 @@ type ReplayResult struct {
 	Skipped    int `json:"skipped"`
 }
 
+// replayBatch bounds the events a replay reads at a time.
+const replayBatch = 200
+
 // Replay routes the events written in [From, To) through the current rules
 // again, as new deliveries marked as replays. Without Force, an (event,
 // rule, target) that already has a delivery that is not dead is skipped, so
@@ -51,7 +54,7 @@ func (b *Bus) Replay(ctx context.Context, r Replay) (ReplayResult, error) {
 	for {
 		var events []eventRow
 		err := b.db.WithContext(ctx).Where("created_at >= ? AND created_at < ? AND seq > ?", r.From.UTC(), r.To.UTC(), last).
-			Order("seq").Limit(routeBatch).Find(&events).Error
+			Order("seq").Limit(replayBatch).Find(&events).Error
 		if err != nil || len(events) == 0 {
 			return res, err
 		}

@@ -12,56 +12,11 @@ import (
 	"github.com/shopbus/shopbus/bus/transform"
 )
 
-// routeBatch bounds the events one routing transaction takes when it only
-// writes their deliveries.
-const routeBatch = 200
-
 // routedEvent is an event routed, and the rules it matched, for the
 // observer once the routing commits.
 type routedEvent struct {
 	ev    *eventRow
 	rules []string
-}
-
-// route1 runs one round of routing: where hand-overs stay in this process,
-// the events' deliveries to its modules are worked in the same transaction
-// (routeAndWork); over a shared transport they are only written, for
-// whichever instance claims them. It returns how many events it took and
-// how many it could have.
-func (b *Bus) route1(ctx context.Context) (n, limit int, err error) {
-	if b.transport.Shared() {
-		n, err = b.routeBatch(ctx)
-		return n, routeBatch, err
-	}
-	n, err = b.routeAndWork(ctx)
-	return n, workBatch, err
-}
-
-// routeBatch turns up to routeBatch committed events into delivery rows,
-// one per matching (rule, target), in the same transaction that marks the
-// events routed, and returns how many events it took.
-func (b *Bus) routeBatch(ctx context.Context) (int, error) {
-	var events []eventRow
-	var routed []routedEvent
-	err := b.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var err error
-		if events, err = takeEvents(tx, routeBatch); err != nil || len(events) == 0 {
-			return err
-		}
-		now := time.Now().UTC()
-		var rows []deliveryRow
-		rows, routed = b.plan(events, now)
-		if _, err := insertDeliveries(tx, rows, nil, b.owner); err != nil {
-			return err
-		}
-		return b.markRouted(ctx, tx, events, now)
-	})
-	if err == nil {
-		for _, r := range routed {
-			b.observer.Routed(r.ev.Source, r.ev.DetailType, r.rules)
-		}
-	}
-	return len(events), err
 }
 
 // takeEvents locks and returns up to n committed events not yet routed,

@@ -140,13 +140,42 @@ func checkoutRule(name string, targets ...TargetConfig) RuleConfig {
 // nop is a handler that succeeds at once.
 func nop[T any](context.Context, Delivery[T]) error { return nil }
 
-// route routes batch after batch until no committed event is left, as Run
-// does between its dispatches.
+// route routes batch after batch until no committed event is left, and
+// works none of the deliveries: they wait for the claim path (dispatch),
+// which is what these tests exercise.
 func (b *Bus) route(ctx context.Context) error {
+	const routeBatch = 200
 	for {
-		n, err := b.routeBatch(ctx)
+		n, err := b.routeBatch(ctx, routeBatch)
 		if err != nil || n < routeBatch {
 			return err
 		}
 	}
+}
+
+// routeBatch turns up to n committed events into pending
+// delivery rows, one per matching (rule, target), in the same transaction
+// that marks the events routed, and returns how many events it took.
+func (b *Bus) routeBatch(ctx context.Context, n int) (int, error) {
+	var events []eventRow
+	var routed []routedEvent
+	err := b.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		if events, err = takeEvents(tx, n); err != nil || len(events) == 0 {
+			return err
+		}
+		now := time.Now().UTC()
+		var rows []deliveryRow
+		rows, routed = b.plan(events, now)
+		if _, err := insertDeliveries(tx, rows, nil, b.owner); err != nil {
+			return err
+		}
+		return b.markRouted(ctx, tx, events, now)
+	})
+	if err == nil {
+		for _, r := range routed {
+			b.observer.Routed(r.ev.Source, r.ev.DetailType, r.rules)
+		}
+	}
+	return len(events), err
 }

@@ -118,7 +118,7 @@ var Migrations = []database.Migration{{
 	SQL: []string{
 		`ALTER TABLE bus_deliveries ADD COLUMN lease_owner TEXT NOT NULL DEFAULT ''`,
 		`ALTER TABLE bus_deliveries ADD COLUMN lease_until TIMESTAMP`,
-		// Routing takes each order's oldest unrouted event (see routeBatch).
+		// Routing takes each order's oldest unrouted event (see takeEvents).
 		`CREATE INDEX bus_events_unrouted_order ON bus_events (order_id, seq) WHERE routed_at IS NULL`,
 	},
 }, {

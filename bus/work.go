@@ -1,7 +1,6 @@
 package bus
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,10 +44,10 @@ type worked struct {
 // one durable commit covers the routing, the modules' work and the orders
 // that arrived meanwhile. Like a claimed delivery's, the work finishes
 // even while the bus stops.
-func (b *Bus) routeAndWork(ctx context.Context) (int, error) {
-	n, failed, err := b.routeAndWorkOnce(ctx, nil)
+func (b *Bus) routeAndWork() (int, error) {
+	n, failed, err := b.routeAndWorkOnce(nil)
 	if errors.Is(err, errRedo) {
-		n, _, err = b.routeAndWorkOnce(ctx, failed)
+		n, _, err = b.routeAndWorkOnce(failed)
 	}
 	return n, err
 }
@@ -68,7 +67,7 @@ type failedFirst struct {
 // handlers run without savepoints and the first failure ends the unit
 // with errRedo, returning it in the map; otherwise each runs in its own
 // savepoint, and those in failed are recorded as failed without a call.
-func (b *Bus) routeAndWorkOnce(ctx context.Context, failed map[deliveryKey]failedFirst) (int, map[deliveryKey]failedFirst, error) {
+func (b *Bus) routeAndWorkOnce(failed map[deliveryKey]failedFirst) (int, map[deliveryKey]failedFirst, error) {
 	var (
 		events []eventRow
 		routed []routedEvent
@@ -118,7 +117,9 @@ func (b *Bus) routeAndWorkOnce(ctx context.Context, failed map[deliveryKey]faile
 			}
 			done = append(done, w)
 		}
-		return b.markRouted(ctx, tx, events, now)
+		// The bus's context: a stop lets the unit finish, publishing its
+		// events over a shared transport included.
+		return b.markRouted(b.ctx, tx, events, now)
 	})
 	if err != nil {
 		return len(events), first, err

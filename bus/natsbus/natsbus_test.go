@@ -3,6 +3,7 @@ package natsbus_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -52,7 +53,12 @@ type shop struct {
 	srv *server.Server
 
 	mu    sync.Mutex
-	calls map[string]int // instance -> handler calls
+	calls map[string]int // instance -> handler calls that did the work
+	// failFirst fails each delivery's first call, which the routing
+	// transaction makes: its retry is claimed and handed over through
+	// JetStream, the path the test exercises.
+	failFirst bool
+	failed    map[string]bool // event ids
 }
 
 type work struct {
@@ -70,7 +76,7 @@ func newShop(t *testing.T) *shop {
 	if _, err := database.Migrate(context.Background(), db, append(bus.Migrations, step)); err != nil {
 		t.Fatal(err)
 	}
-	return &shop{t: t, cfg: cfg, db: db, srv: srv, calls: map[string]int{}}
+	return &shop{t: t, cfg: cfg, db: db, srv: srv, calls: map[string]int{}, failed: map[string]bool{}}
 }
 
 // connect opens a connection of the test's own to the server, closed when
@@ -106,6 +112,11 @@ func (s *shop) instanceOver(name string, tr bus.Transport, after func()) *bus.Bu
 		[]bus.RuleConfig{rule}, transporttest.Options())
 	bus.Subscribe(b, "shipping", func(ctx context.Context, d bus.Delivery[transporttest.Order]) error {
 		s.mu.Lock()
+		if s.failFirst && !s.failed[d.EventID] {
+			s.failed[d.EventID] = true
+			s.mu.Unlock()
+			return errors.New("the first call fails, so that the retry is handed over")
+		}
 		s.calls[name]++
 		s.mu.Unlock()
 		if err := d.Tx.Table("work").Create(&work{DeliveryID: d.ID, Instance: name}).Error; err != nil {
@@ -182,10 +193,13 @@ func (s *shop) handovers() uint64 {
 }
 
 // TestHandoverOfADeadInstanceGoesToAnother: an instance takes a hand-over
-// and dies before it does anything with it; after AckWait JetStream gives
-// it to another instance, which does the work, once.
+// (the retry of a delivery whose first attempt, in the routing
+// transaction, failed) and dies before it does anything with it; after
+// AckWait JetStream gives it to another instance, which does the work,
+// once.
 func TestHandoverOfADeadInstanceGoesToAnother(t *testing.T) {
 	s := newShop(t)
+	s.failFirst = true
 	ctx := context.Background()
 	dead := s.connect()
 	if _, err := natsbus.New(ctx, dead, natsbus.Options{AckWait: ackWait}); err != nil { // the streams
@@ -221,8 +235,8 @@ func TestHandoverOfADeadInstanceGoesToAnother(t *testing.T) {
 		t.Fatal("the dying instance was not handed the delivery")
 	}
 	var h bus.Handover
-	if err := json.Unmarshal(taken.Data(), &h); err != nil || h.Target != "shipping" || h.Attempt != 1 {
-		t.Fatalf("hand-over %s (%v), want shipping's first attempt", taken.Data(), err)
+	if err := json.Unmarshal(taken.Data(), &h); err != nil || h.Target != "shipping" || h.Attempt != 2 {
+		t.Fatalf("hand-over %s (%v), want shipping's second attempt", taken.Data(), err)
 	}
 	if got := taken.Headers().Get(jetstream.MsgIDHeader); got != h.Key || got == "" {
 		t.Errorf("Nats-Msg-Id %q, want the hand-over's key %q", got, h.Key)
@@ -234,8 +248,8 @@ func TestHandoverOfADeadInstanceGoesToAnother(t *testing.T) {
 	dead.Close() // no ack, ever
 
 	bustest.WaitFor(t, "the delivery to be done", func() bool { return s.delivery("ord_1").Status == bus.StatusDone })
-	if d := s.delivery("ord_1"); d.Attempts != 1 {
-		t.Errorf("%d attempts, want 1", d.Attempts)
+	if d := s.delivery("ord_1"); d.Attempts != 2 {
+		t.Errorf("%d attempts, want 2 (the failed one and the hand-over's)", d.Attempts)
 	}
 	if ws := s.work(); len(ws) != 1 {
 		t.Errorf("work %+v, want one unit", ws)
@@ -244,12 +258,13 @@ func TestHandoverOfADeadInstanceGoesToAnother(t *testing.T) {
 	t.Logf("handler calls: %v", s.handlerCalls())
 }
 
-// TestAckLostAfterCommit: an instance commits a delivery's work and loses
-// its connection before its ack reaches JetStream; the hand-over comes
-// back to another instance, which finds the delivery done and only
-// acknowledges it.
+// TestAckLostAfterCommit: an instance commits a handed-over delivery's
+// work and loses its connection before its ack reaches JetStream; the
+// hand-over comes back to another instance, which finds the delivery done
+// and only acknowledges it.
 func TestAckLostAfterCommit(t *testing.T) {
 	s := newShop(t)
+	s.failFirst = true
 	first := s.connect()
 	var once sync.Once
 	b := s.instance("instance-1", first, func() {
@@ -267,8 +282,8 @@ func TestAckLostAfterCommit(t *testing.T) {
 	if calls := s.handlerCalls(); calls["instance-1"] != 1 || calls["instance-2"] != 0 {
 		t.Errorf("handler calls %v, want one, by instance-1", calls)
 	}
-	if d := s.delivery("ord_1"); d.Status != bus.StatusDone || d.Attempts != 1 {
-		t.Errorf("delivery %+v, want done after 1 attempt", d)
+	if d := s.delivery("ord_1"); d.Status != bus.StatusDone || d.Attempts != 2 {
+		t.Errorf("delivery %+v, want done after 2 attempts (the failed one and the hand-over's)", d)
 	}
 	if ws := s.work(); len(ws) != 1 {
 		t.Errorf("work %+v, want one unit", ws)
