@@ -15,15 +15,17 @@ var ErrClosed = fault.New(fault.Unavailable, "database: batcher stopped")
 
 // Batcher is group commit: it runs many small units of write work, each
 // from its own request, in ONE transaction, so the cost of a durable commit
-// (an fsync) is shared by all of them. Each unit runs in its own savepoint,
-// so one that fails rolls back alone; Do returns only once the unit is
-// committed (or has failed).
+// (an fsync) is shared by all of them. A unit that fails rolls back alone
+// (see commit); Do returns only once the unit is committed (or has failed).
 type Batcher struct {
 	db      *gorm.DB
 	max     int
 	jobs    chan *batchJob
 	first   chan *batchJob // Priority's units
 	stopped chan struct{}
+	// guarded counts the batches still to run with a savepoint per unit
+	// from the start, after one whose unit failed (Run's goroutine only).
+	guarded int
 }
 
 type batchJob struct {
@@ -52,6 +54,16 @@ const batchAttempts = 3
 
 // errRetryBatch rolls a batch back so that it runs again.
 var errRetryBatch = errors.New("database: batch lost a lock conflict; retrying")
+
+// errGuardBatch rolls back a batch run without savepoints in which a unit
+// failed, so that it runs again with one per unit.
+var errGuardBatch = errors.New("database: a unit failed; running the batch again with a savepoint per unit")
+
+// guardAfterFailure is how many batches after one whose unit failed open a
+// savepoint per unit from the start: failures come in runs (a module
+// down, a client repeating a conflicting request), and each would
+// otherwise cost its batch a second run.
+const guardAfterFailure = 64
 
 // NewBatcher returns a batcher that commits at most max units at a time
 // (at most 64 on PostgreSQL). It does nothing until Run.
@@ -128,13 +140,26 @@ func (b *Batcher) Run(ctx context.Context) error {
 	}
 }
 
-// commit runs the batch in one transaction, each unit in a savepoint. A
-// unit that loses a deadlock or a serialization conflict to another
-// instance's transaction (PostgreSQL) would fail a request that did nothing
-// wrong: the whole batch is rolled back and run again instead, a few times.
+// commit runs the batch in one transaction. The units run one after
+// another with no savepoint of their own: a savepoint costs a statement
+// (a round trip on PostgreSQL, where it is also a subtransaction) and
+// units nearly always succeed. When one fails, the batch rolls back and
+// runs again at once with a savepoint per unit, so the failed one rolls
+// back alone and the others commit; the next guardAfterFailure batches
+// start that way. A unit may therefore run more than once before it
+// commits, and must do nothing but its statements in tx (or be
+// idempotent otherwise). A unit that loses a deadlock or a serialization
+// conflict to another instance's transaction (PostgreSQL) would fail a
+// request that did nothing wrong: the whole batch is rolled back and run
+// again instead, a few times.
 func (b *Batcher) commit(batch []*batchJob) {
 	var errs []error
 	var err error
+	// One unit alone needs no savepoint: its failure is the batch's.
+	guard := len(batch) > 1 && b.guarded > 0
+	if b.guarded > 0 {
+		b.guarded--
+	}
 	for attempt := 1; ; attempt++ {
 		errs = make([]error, len(batch))
 		err = b.db.Transaction(func(tx *gorm.DB) error {
@@ -142,15 +167,30 @@ func (b *Batcher) commit(batch []*batchJob) {
 				if errs[i] = j.ctx.Err(); errs[i] != nil {
 					continue // the caller gave up before its turn: skip it
 				}
-				// A nested transaction is a savepoint: a failing unit rolls
-				// back alone.
-				errs[i] = tx.WithContext(context.WithoutCancel(j.ctx)).Transaction(j.fn)
+				utx := tx.WithContext(context.WithoutCancel(j.ctx))
+				if guard {
+					// A nested transaction is a savepoint: a failing unit
+					// rolls back alone.
+					errs[i] = utx.Transaction(j.fn)
+				} else {
+					errs[i] = j.fn(utx)
+				}
 				if attempt < batchAttempts && lockConflict(errs[i]) {
 					return errRetryBatch
 				}
+				if errs[i] != nil && !guard && len(batch) > 1 {
+					return errGuardBatch
+				}
+			}
+			if len(batch) == 1 {
+				return errs[0]
 			}
 			return nil
 		})
+		if errors.Is(err, errGuardBatch) {
+			guard, b.guarded = true, guardAfterFailure
+			continue
+		}
 		if attempt < batchAttempts && (errors.Is(err, errRetryBatch) || lockConflict(err)) {
 			continue
 		}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 
@@ -175,4 +177,99 @@ func TestPriorityUnitsGoFirst(t *testing.T) {
 	if len(lanes) != 8 || normal > 1 {
 		t.Errorf("commit order %v: want the priority units in the first batch", lanes)
 	}
+}
+
+// TestBatcherSavepointsOnlyAfterAFailure: a batch whose units all succeed
+// runs without a savepoint (a statement each, a round trip on
+// PostgreSQL). When a unit fails, its batch runs again with a savepoint
+// per unit: the failed unit rolls back alone, the others commit once. The
+// batches after it open savepoints from the start, for a while.
+func TestBatcherSavepointsOnlyAfterAFailure(t *testing.T) {
+	db := dbtest.Open(t, []database.Migration{{ID: "units-0001", SQL: []string{
+		`CREATE TABLE units (id $AUTOID, name TEXT NOT NULL UNIQUE)`,
+	}}})
+	var savepoints atomic.Int64
+	err := db.Callback().Raw().After("gorm:raw").Register("test:savepoints", func(tx *gorm.DB) {
+		if strings.HasPrefix(tx.Statement.SQL.String(), "SAVEPOINT") {
+			savepoints.Add(1)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int64
+	insert := func(name string, fail bool) func(tx *gorm.DB) error {
+		return func(tx *gorm.DB) error {
+			calls.Add(1)
+			if err := tx.Exec(`INSERT INTO units (name) VALUES (?)`, name).Error; err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("refused") // written, then rolled back
+			}
+			return nil
+		}
+	}
+	synctest.Test(t, func(t *testing.T) {
+		b := database.NewBatcher(db, 16)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- b.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		// batch commits units as one batch: they queue while a unit holds
+		// the batcher, which lets go once they all wait.
+		batch := func(units ...func(tx *gorm.DB) error) []error {
+			release := make(chan struct{})
+			go func() { _ = b.Do(ctx, func(*gorm.DB) error { <-release; return nil }) }()
+			synctest.Wait()
+			errs := make([]error, len(units))
+			var wg sync.WaitGroup
+			for i, u := range units {
+				wg.Go(func() { errs[i] = b.Do(ctx, u) })
+			}
+			synctest.Wait()
+			close(release)
+			wg.Wait()
+			return errs
+		}
+
+		errs := batch(insert("a1", false), insert("a2", false), insert("a3", false))
+		if err := errors.Join(errs...); err != nil || savepoints.Load() != 0 || calls.Load() != 3 {
+			t.Fatalf("units that succeed: errors %v, %d savepoints, %d calls; want none, 0, 3", err, savepoints.Load(), calls.Load())
+		}
+
+		errs = batch(insert("b1", false), insert("b2", true), insert("b3", false))
+		if errs[0] != nil || errs[1] == nil || errs[2] != nil {
+			t.Fatalf("errors %v, want only the second unit's", errs)
+		}
+		// The units before the failed one (in the batch's order), the failed
+		// one, then all three again.
+		if n := calls.Load() - 3; savepoints.Load() != 3 || n < 1+3 || n > 3+3 {
+			t.Errorf("a unit failed: %d savepoints and %d calls, want 3 and 4 to 6 (the batch ran again, a savepoint per unit)",
+				savepoints.Load(), n)
+		}
+		var names []string
+		if err := db.Raw(`SELECT name FROM units ORDER BY name`).Scan(&names).Error; err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(names, " ") != "a1 a2 a3 b1 b3" {
+			t.Errorf("committed %v, want every unit but the failed one, once", names)
+		}
+
+		before := savepoints.Load()
+		if errs := batch(insert("c1", false), insert("c2", false)); errors.Join(errs...) != nil || savepoints.Load() != before+2 {
+			t.Errorf("the batch after a failure: errors %v, %d savepoints, want a savepoint per unit", errs, savepoints.Load()-before)
+		}
+
+		// 64 batches later (guardAfterFailure), savepoints are gone again.
+		for i := range 64 {
+			if err := b.Do(ctx, insert(fmt.Sprintf("d%d", i), false)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before = savepoints.Load()
+		if errs := batch(insert("e1", false), insert("e2", false)); errors.Join(errs...) != nil || savepoints.Load() != before {
+			t.Errorf("64 batches after the failure: errors %v, %d savepoints, want none", errs, savepoints.Load()-before)
+		}
+	})
 }
