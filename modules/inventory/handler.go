@@ -67,9 +67,7 @@ func (s *Service) place(ctx context.Context, tx *gorm.DB, orderID string, placed
 	// never each hold a stock row the other waits for (on PostgreSQL, a
 	// deadlock that fails one of them).
 	slices.Sort(skus)
-	err := tx.Transaction(func(tx *gorm.DB) error { // a savepoint: all items or none
-		return reserveAll(tx, orderID, skus, want)
-	})
+	err := reserveAll(tx, orderID, skus, want) // all items or none
 	switch {
 	case err == nil:
 		_, err := bus.Publish(ctx, tx, stockReserved(orderID, skus, want, false))
