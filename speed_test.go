@@ -61,7 +61,7 @@ func BenchmarkJourney(b *testing.B) {
 // TestStatementsPerOrder keeps the statements a complete order costs
 // (checkout, routing, four modules, inventory's Stock Reserved event, the
 // customer's and the owner's emails queued and marked sent) at what
-// BenchmarkJourney measured: 14.4 with five order lines, from 45.3 before
+// BenchmarkJourney measured: 12.3 with five order lines, from 45.3 before
 // issue 18's steps.
 func TestStatementsPerOrder(t *testing.T) {
 	j := startJourney(t)
@@ -69,11 +69,13 @@ func TestStatementsPerOrder(t *testing.T) {
 	j.stmts.reset()
 	const n = 200
 	j.orders(t, "run", n)
-	// The bound leaves room for smaller group commits (under -race, 17.0),
+	// The bound leaves room for smaller group commits (under -race, 13.3),
 	// whose per-batch statements weigh more per order.
-	if got := float64(j.stmts.total()) / n; got > 18 {
-		t.Errorf("%.1f statements per order, want at most 18:\n%s", got, j.stmts.table(n))
+	got := float64(j.stmts.total()) / n
+	if got > 15 {
+		t.Errorf("%.1f statements per order, want at most 15:\n%s", got, j.stmts.table(n))
 	}
+	t.Logf("%.1f statements per order", got)
 }
 
 // journeyRig is shopbus wired as serve wires it (no HTTP), with an SMTP
