@@ -86,7 +86,7 @@ func Publish(ctx context.Context, tx *gorm.DB, d Detail) (Event, error) {
 	}
 	ev := Event{
 		Version:    "0",
-		ID:         newEventID(),
+		ID:         NewID(),
 		DetailType: d.EventDetailType(),
 		Source:     d.EventSource(),
 		Time:       time.Now().UTC().Truncate(time.Second),
@@ -120,7 +120,7 @@ func Put(ctx context.Context, tx *gorm.DB, e Entry) (Event, error) {
 	if resources == nil {
 		resources = []string{}
 	}
-	ev := Event{Version: "0", ID: newEventID(), DetailType: e.DetailType, Source: e.Source,
+	ev := Event{Version: "0", ID: NewID(), DetailType: e.DetailType, Source: e.Source,
 		Time: at.UTC().Truncate(time.Second), Resources: resources, Detail: e.Detail}
 	return ev, writeEvent(ctx, tx, ev)
 }
@@ -143,10 +143,12 @@ func writeEvent(ctx context.Context, tx *gorm.DB, ev Event) error {
 	return nil
 }
 
-// newEventID returns a version 7 UUID: a UUID as EventBridge's ids are,
-// but time-ordered (48 bits of milliseconds, then random), so the indexes
-// keyed by event id (bus_events, bus_deliveries, email_jobs) take each new
-// row at their right edge, on a page the commit writes anyway, instead of
-// on a random page of their own. Like uuid.NewString, it panics only when
-// the system's random source fails.
-func newEventID() string { return uuid.Must(uuid.NewV7()).String() }
+// NewID returns a version 7 UUID, for event ids and the ids a producer
+// makes for its own records (checkout's order ids): a UUID as
+// EventBridge's ids are, but time-ordered (48 bits of milliseconds, then
+// random), so the indexes keyed by such ids (bus_events, bus_deliveries,
+// email_jobs, checkout_orders) take each new row at their right edge, on a
+// page the commit writes anyway, instead of on a random page of their own.
+// Like uuid.NewString, it panics only when the system's random source
+// fails.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }

@@ -198,9 +198,9 @@ const insertChunk = 64
 
 // insertDeliveries writes rows, those marked inline as done at their
 // first attempt (by owner), the others as they are (all of them when
-// inline is nil), and returns the ids of the rows written. The unique (event, rule, target) key makes routing an
-// event twice harmless: a row that exists already is left as it is, and
-// gets no id here.
+// inline is nil), and returns the ids of the rows written. The unique
+// (event, rule, target) key makes routing an event twice harmless: a row
+// that exists already is left as it is, and gets no id here.
 func insertDeliveries(tx *gorm.DB, rows []deliveryRow, inline []bool, owner string) (map[deliveryKey]int64, error) {
 	ids := make(map[deliveryKey]int64, len(rows))
 	for first := 0; first < len(rows); first += insertChunk {

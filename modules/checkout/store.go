@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/google/uuid"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -70,7 +69,7 @@ func (s *Service) store() store { return store{db: s.db, commit: s.committer} }
 
 func (st store) place(ctx context.Context, in NewOrder) (Accepted, error) {
 	if in.OrderID == "" {
-		in.OrderID = "ord-" + uuid.Must(uuid.NewV7()).String() // time-ordered: see bus.newEventID
+		in.OrderID = "ord-" + bus.NewID() // time-ordered
 	}
 	now := time.Now().UTC()
 	o := Order{NewOrder: in, State: event.NewOrderCreated, CreatedAt: now, UpdatedAt: now}
