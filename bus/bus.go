@@ -69,8 +69,9 @@ type Options struct {
 	Region  string `yaml:"-"`
 	// MaxLag bounds how far behind the shop may fall (Bus.Lag: the oldest
 	// unrouted event, due delivery or, through Deps.LagSources, unsent
-	// email): past it, Behind says so and new orders are refused until it
-	// catches up. 0: no bound.
+	// email): from half of it on, Behind refuses a share of new orders
+	// that grows with the lag, and past it every one, until it catches up.
+	// 0: no bound.
 	MaxLag time.Duration `yaml:"max_lag"`
 }
 
@@ -182,6 +183,7 @@ type Bus struct {
 
 	lagSources []LagSource
 	lag        lagGauge
+	shed       shedder
 
 	ctx         context.Context // the context handlers run in, set by Run
 	wake        chan struct{}

@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -60,15 +61,48 @@ func (g *lagGauge) get() time.Duration  { return time.Duration(g.ns.Load()) }
 // longer. It is zero until Run has measured it.
 func (b *Bus) Lag() time.Duration { return b.lag.get() }
 
-// Behind reports whether the lag is past Options.MaxLag, and if so how
-// long a client should wait before it tries again: new work accepted now
-// would wait at least that long. A bus without MaxLag is never behind.
+// Behind reports whether new work should be refused for the lag, and if
+// so how long a client should wait before it tries again. Past
+// Options.MaxLag all of it is, and the wait is how far past (new work
+// accepted now would wait at least that long); from half of MaxLag on, a
+// share that grows with the lag (none at half, all at MaxLag), spread
+// evenly over the calls, with a wait of a second. Refusing only past the
+// bound let the lag overshoot it: what was accepted while the lag climbed
+// to the bound still had to be worked (measured at 1,000 orders/s
+// offered, twice what the machine sustains: emails up to 4.8 s late and
+// 2.2 s to drain with a 2 s bound). A bus without MaxLag is never behind.
 func (b *Bus) Behind() (retryAfter time.Duration, behind bool) {
-	lag := b.Lag()
-	if b.opts.MaxLag <= 0 || lag <= b.opts.MaxLag {
+	lag, bound := b.Lag(), b.opts.MaxLag
+	switch {
+	case bound <= 0 || lag <= bound/2:
+		return 0, false
+	case lag > bound:
+		return time.Duration(math.Ceil((lag - bound).Seconds())) * time.Second, true
+	}
+	if !b.shed.take(int64(lag-bound/2), int64(bound-bound/2)) {
 		return 0, false
 	}
-	return time.Duration(math.Ceil((lag - b.opts.MaxLag).Seconds())) * time.Second, true
+	return time.Second, true
+}
+
+// shedder picks which calls to refuse when a share of them, part/whole,
+// is to be: the parts accumulate call by call, and a call that makes a
+// whole is refused, so that share of the calls is refused, evenly spread.
+// (Integers: exactly that share, where float steps drift.)
+type shedder struct {
+	mu     sync.Mutex
+	credit int64
+}
+
+func (s *shedder) take(part, whole int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.credit += part
+	if s.credit < whole {
+		return false
+	}
+	s.credit = min(s.credit-whole, whole-1)
+	return true
 }
 
 // watchLag measures the lag every lagEvery until ctx is done. A reading

@@ -111,6 +111,44 @@ func TestBehind(t *testing.T) {
 	}
 }
 
+// TestBehindShedsAShareBeforeTheBound: from half of MaxLag on, Behind
+// refuses a share of the calls that grows with the lag, evenly spread, so
+// the shop sheds load before its lag reaches the bound: none at half the
+// bound, half of them at three quarters, all of them past it.
+func TestBehindShedsAShareBeforeTheBound(t *testing.T) {
+	b := New(Deps{DB: dbtest.Open(t, Migrations), Log: testLogger(t)}, nil, Options{MaxLag: 2 * time.Second})
+	for _, tt := range []struct {
+		lag     time.Duration
+		refused int // of 100 calls
+	}{
+		{time.Second, 0},
+		{1500 * time.Millisecond, 50},
+		{1900 * time.Millisecond, 90},
+		{2 * time.Second, 100},
+		{2500 * time.Millisecond, 100},
+	} {
+		b.lag.set(tt.lag)
+		refused, run := 0, 0
+		for range 100 {
+			wait, behind := b.Behind()
+			if !behind {
+				run = 0
+				continue
+			}
+			refused++
+			if run++; run > 1 && tt.refused <= 50 {
+				t.Errorf("lag %v: two refusals in a row, want them spread", tt.lag)
+			}
+			if want := time.Second; tt.lag <= 2*time.Second && wait != want {
+				t.Errorf("lag %v: wait %v, want %v", tt.lag, wait, want)
+			}
+		}
+		if refused != tt.refused {
+			t.Errorf("lag %v: refused %d of 100, want %d", tt.lag, refused, tt.refused)
+		}
+	}
+}
+
 type lagObserver struct {
 	noObserver
 	seen chan time.Duration

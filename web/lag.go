@@ -8,10 +8,11 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// refuseWhileBehind refuses a new order with 503 and Retry-After while the
-// shop is further behind than delivery.max_lag (bus.Bus.Behind): an order
-// accepted then would wait past the bound for its deliveries and its
-// email, and would make every order after it wait longer. It is the first
+// refuseWhileBehind refuses a new order with 503 and Retry-After when the
+// bus says the shop is behind (bus.Bus.Behind: a share of new orders from
+// half of delivery.max_lag, every one past it): an order accepted then
+// would wait toward or past the bound for its deliveries and its email,
+// and would make every order after it wait longer. It is the first
 // thing createOrder does, after admit has read and checked the body: the
 // refusal stores nothing (an Idempotency-Key is released, as for any 5xx),
 // so the client's retry is as good as the first try. Refusing before the
