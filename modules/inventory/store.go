@@ -175,39 +175,24 @@ func reserveAll(tx *gorm.DB, orderID string, skus []string, want map[string]int6
 	// than a savepoint around it all: a statement more for every order, a
 	// round trip on PostgreSQL, where a short order costs one).
 	now := time.Now().UTC()
-	var update, insert strings.Builder
+	qty, qtyArgs := quantities(skus, want)
 	// The UPDATE alone locks rows in the order its scan meets them, the
 	// table's order, which updates keep changing: on PostgreSQL two orders
 	// for the same SKUs could each hold a row the other waits for, so the
 	// rows are locked SKU by SKU first. (SQLite's one writer takes no row
 	// locks.)
+	var lock string
 	var args []any
 	rows, rowArgs := "?", []any{skus}
 	if tx.Dialector.Name() == database.Postgres {
-		update.WriteString(`WITH locked AS (SELECT sku FROM inventory_stock WHERE sku IN ? ORDER BY sku FOR UPDATE) `)
+		lock = `WITH locked AS (SELECT sku FROM inventory_stock WHERE sku IN ? ORDER BY sku FOR UPDATE) `
 		args = append(args, skus)
 		rows, rowArgs = "(SELECT sku FROM locked)", nil
 	}
-	update.WriteString(`UPDATE inventory_stock SET reserved = reserved + CASE sku`)
-	insert.WriteString(`INSERT INTO inventory_reservations (order_id, sku, quantity, missing, status, updated_at) VALUES `)
-	var cases, inserts []any
-	for i, sku := range skus {
-		update.WriteString(" WHEN ? THEN CAST(? AS BIGINT)")
-		cases = append(cases, sku, want[sku])
-		if i > 0 {
-			insert.WriteString(", ")
-		}
-		insert.WriteString("(?, ?, ?, 0, ?, ?)")
-		inserts = append(inserts, orderID, sku, want[sku], reserved, now)
-	}
-	update.WriteString(" END, updated_at = ? WHERE sku IN " + rows + " AND on_hand - reserved >= CASE sku")
-	for range skus {
-		update.WriteString(" WHEN ? THEN CAST(? AS BIGINT)")
-	}
-	update.WriteString(" END")
-	args = append(append(append(append(args, cases...), now), rowArgs...), cases...)
-	update.WriteString(" RETURNING sku")
-	moved, err := column(tx.Raw(update.String(), args...))
+	update := lock + `UPDATE inventory_stock SET reserved = reserved + ` + qty + `, updated_at = ?
+		WHERE sku IN ` + rows + ` AND on_hand - reserved >= ` + qty + ` RETURNING sku`
+	args = append(append(append(append(args, qtyArgs...), now), rowArgs...), qtyArgs...)
+	moved, err := column(tx.Raw(update, args...))
 	if err != nil {
 		return err
 	}
@@ -217,6 +202,16 @@ func reserveAll(tx *gorm.DB, orderID string, skus []string, want map[string]int6
 		}
 		return fmt.Errorf("%w: %d of %d SKUs available", ErrOutOfStock, len(moved), len(skus))
 	}
+	var insert strings.Builder
+	insert.WriteString(`INSERT INTO inventory_reservations (order_id, sku, quantity, missing, status, updated_at) VALUES `)
+	var inserts []any
+	for i, sku := range skus {
+		if i > 0 {
+			insert.WriteString(", ")
+		}
+		insert.WriteString("(?, ?, ?, 0, ?, ?)")
+		inserts = append(inserts, orderID, sku, want[sku], reserved, now)
+	}
 	return tx.Exec(insert.String(), inserts...).Error
 }
 
@@ -225,15 +220,22 @@ func putBack(tx *gorm.DB, skus []string, want map[string]int64) error {
 	if len(skus) == 0 {
 		return nil
 	}
+	qty, args := quantities(skus, want)
+	return tx.Exec(`UPDATE inventory_stock SET reserved = reserved - `+qty+` WHERE sku IN ?`, append(args, skus)...).Error
+}
+
+// quantities is a SQL CASE that gives want[sku] for each of skus, with
+// its arguments: one statement moves each SKU by its own quantity.
+func quantities(skus []string, want map[string]int64) (string, []any) {
 	var q strings.Builder
-	q.WriteString(`UPDATE inventory_stock SET reserved = reserved - CASE sku`)
-	var args []any
+	args := make([]any, 0, 2*len(skus))
+	q.WriteString("CASE sku")
 	for _, sku := range skus {
 		q.WriteString(" WHEN ? THEN CAST(? AS BIGINT)")
 		args = append(args, sku, want[sku])
 	}
-	q.WriteString(" END WHERE sku IN ?")
-	return tx.Exec(q.String(), append(args, skus)...).Error
+	q.WriteString(" END")
+	return q.String(), args
 }
 
 // column runs a query of one text column and returns its values.
