@@ -13,9 +13,9 @@ import (
 // TestOrdersRefusedWhileBehind: once the oldest unsent email has waited
 // longer than half of delivery.max_lag, new orders are refused (a share
 // of them, all past max_lag) with 503 and Retry-After and nothing of them
-// is stored, while the orders already
-// accepted can still change state; the lag is on /metrics; once the shop
-// catches up, orders are taken again.
+// is stored, while the orders already accepted can still change state;
+// the lag is on /metrics; once the shop catches up, orders are taken
+// again.
 func TestOrdersRefusedWhileBehind(t *testing.T) {
 	mail := smtptest.Start(t, "127.0.0.1:0")
 	mail.SetDelay(time.Second) // a relay far slower than the orders

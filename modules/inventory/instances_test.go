@@ -6,11 +6,11 @@ import (
 	"maps"
 	"sync"
 	"testing"
-	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/shopbus/shopbus/bus"
+	"github.com/shopbus/shopbus/bus/bustest"
 	"github.com/shopbus/shopbus/database"
 	"github.com/shopbus/shopbus/database/dbtest"
 )
@@ -270,21 +270,14 @@ func TestReserveLocksStockInSKUOrder(t *testing.T) {
 		done <- deliver(t, s, stateEvent(t, "ord-1", "new_order_created", line{"A", 1}, line{"B", 1}))
 	}()
 	// Once the order waits for A ...
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	bustest.WaitFor(t, "the order to wait for A's row", func() bool {
 		var waiting int64
 		if err := db.Raw(`SELECT COUNT(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting).Error; err != nil {
 			t.Fatal(err)
 		}
-		if waiting > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the order never waited for A's row")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return waiting > 0
+	})
 	// ... it holds nothing the other order still wants.
 	if err := other.Exec(`SELECT sku FROM inventory_stock WHERE sku = 'B' FOR UPDATE NOWAIT`).Error; err != nil {
 		t.Fatalf("B is locked by the order waiting for A: %v", err)
