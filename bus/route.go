@@ -54,13 +54,14 @@ func (b *Bus) plan(events []eventRow, now time.Time) ([]deliveryRow, []routedEve
 			names[j] = b.rules[i].name
 		}
 		routed = append(routed, routedEvent{ev, names})
+		parsed := transform.NewEvent(body) // once for all its targets
 		for _, i := range matched {
 			r := b.rules[i]
 			for _, t := range r.targets {
 				row := deliveryRow{EventSeq: ev.Seq, EventID: ev.ID, OrderID: ev.OrderID, Rule: r.name,
 					Target: t.module, Status: StatusPending, Errors: "[]", NextAttemptAt: now, StartedAt: now,
 					CreatedAt: now, UpdatedAt: now}
-				payload, err := t.transform.Apply(body, r.name)
+				payload, err := t.transform.ApplyEvent(parsed, transform.Meta{RuleName: r.name})
 				if errors.Is(err, transform.ErrNothingSelected) {
 					continue // as EventBridge: an input_path that selects nothing sends nothing
 				}

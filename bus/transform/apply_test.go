@@ -172,3 +172,37 @@ func TestFields(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyEventSharesOneParse applies every kind of transform, and none,
+// to one Event in turn, as the bus does for an event's targets: each gets
+// what Apply gives it alone, and an event that is not JSON fails each.
+func TestApplyEventSharesOneParse(t *testing.T) {
+	specs := []Spec{
+		{Fields: []string{"detail.order_id", "detail.payment"}},
+		{InputPath: "$.detail.items[*].sku"},
+		{InputPathsMap: map[string]string{"id": "$.detail.order_id"}, InputTemplate: `{"order": <id>, "rule": <aws.events.rule-name>}`},
+		{},
+		{Fields: []string{"detail.tags", "id"}},
+	}
+	ev := NewEvent([]byte(order))
+	for _, s := range specs {
+		tr, err := Compile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tr.ApplyEvent(ev, Meta{RuleName: "orders-rule"})
+		if err != nil {
+			t.Fatalf("%+v: %v", s, err)
+		}
+		if want := apply(t, s, order); string(got) != want {
+			t.Errorf("%+v: shared parse gave %s, alone %s", s, got, want)
+		}
+	}
+	bad := NewEvent([]byte(`{"detail": `))
+	tr, _ := Compile(specs[0])
+	for range 2 {
+		if _, err := tr.ApplyEvent(bad, Meta{}); !errors.Is(err, ErrInvalidEvent) {
+			t.Fatalf("got %v, want ErrInvalidEvent", err)
+		}
+	}
+}

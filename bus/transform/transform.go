@@ -142,24 +142,50 @@ func (t *Transform) Apply(event []byte, ruleName string) ([]byte, error) {
 // ApplyMeta is Apply with every predefined variable supplied. With no
 // transform the event itself is returned, not a copy.
 func (t *Transform) ApplyMeta(event []byte, m Meta) ([]byte, error) {
-	if t == nil || (t.path == nil && t.tmpl == nil && t.fields == nil) {
-		return event, nil
+	return t.ApplyEvent(NewEvent(event), m)
+}
+
+// Event is an event to transform, parsed on first use and then shared by
+// every transform applied to it: an event routed to several targets is
+// parsed once. Not safe for concurrent use.
+type Event struct {
+	raw    []byte
+	root   value
+	err    error
+	parsed bool
+}
+
+// NewEvent wraps an event's JSON for ApplyEvent.
+func NewEvent(raw []byte) *Event { return &Event{raw: raw} }
+
+func (e *Event) parse() (*value, error) {
+	if !e.parsed {
+		e.root, e.err = parseEvent(e.raw)
+		e.parsed = true
 	}
-	root, err := parseEvent(event)
+	return &e.root, e.err
+}
+
+// ApplyEvent is ApplyMeta for an event that other transforms may share.
+func (t *Transform) ApplyEvent(e *Event, m Meta) ([]byte, error) {
+	if t == nil || (t.path == nil && t.tmpl == nil && t.fields == nil) {
+		return e.raw, nil
+	}
+	root, err := e.parse()
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case t.path != nil:
-		v := t.path.lookup(&root)
+		v := t.path.lookup(root)
 		if v == nil {
 			return nil, ErrNothingSelected
 		}
 		return appendCompact(make([]byte, 0, len(v.raw)), v.raw, false), nil
 	case t.fields != nil:
-		return t.fields.prune(make([]byte, 0, len(event)), &root), nil
+		return t.fields.prune(make([]byte, 0, len(e.raw)), root), nil
 	}
-	out := t.tmpl.render(make([]byte, 0, 2*len(event)), t.lookup(&root, m))
+	out := t.tmpl.render(make([]byte, 0, 2*len(e.raw)), t.lookup(root, m))
 	if !t.tmpl.json {
 		return out, nil
 	}
