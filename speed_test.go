@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/metrics"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ func BenchmarkJourney(b *testing.B) {
 	j.stmts.reset()
 	b.ResetTimer()
 	io0 := processIO()
+	gc0 := gcCPU()
 	cpu0, start := processCPU(), time.Now()
 	j.orders(b, "run", b.N)
 	cpu, wall := processCPU()-cpu0, time.Since(start)
@@ -52,6 +54,7 @@ func BenchmarkJourney(b *testing.B) {
 		b.ReportMetric(float64(io1["rchar"]-io0["rchar"])/1024/n, "read-KiB/order")
 		b.ReportMetric(float64(io1["syscw"]+io1["syscr"]-io0["syscw"]-io0["syscr"])/n, "rw-calls/order")
 	}
+	b.ReportMetric(float64((gcCPU()-gc0).Microseconds())/n, "gc-cpu-µs/order")
 	b.ReportMetric(0, "ns/op")
 	if testing.Verbose() {
 		b.Logf("%d orders: statements per order by kind:\n%s", b.N, j.stmts.table(n))
@@ -169,6 +172,17 @@ func (j *journeyRig) orders(tb testing.TB, tag string, n int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	j.mailed += mailsPerOrder * n
+}
+
+// gcCPU is the CPU time the garbage collector has spent so far, as the
+// runtime estimates it (marking, assists, pauses; not allocation itself).
+func gcCPU() time.Duration {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration(s[0].Value.Float64() * float64(time.Second))
 }
 
 // processCPU is this process's CPU time so far, user and system.
