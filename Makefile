@@ -14,9 +14,7 @@ RACE_PKGS := . ./bus/... ./modules/... ./web/...
 GOOS    := $(shell $(GO) env GOOS)
 GOARCH  := $(shell $(GO) env GOARCH)
 
-.PHONY: build release run test suite test-postgres race vet fmt-check fuzz bench bench-quick bench-match bench-hostile vulncheck clean
-
-.PHONY: build run test suite test-postgres race vet fmt-check fuzz bench bench-quick bench-floor bench-journey bench-match vulncheck clean
+.PHONY: build release run test suite test-postgres vet fmt-check fuzz vulncheck bench bench-quick bench-hostile bench-floor bench-journey bench-match clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
