@@ -197,9 +197,7 @@ func measureFloor(ctx context.Context, root, dir string, orders int) (*floorResu
 func floorOrder(ctx context.Context, tx *sql.Tx, stmts []*sql.Stmt, p floorPayloads, n int) error {
 	st := func(i int) *sql.Stmt { return stmts[i] }
 	now := time.Now().UTC()
-	id := fmt.Sprintf("ord-floor-%08d", n)
-	evID := fmt.Sprintf("6f1c2a8e-3b7d-4e55-9a0c-%012d", n)
-	mail := fmt.Sprintf("c%08d@example.com", n)
+	id, evID, mail := floorKeys(n)
 	if _, err := st(0).ExecContext(ctx, id, mail, p.detail, now, now); err != nil {
 		return err
 	}
@@ -208,8 +206,7 @@ func floorOrder(ctx context.Context, tx *sql.Tx, stmts []*sql.Stmt, p floorPaylo
 		return err
 	}
 	seq, _ := res.LastInsertId()
-	for _, d := range [][3]string{{"new-order-fulfilment", "inventory", p.event}, {"new-order-fulfilment", "shipping", p.event},
-		{"order-payment", "payment", p.payment}, {"new-order-crm", "crm", p.detail}} {
+	for _, d := range floorRoutes(p) {
 		if _, err := st(2).ExecContext(ctx, seq, evID, id, d[0], d[1], d[2], now, now, now, now); err != nil {
 			return err
 		}
@@ -234,11 +231,30 @@ func floorOrder(ctx context.Context, tx *sql.Tx, stmts []*sql.Stmt, p floorPaylo
 	if _, err := st(9).ExecContext(ctx, id, customer, p.items, p.address, now); err != nil {
 		return err
 	}
-	if err := st(10).QueryRowContext(ctx, evID, id, mail, p.detail, email.MessageID(email.Message{EventID: evID, OrderID: id, Template: "order_success", To: mail}), now, now, now).Scan(&job); err != nil {
+	if err := st(10).QueryRowContext(ctx, evID, id, mail, p.detail, floorMessageID(evID, id, mail), now, now, now).Scan(&job); err != nil {
 		return err
 	}
 	_, err = st(11).ExecContext(ctx, now, now, job)
 	return err
+}
+
+// floorKeys are order n's id, its event's id and its customer's address:
+// a new customer per order, as on a shop's first day.
+func floorKeys(n int) (id, evID, mail string) {
+	return fmt.Sprintf("ord-floor-%08d", n), fmt.Sprintf("6f1c2a8e-3b7d-4e55-9a0c-%012d", n), fmt.Sprintf("c%08d@example.com", n)
+}
+
+// floorRoutes are the event's four deliveries (rule, target, payload),
+// as the shop's rules route an order.
+func floorRoutes(p floorPayloads) [][3]string {
+	return [][3]string{{"new-order-fulfilment", "inventory", p.event}, {"new-order-fulfilment", "shipping", p.event},
+		{"order-payment", "payment", p.payment}, {"new-order-crm", "crm", p.detail}}
+}
+
+// floorMessageID is the Message-ID the email job records, computed as the
+// email module computes it.
+func floorMessageID(evID, id, mail string) string {
+	return email.MessageID(email.Message{EventID: evID, OrderID: id, Template: "order_success", To: mail})
 }
 
 // selfCPU is this process's CPU time so far, user and system.

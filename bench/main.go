@@ -31,6 +31,7 @@ type options struct {
 	only          string
 	floorOrders   int
 	floorRepeat   int
+	floorPGOrders int // per repeat of the PostgreSQL floor (each variant)
 	quick         bool
 	startupRepeat int
 	ingestRepeat  int
@@ -48,8 +49,8 @@ type options struct {
 	installWrk    bool
 	keep          bool
 	luaScript     string
-	postgres      bool   // the journey on a durable throwaway PostgreSQL cluster
-	postgresDSN   string // the journey on this cluster (its user may CREATE DATABASE)
+	postgres      bool   // the journey and the floor also on a durable throwaway PostgreSQL cluster
+	postgresDSN   string // the same on this server (its user may CREATE DATABASE)
 	instances     int    // shopbus processes per journey run, sharing the database
 }
 
@@ -58,7 +59,8 @@ func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&o.only, "only", "floor,startup,ingest,journey", "which parts to run, comma-separated")
 	fs.IntVar(&o.floorOrders, "floor-orders", 30000, "orders the storage floor writes per repeat")
-	fs.IntVar(&o.floorRepeat, "floor-repeat", 3, "storage floor runs; the table shows the median")
+	fs.IntVar(&o.floorRepeat, "floor-repeat", 3, "storage floor runs (of each PostgreSQL variant too); the table shows the median")
+	fs.IntVar(&o.floorPGOrders, "floor-postgres-orders", 10000, "orders the PostgreSQL storage floor writes per repeat and variant (with -postgres or -postgres-dsn)")
 	fs.BoolVar(&o.quick, "quick", false, "a short run: ingest 2x10 s, journey once at 250 and 1000/s for 10 s")
 	fs.IntVar(&o.startupRepeat, "startup-repeat", 3, "start-ups to time (cold and warm each)")
 	fs.IntVar(&o.ingestRepeat, "ingest-repeat", 3, "baseline+shopbus ingest pairs; the table shows the median")
@@ -76,8 +78,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.outDir, "out", "", "results folder (default bench/results in the module)")
 	fs.BoolVar(&o.installWrk, "install-wrk", true, "apt-get install wrk when it is missing (as root or with sudo -n)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (databases, logs) for a look afterwards")
-	fs.BoolVar(&o.postgres, "postgres", false, "journey: on a throwaway PostgreSQL cluster with fsync and synchronous_commit on (.ci/postgres; needs Debian's postgresql), a fresh database per run")
-	fs.StringVar(&o.postgresDSN, "postgres-dsn", "", "journey: on this PostgreSQL server instead (its user may CREATE DATABASE)")
+	fs.BoolVar(&o.postgres, "postgres", false, "journey: on a throwaway PostgreSQL cluster with fsync and synchronous_commit on (.ci/postgres; needs Debian's postgresql), a fresh database per run; floor: also measured there")
+	fs.StringVar(&o.postgresDSN, "postgres-dsn", "", "journey and PostgreSQL floor: on this PostgreSQL server instead (its user may CREATE DATABASE)")
 	fs.IntVar(&o.instances, "instances", 1, "journey: shopbus processes per run, sharing the PostgreSQL database and a NATS server, orders spread round robin (needs -postgres or -postgres-dsn past 1)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -87,14 +89,15 @@ func parseFlags(args []string) (*options, error) {
 	if o.quick {
 		// Only what the user did not set explicitly.
 		quick := map[string]func(){
-			"ingest-repeat":    func() { o.ingestRepeat = 2 },
-			"ingest-duration":  func() { o.ingestDur = 10 * time.Second },
-			"journey-rates":    func() { *rates = "250,1000" },
-			"floor-orders":     func() { o.floorOrders = 10000 },
-			"floor-repeat":     func() { o.floorRepeat = 1 },
-			"journey-duration": func() { o.journeyDur = 10 * time.Second },
-			"journey-repeat":   func() { o.journeyRepeat = 1 },
-			"drain-timeout":    func() { o.drainTimeout = time.Minute },
+			"ingest-repeat":         func() { o.ingestRepeat = 2 },
+			"ingest-duration":       func() { o.ingestDur = 10 * time.Second },
+			"journey-rates":         func() { *rates = "250,1000" },
+			"floor-orders":          func() { o.floorOrders = 10000 },
+			"floor-postgres-orders": func() { o.floorPGOrders = 5000 },
+			"floor-repeat":          func() { o.floorRepeat = 1 },
+			"journey-duration":      func() { o.journeyDur = 10 * time.Second },
+			"journey-repeat":        func() { o.journeyRepeat = 1 },
+			"drain-timeout":         func() { o.drainTimeout = time.Minute },
 		}
 		for name, f := range quick {
 			if !set[name] {
@@ -112,8 +115,8 @@ func parseFlags(args []string) (*options, error) {
 	if o.instances < 1 || (o.instances > 1 && !o.postgres && o.postgresDSN == "") {
 		return nil, errors.New("-instances must be at least 1, and more than one share a PostgreSQL database: add -postgres or -postgres-dsn")
 	}
-	if o.startupRepeat < 1 || o.ingestRepeat < 1 || o.journeyRepeat < 1 || o.conns < 1 || o.maxInFlight < 1 || o.floorOrders < 1 || o.floorRepeat < 1 {
-		return nil, errors.New("repeat counts, -floor-orders, -conns and -max-inflight must be at least 1")
+	if o.startupRepeat < 1 || o.ingestRepeat < 1 || o.journeyRepeat < 1 || o.conns < 1 || o.maxInFlight < 1 || o.floorOrders < 1 || o.floorRepeat < 1 || o.floorPGOrders < 1 {
+		return nil, errors.New("repeat counts, -floor-orders, -floor-postgres-orders, -conns and -max-inflight must be at least 1")
 	}
 	return o, nil
 }
@@ -127,12 +130,21 @@ func (o *options) runs(part string) bool {
 	return false
 }
 
+// onPostgres says the journey and the floor also run on PostgreSQL.
+func (o *options) onPostgres() bool { return o.postgres || o.postgresDSN != "" }
+
 // estimate is how long the run should take, drains excluded (they are
 // bounded by -drain-timeout each).
 func (o *options) estimate() time.Duration {
 	var d time.Duration
 	if o.runs("floor") {
 		d += time.Duration(o.floorRepeat) * 5 * time.Second
+		if o.onPostgres() {
+			// Two variants, about 450 and 1,200 orders/s on 2 cores, and a
+			// fresh database each.
+			n := time.Duration(o.floorPGOrders) * time.Second
+			d += time.Duration(o.floorRepeat) * (n/450 + n/1200 + 4*time.Second)
+		}
 	}
 	if o.runs("startup") {
 		d += time.Duration(o.startupRepeat) * 3 * time.Second
@@ -244,14 +256,24 @@ func run(o *options) (err error) {
 		}
 		res.Ingest.summarise()
 	}
-	if o.runs("journey") && o.postgres && o.postgresDSN == "" {
-		logf("starting a PostgreSQL cluster for the journey")
+	// The PostgreSQL floor runs here, after start-up and ingest, so they
+	// never share the machine with the cluster (nor its checkpoints), and
+	// before the journey, while nothing else of the bench runs.
+	pgFloor := o.runs("floor") && o.onPostgres()
+	local := false
+	if (pgFloor || o.runs("journey")) && o.postgres && o.postgresDSN == "" {
+		logf("starting a PostgreSQL cluster")
 		dsn, stop, err := startPostgres(ctx, root)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		o.postgresDSN = dsn
+		o.postgresDSN, local = dsn, true
+	}
+	if pgFloor {
+		if res.FloorPostgres, err = measurePostgresFloors(ctx, o, root, local); err != nil {
+			return err
+		}
 	}
 	if o.runs("journey") {
 		missed := 0

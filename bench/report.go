@@ -31,11 +31,19 @@ type results struct {
 	// group commits, nothing else.
 	Floor     *floorResults  `json:"floor,omitempty"`
 	FloorRuns []floorResults `json:"floor_runs,omitempty"`
+	// FloorPostgres is the same floor on PostgreSQL (floor with -postgres
+	// or -postgres-dsn): one connection, 64 orders per commit, the
+	// statements sent one round trip each or pipelined.
+	FloorPostgres *pgFloorResults `json:"floor_postgres,omitempty"`
 	// SustainedRate is the highest journey rate sustained (see
 	// journeyRun.sustained), and SustainedOverFloor its ratio to the
 	// floor's orders/s: the headline figure.
 	SustainedRate      float64 `json:"sustained_rate"`
 	SustainedOverFloor float64 `json:"sustained_over_floor,omitempty"`
+	// SustainedOverPostgresFloor is, when the journey ran on PostgreSQL,
+	// SustainedRate over the PostgreSQL floor sent one round trip per
+	// statement, as shopbus sends it.
+	SustainedOverPostgresFloor float64 `json:"sustained_over_postgres_floor,omitempty"`
 	// Overload is one run at twice SustainedRate: what shopbus refused
 	// (503) and how soon it finished what it accepted.
 	Overload *journeyRun `json:"overload,omitempty"`
@@ -64,6 +72,15 @@ func (r *results) headline() {
 	if r.Floor != nil && r.Floor.OrdersPerS > 0 {
 		r.SustainedOverFloor = r.SustainedRate / r.Floor.OrdersPerS
 	}
+	if r.journeyOnPostgres() && r.FloorPostgres.RoundTrip.Median.OrdersPerS > 0 {
+		r.SustainedOverPostgresFloor = r.SustainedRate / r.FloorPostgres.RoundTrip.Median.OrdersPerS
+	}
+}
+
+// journeyOnPostgres says the journey ran on PostgreSQL and there is a
+// PostgreSQL floor to compare it with.
+func (r *results) journeyOnPostgres() bool {
+	return len(r.Journey) > 0 && r.Settings.Database == "postgres" && r.FloorPostgres != nil
 }
 
 func medianFloor(runs []floorResults) *floorResults {
@@ -283,6 +300,9 @@ func printTable(w io.Writer, r *results) {
 			"%d orders per commit, one SQLite connection, WAL, synchronous=FULL, %d B event\n",
 			len(r.FloorRuns), f.OrdersPerS, f.CPUPerOrderUS, f.Statements, f.PerCommit, f.EventBytes)
 	}
+	if f := r.FloorPostgres; f != nil {
+		printPGFloor(w, f)
+	}
 	if s := r.Startup; s != nil {
 		fmt.Fprintf(w, "start-up to /readyz 200 (median of %d): cold %.0f ms (new database, migrations), warm %.0f ms; idle RSS %.1f MB\n",
 			len(s.ColdMS), s.ColdMedianMS, s.WarmMedianMS, mb(s.IdleRSSMedianKB))
@@ -356,7 +376,40 @@ func printTable(w io.Writer, r *results) {
 		}
 		fmt.Fprintln(w)
 	}
+	if r.journeyOnPostgres() {
+		fmt.Fprintf(w, "HEADLINE on PostgreSQL  highest sustained rate %.0f orders/s / PostgreSQL floor (round trip per statement) %.0f orders/s = %.3f\n",
+			r.SustainedRate, r.FloorPostgres.RoundTrip.Median.OrdersPerS, r.SustainedOverPostgresFloor)
+	}
 	fmt.Fprintf(w, "\ntotal run time %s\n", time.Duration(r.Seconds*float64(time.Second)).Round(time.Second))
+}
+
+// printPGFloor writes the PostgreSQL floor's two lines, under the SQLite
+// floor's.
+func printPGFloor(w io.Writer, f *pgFloorResults) {
+	m := f.RoundTrip.Median
+	where := "the -postgres-dsn server"
+	if f.Throwaway {
+		where = "the throwaway cluster"
+	}
+	fmt.Fprintf(w, "storage floor on PostgreSQL %s (median of %d, %d orders each): the same %d statements per order, prepared, "+
+		"%d orders per commit, one connection, fsync %s, synchronous_commit %s, on %s\n",
+		f.Version, len(f.RoundTrip.Runs), m.Orders, m.Statements, m.PerCommit, f.Fsync, f.SynchronousCommit, where)
+	for _, v := range []struct {
+		name string
+		m    pgFloorRun
+	}{{"round trip per statement", f.RoundTrip.Median}, {"pipelined, 3 batches per commit", f.Pipelined.Median}} {
+		fmt.Fprintf(w, "  %s: %.0f orders/s, CPU per order %s, %.0f B WAL per order, %d round trips per commit\n",
+			v.name, v.m.OrdersPerS, pgFloorCPU(v.m), v.m.WALBytesPerOrder, v.m.RoundTripsPerCommit)
+	}
+}
+
+// pgFloorCPU is a PostgreSQL floor run's CPU per order: the bench's (the
+// client's) and, when its processes were visible, the server's.
+func pgFloorCPU(r pgFloorRun) string {
+	if r.ServerCPUPerOrderUS > 0 {
+		return fmt.Sprintf("%.0f us bench + %.0f us PostgreSQL", r.CPUPerOrderUS, r.ServerCPUPerOrderUS)
+	}
+	return fmt.Sprintf("%.0f us bench (PostgreSQL's not counted: not the bench's cluster)", r.CPUPerOrderUS)
 }
 
 func pair(a, b float64) string {
