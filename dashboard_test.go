@@ -166,14 +166,29 @@ func newBrowser(t *testing.T) context.Context {
 }
 
 // step runs browser actions, failing the test if they do not finish within
-// 30 seconds: every wait in them has that deadline.
+// 30 seconds: every wait in them has that deadline. A failure names the
+// action that failed and shows the page as it was then.
 func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		t.Fatalf("%s: %v", what, err)
+	for i, a := range actions {
+		if err := chromedp.Do(sctx, a); err != nil {
+			t.Fatalf("%s: action %d of %d: %v\n%s", what, i+1, len(actions), err, pageNow(ctx))
+		}
 	}
+}
+
+// pageNow describes the tab's page for a failure: its address and the
+// text it shows.
+func pageNow(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	page, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
+	if err != nil {
+		return "(the page could not be read: " + err.Error() + ")"
+	}
+	return "the page then: " + page
 }
 
 // value runs one action that returns a value, with step's deadline.
