@@ -119,6 +119,35 @@ var floorStatements = []string{
 	`UPDATE email_jobs SET status = 'sent', attempts = 1, sent_at = ?, updated_at = ? WHERE id = ?`,
 }
 
+// floorStock is the one SKU every floor order reserves, with enough on
+// hand for any run.
+const floorStock = `INSERT INTO inventory_stock (sku, on_hand, reserved, updated_at) VALUES ('FLOOR', 1000000000, 0, ?)`
+
+// floorConn opens the database cfg names as shopbus opens it, migrates it
+// as shopbus does (the same tables and indexes), and returns one
+// connection of its pool, the writer's, with what closes both.
+func floorConn(ctx context.Context, cfg database.Config) (*sql.Conn, func(), error) {
+	db, err := database.Open(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := func() (*sql.Conn, error) {
+		if _, err := database.Migrate(ctx, db.DB, floorMigrations()); err != nil {
+			return nil, err
+		}
+		pool, err := db.DB.DB()
+		if err != nil {
+			return nil, err
+		}
+		return pool.Conn(ctx)
+	}()
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return conn, func() { conn.Close(); db.Close() }, nil
+}
+
 // floorRowsPerOrder counts the statements one order runs: the delivery
 // insert runs once per target.
 const floorRowsPerOrder = 12 + 3
@@ -135,25 +164,12 @@ func measureFloor(ctx context.Context, root, dir string, orders int) (*floorResu
 	}
 	p := cutPayloads(ev)
 	dsn := filepath.Join(dir, "floor.db")
-	db, err := database.Open(database.Config{Driver: database.SQLite, DSN: dsn})
+	conn, closeConn, err := floorConn(ctx, database.Config{Driver: database.SQLite, DSN: dsn})
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	if _, err := database.Migrate(ctx, db.DB, floorMigrations()); err != nil {
-		return nil, err
-	}
-	writer, err := db.DB.DB()
-	if err != nil {
-		return nil, err
-	}
-	conn, err := writer.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	now := time.Now().UTC()
-	if _, err := conn.ExecContext(ctx, `INSERT INTO inventory_stock (sku, on_hand, reserved, updated_at) VALUES ('FLOOR', 1000000000, 0, ?)`, now); err != nil {
+	defer closeConn()
+	if _, err := conn.ExecContext(ctx, floorStock, time.Now().UTC()); err != nil {
 		return nil, fmt.Errorf("floor: stock: %w", err)
 	}
 	cpu0, start := selfCPU(), time.Now()

@@ -162,23 +162,11 @@ func measurePostgresFloor(ctx context.Context, root, adminDSN, name string, orde
 		return nil, err
 	}
 	defer dropDatabase(adminDSN, name)
-	db, err := database.Open(database.Config{Driver: database.Postgres, DSN: dsn})
+	conn, closeConn, err := floorConn(ctx, database.Config{Driver: database.Postgres, DSN: dsn})
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	if _, err := database.Migrate(ctx, db.DB, floorMigrations()); err != nil {
-		return nil, err
-	}
-	pool, err := db.DB.DB()
-	if err != nil {
-		return nil, err
-	}
-	conn, err := pool.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
+	defer closeConn()
 	var res *pgFloorRun
 	err = conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
@@ -219,7 +207,7 @@ func runPGFloor(ctx context.Context, c *pgx.Conn, p floorPayloads, orders int, p
 			return nil, fmt.Errorf("prepare %d: %w", i, err)
 		}
 	}
-	if _, err := c.Exec(ctx, `INSERT INTO inventory_stock (sku, on_hand, reserved, updated_at) VALUES ('FLOOR', 1000000000, 0, $1)`, time.Now().UTC()); err != nil {
+	if _, err := c.Exec(ctx, numberPlaceholders(floorStock), time.Now().UTC()); err != nil {
 		return nil, fmt.Errorf("stock: %w", err)
 	}
 	server := func() (time.Duration, bool) { return 0, false }
