@@ -191,14 +191,15 @@ func pageNow(ctx context.Context) string {
 	return "the page then: " + page
 }
 
-// value runs one action that returns a value, with step's deadline.
+// value runs one action that returns a value, with step's deadline and,
+// on failure, its view of the page.
 func value[T any](t *testing.T, ctx context.Context, action chromedp.Action[T]) T {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, action)
+	v, err := chromedp.Run(sctx, action)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s", err, pageNow(ctx))
 	}
 	return v
 }
